@@ -1,0 +1,275 @@
+"""Frozen settings: credentials, client behaviour and campaign runs, with units in every name.
+
+Settings are plain data: built once from keyword arguments, the environment or a TOML file, validated
+in ``__post_init__``, never mutated. Secrets are held in :class:`Secret`, whose ``repr``/``str`` never
+shows the value, so a stray log line or traceback cannot leak the app key, master secret or token.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "CampaignSettings",
+    "Credentials",
+    "Mode",
+    "RetrySettings",
+    "Secret",
+    "Settings",
+    "check_base_url",
+    "is_loopback_host",
+]
+
+DEFAULT_BASE_URL: Final = "https://restapi.getui.com/v2"
+ENV_APP_ID: Final = "GETUI_APP_ID"
+ENV_APP_KEY: Final = "GETUI_APP_KEY"
+ENV_MASTER_SECRET: Final = "GETUI_MASTER_SECRET"
+ENV_BASE_URL: Final = "GETUI_BASE_URL"
+
+#: Getui limits we build against (docs/getui-api.md §2 and §6).
+MAX_BATCH_SIZE: Final = 200
+MAX_LIST_CHUNK: Final = 1000
+DEFAULT_LIST_CHUNK: Final = 200  # the cap is UNCERTAIN (200 or 1000): default to the safe one
+AUTH_CALLS_PER_MIN: Final = 100
+
+_REDACTED: Final = "********"
+
+
+class Secret:
+    """A string that hides itself from ``repr``, ``str`` and formatting; ``reveal()`` gets it back."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value: call only where it goes on the wire."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{_REDACTED}')"
+
+    def __str__(self) -> str:
+        return _REDACTED
+
+    def __format__(self, spec: str) -> str:
+        return _REDACTED
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """Validate an API base URL and return it without a trailing slash.
+
+    TLS is mandatory for real endpoints; plain ``http://`` is accepted only for loopback hosts
+    (the bundled mock server), so credentials never cross a network in clear text.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base URL {url!r} is not an http(s) URL with a host")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"base URL {url!r} uses plain http: only https is allowed, except for loopback hosts"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"base URL {url!r} must not have a query or fragment")
+    return url.strip().rstrip("/")
+
+
+def _as_secret(value: str | Secret) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """The app's identity: ``app_id`` is public (it is in every URL); key and secret are not."""
+
+    app_id: str
+    app_key: Secret
+    master_secret: Secret
+
+    def __init__(self, *, app_id: str, app_key: str | Secret, master_secret: str | Secret) -> None:
+        object.__setattr__(self, "app_id", (app_id or "").strip())
+        object.__setattr__(self, "app_key", _as_secret(app_key))
+        object.__setattr__(self, "master_secret", _as_secret(master_secret))
+        missing = [
+            env
+            for env, value in (
+                (ENV_APP_ID, self.app_id),
+                (ENV_APP_KEY, self.app_key.reveal().strip()),
+                (ENV_MASTER_SECRET, self.master_secret.reveal().strip()),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "missing Getui credentials: set " + ", ".join(missing) + " (empty values do not count)"
+            )
+        if "/" in self.app_id or any(c.isspace() for c in self.app_id):
+            raise ConfigError("GETUI_APP_ID must not contain '/' or white space")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
+        """Read ``GETUI_APP_ID``, ``GETUI_APP_KEY`` and ``GETUI_MASTER_SECRET``."""
+        env = os.environ if environ is None else environ
+        return cls(
+            app_id=env.get(ENV_APP_ID, ""),
+            app_key=env.get(ENV_APP_KEY, ""),
+            master_secret=env.get(ENV_MASTER_SECRET, ""),
+        )
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrySettings:
+    """How hard to try one request: attempts, a deadline, and jittered exponential backoff.
+
+    ``zero_waits`` keeps the same decisions but sleeps 0 s: for tests.
+    """
+
+    max_attempts: int = 6
+    deadline_s: float = 300.0
+    backoff_initial_s: float = 0.25
+    backoff_max_s: float = 30.0
+    zero_waits: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
+        _positive("deadline_s", self.deadline_s)
+        _positive("backoff_initial_s", self.backoff_initial_s, allow_zero=True)
+        _positive("backoff_max_s", self.backoff_max_s, allow_zero=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a :class:`~getui_async.client.GetuiClient` needs.
+
+    Build with keywords, or with :meth:`from_env` which reads the ``GETUI_*`` variables.
+    """
+
+    credentials: Credentials
+    base_url: str = DEFAULT_BASE_URL
+    #: Total time for one HTTP exchange (connect + send + read).
+    request_timeout_s: float = 15.0
+    connect_timeout_s: float = 5.0
+    #: Sockets in the pool; the engine raises it to at least its concurrency.
+    connector_limit: int = 100
+    keepalive_timeout_s: float = 30.0
+    #: Refresh the token this long before its ``expire_time`` (tokens live one day).
+    token_refresh_margin_s: float = 600.0
+    #: Getui allows 100 /auth calls a minute; we never go above this.
+    auth_calls_per_min: int = AUTH_CALLS_PER_MIN
+    #: ``DELETE /auth/{token}`` when the client closes.
+    delete_token_on_close: bool = False
+    #: Length of Getui's per-minute rate windows; a throttle reply pauses until the next one.
+    throttle_window_s: float = 60.0
+    retry: RetrySettings = field(default_factory=RetrySettings)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        for name in ("request_timeout_s", "connect_timeout_s", "keepalive_timeout_s"):
+            _positive(name, getattr(self, name))
+        _positive("token_refresh_margin_s", self.token_refresh_margin_s, allow_zero=True)
+        _positive("throttle_window_s", self.throttle_window_s)
+        if self.connector_limit < 1:
+            raise ConfigError(f"connector_limit must be >= 1, got {self.connector_limit!r}")
+        if not 1 <= self.auth_calls_per_min <= AUTH_CALLS_PER_MIN:
+            raise ConfigError(f"auth_calls_per_min must be 1..{AUTH_CALLS_PER_MIN}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Credentials and ``GETUI_BASE_URL`` from the environment; keywords override."""
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, Any] = {}
+        if env.get(ENV_BASE_URL, "").strip():
+            kwargs["base_url"] = env[ENV_BASE_URL]
+        if "credentials" not in overrides:
+            kwargs["credentials"] = Credentials.from_env(env)
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+
+class Mode(str, enum.Enum):
+    """Which Getui endpoint carries a campaign (``--mode``)."""
+
+    AUTO = "auto"  # identical content -> list task; personalized -> batch of 200
+    SINGLE = "single"  # push/single/cid, one recipient per request
+    BATCH = "batch"  # push/single/batch/cid, up to 200 per request
+    LIST = "list"  # push/list/message once, then push/list/cid chunks
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignSettings:
+    """How one campaign run behaves (the ``send`` options)."""
+
+    mode: Mode = Mode.AUTO
+    #: Requests in flight at once.
+    concurrency: int = 64
+    #: Requests per second across all workers; ``None`` = no fixed limit (adaptive on throttling).
+    rate_per_s: float | None = None
+    batch_size: int = MAX_BATCH_SIZE
+    list_chunk: int = DEFAULT_LIST_CHUNK
+    #: Stable id that makes request_ids deterministic; derived from the message when ``None``.
+    campaign_id: str | None = None
+    #: Ask Getui to accept and deliver asynchronously (no per-cid status; results say ``accepted``).
+    is_async: bool = False
+    dry_run: bool = False
+    #: After a stop request, how long in-flight requests may take before they are abandoned.
+    drain_timeout_s: float = 30.0
+    #: Results are flushed at least this often and fsynced at each checkpoint.
+    checkpoint_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", Mode(self.mode))
+        if not 1 <= self.concurrency <= 10_000:
+            raise ConfigError(f"concurrency must be 1..10000, got {self.concurrency!r}")
+        if self.rate_per_s is not None:
+            _positive("rate_per_s", self.rate_per_s)
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ConfigError(f"batch_size must be 1..{MAX_BATCH_SIZE}, got {self.batch_size!r}")
+        if not 1 <= self.list_chunk <= MAX_LIST_CHUNK:
+            raise ConfigError(f"list_chunk must be 1..{MAX_LIST_CHUNK}, got {self.list_chunk!r}")
+        if self.campaign_id is not None and not self.campaign_id.strip():
+            raise ConfigError("campaign_id must not be empty")
+        _positive("drain_timeout_s", self.drain_timeout_s, allow_zero=True)
+        _positive("checkpoint_interval_s", self.checkpoint_interval_s)

@@ -1,0 +1,116 @@
+"""Small frozen event objects and the observer protocol.
+
+The client and engine never print: they emit events, and whoever cares (the CLI's progress bar, a
+metrics exporter, a test) subscribes. An observer is any callable taking one event; it runs inline on
+the event loop, so it must be quick and must not raise (exceptions are logged and dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+__all__ = [
+    "BatchSent",
+    "CampaignStopping",
+    "Event",
+    "HostSwitched",
+    "Observer",
+    "Observers",
+    "RecordDone",
+    "RetryScheduled",
+    "Throttled",
+    "TokenRefreshed",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDone:
+    """One input record reached its final status (one per result line)."""
+
+    status: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSent:
+    """One HTTP request to a push endpoint completed (successfully or not)."""
+
+    endpoint: str
+    recipients: int
+    latency_s: float
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    """A request failed transiently and will be tried again after ``wait_s``."""
+
+    endpoint: str
+    attempt: int
+    error: str
+    wait_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRefreshed:
+    """A new token was fetched (``generation`` counts them from 1)."""
+
+    generation: int
+    proactive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """Getui said a per-minute limit was hit: everyone pauses ``pause_s``, then runs at ``rate_per_s``."""
+
+    code: int | None
+    pause_s: float
+    rate_per_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HostSwitched:
+    """A ``301`` reply moved the client to another base URL."""
+
+    base_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStopping:
+    """The campaign stops taking new work (``reason``: signal, quota, fatal)."""
+
+    reason: str
+    detail: str
+
+
+Event: TypeAlias = (
+    RecordDone | BatchSent | RetryScheduled | TokenRefreshed | Throttled | HostSwitched | CampaignStopping
+)
+Observer: TypeAlias = Callable[[Any], None]
+
+
+class Observers:
+    """Fan-out to any number of observers; a failing observer is logged, never fatal."""
+
+    __slots__ = ("_observers",)
+
+    def __init__(self, observers: Iterable[Observer] = ()) -> None:
+        self._observers = tuple(observers)
+
+    def __bool__(self) -> bool:
+        return bool(self._observers)
+
+    def add(self, observer: Observer) -> None:
+        self._observers = (*self._observers, observer)
+
+    def emit(self, event: Event) -> None:
+        for observer in self._observers:
+            try:
+                observer(event)
+            except Exception:  # noqa: PERF203 - one observer's bug must not stop the others
+                log.exception("observer %r failed on %s", observer, type(event).__name__)
