@@ -9,6 +9,7 @@ Public surface (pinned by ``tests/test_public_api.py``)::
 
 from __future__ import annotations
 
+from ._version import __version__
 from .config import CampaignSettings, Credentials, Mode, RetrySettings, Secret, Settings
 from .errors import (
     Action,
@@ -27,8 +28,6 @@ from .errors import (
     TokenExpiredError,
     TransportError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Action",

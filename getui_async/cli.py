@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from ._version import __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,137 @@
+"""The retry policy, declared once with tenacity.
+
+What retries is decided by the error's :class:`~getui_async.errors.Action`, never by ad-hoc code checks:
+network failures, 5xx and "busy" back off with full-jitter exponential waits; a token refresh or host
+switch the client could not settle in its own single replay is retried at once; a per-minute rate
+limit waits for the next window (or for the engine's shared throttle gate, which pauses every worker).
+Rate-limit waits do not use up attempts: they are bounded by the deadline instead. Everything else is
+final. The last error is re-raised unchanged. ``RetrySettings.zero_waits`` keeps every decision but
+sleeps 0 s, for tests.
+
+Usage::
+
+    result = await call_with_retry(lambda: client.push_single_cid(...), settings.retry)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
+from tenacity.stop import stop_base
+
+from .config import RetrySettings
+from .errors import Action, ApiError, RateLimitedError
+
+__all__ = ["RETRY_ACTIONS", "call_with_retry", "is_retryable", "next_window_delay_s", "retrying"]
+
+T = TypeVar("T")
+
+#: Actions after which the same request is sent again.
+RETRY_ACTIONS: Final = frozenset({Action.RETRY, Action.REFRESH_TOKEN, Action.SWITCH_HOST, Action.WAIT_WINDOW})
+_IMMEDIATE: Final = frozenset({Action.REFRESH_TOKEN, Action.SWITCH_HOST})
+#: A little past the window boundary, so the server's window has surely rolled over.
+WINDOW_GRACE_S: Final = 0.25
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True when sending the same request again may succeed."""
+    return isinstance(exc, ApiError) and exc.action in RETRY_ACTIONS
+
+
+def next_window_delay_s(window_s: float, now_s: float | None = None) -> float:
+    """Seconds until the next fixed window of ``window_s`` (aligned to the epoch) starts, plus grace."""
+    now = time.time() if now_s is None else now_s
+    return window_s - (now % window_s) + WINDOW_GRACE_S
+
+
+class _StopAfter(stop_base):
+    """Stop after ``max_attempts`` counted attempts or ``deadline_s``; rate-limited ones don't count."""
+
+    def __init__(self, max_attempts: int, deadline_s: float) -> None:
+        self.max_attempts = max_attempts
+        self.deadline_s = deadline_s
+        self.uncounted = 0
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        if outcome is not None and isinstance(outcome.exception(), RateLimitedError):
+            self.uncounted += 1
+        counted = retry_state.attempt_number - self.uncounted
+        elapsed = retry_state.seconds_since_start or 0.0
+        return counted >= self.max_attempts or elapsed >= self.deadline_s
+
+
+class _Wait:
+    """Full-jitter exponential backoff; the window edge for rate limits; no wait for token/host fixes."""
+
+    def __init__(self, policy: RetrySettings, window_s: float | None) -> None:
+        self._zero = policy.zero_waits
+        self._window_s = window_s
+        self._backoff = wait_random_exponential(multiplier=policy.backoff_initial_s, max=policy.backoff_max_s)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        if self._zero:
+            return 0.0
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, ApiError) and exc.action in _IMMEDIATE:
+            return 0.0
+        if isinstance(exc, RateLimitedError):
+            return next_window_delay_s(self._window_s) if self._window_s else 0.0
+        return float(self._backoff(retry_state))
+
+
+def retrying(
+    policy: RetrySettings,
+    *,
+    window_s: float | None = 60.0,
+    on_retry: Callable[[RetryCallState], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncRetrying:
+    """A fresh tenacity controller for one logical request.
+
+    ``window_s=None`` means "someone else waits out rate-limit windows" (the engine's throttle gate),
+    so a rate-limited attempt is retried as soon as the caller is let through again.
+    """
+    return AsyncRetrying(
+        retry=retry_if_exception(is_retryable),
+        stop=_StopAfter(policy.max_attempts, policy.deadline_s),
+        wait=_Wait(policy, window_s),
+        before_sleep=on_retry,
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+async def call_with_retry(
+    fn: Callable[[], Awaitable[T]],
+    policy: RetrySettings,
+    *,
+    window_s: float | None = 60.0,
+    on_retry: Callable[[RetryCallState], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Await ``fn()``, retrying per ``policy``.
+
+    The first attempt runs outside tenacity (nothing is allocated on the success path, which is almost
+    every call); only a retryable failure enters the tenacity loop, with that failure as attempt 1.
+    """
+    try:
+        return await fn()
+    except ApiError as exc:
+        if not is_retryable(exc):
+            raise
+        first: ApiError | None = exc
+
+    async def replay() -> T:
+        nonlocal first
+        if first is not None:
+            exc, first = first, None
+            raise exc
+        return await fn()
+
+    controller = retrying(policy, window_s=window_s, on_retry=on_retry, sleep=sleep)
+    return await controller(replay)
