@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from getui_async.config import RetrySettings
@@ -137,10 +135,12 @@ async def test_deadline_stops_retries() -> None:
 
 async def test_on_retry_hook_sees_each_retry() -> None:
     """before_sleep is called once per retry with the attempt's state."""
-    seen: list[Any] = []
+    seen: list[int] = []
     fn = Flaky(TransportError("a"), TransportError("b"))
-    await call_with_retry(fn, RetrySettings(zero_waits=True), on_retry=seen.append)
-    assert [s.attempt_number for s in seen] == [1, 2]
+    await call_with_retry(
+        fn, RetrySettings(zero_waits=True), on_retry=lambda s: seen.append(s.attempt_number)
+    )
+    assert seen == [1, 2]
 
 
 def test_next_window_delay() -> None:
