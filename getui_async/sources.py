@@ -26,7 +26,7 @@ import os
 import sys
 import zlib
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, Protocol, TypeAlias, get_args
@@ -245,7 +245,9 @@ class _Content(io.RawIOBase):
 
     def __init__(self, inner: _Reader, *, name: str, gzipped: bool) -> None:
         super().__init__()
-        self._inner = inner
+        # read1 (gzip has it) returns what one underlying read gives, so the lines before a corrupt
+        # spot still come out and the line reached is exact; read() would drop them with the error.
+        self._read: Callable[[int], bytes] = getattr(inner, "read1", inner.read)
         self._name = name
         self._gzipped = gzipped
         self._sha = hashlib.sha256()
@@ -280,11 +282,11 @@ class _Content(io.RawIOBase):
 
     def _pull(self, size: int) -> bytes:
         try:
-            data = self._inner.read(size)
+            data = self._read(size)
         except (OSError, EOFError, zlib.error) as exc:
             line = self._newlines + 1
             what = "corrupt gzip stream" if self._gzipped else "read error"
-            raise InputError(self._name, f"{what} (reached line {line}): {exc}", line=line) from exc
+            raise InputError(self._name, f"{what}: {exc}", line=line) from exc
         if not data:
             self._eof = True
             return data
