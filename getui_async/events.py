@@ -112,5 +112,5 @@ class Observers:
         for observer in self._observers:
             try:
                 observer(event)
-            except Exception:  # noqa: PERF203 - one observer's bug must not stop the others
+            except Exception:  # one observer's bug must not stop the others
                 log.exception("observer %r failed on %s", observer, type(event).__name__)

@@ -1,0 +1,397 @@
+"""``GetuiClient``: one method per Getui REST v2 endpoint over one pooled session.
+
+::
+
+    async with GetuiClient(Settings.from_env()) as client:
+        result = await client.push_single_cid("cid-1", template.shared(), request_id=rid)
+        result.statuses   # {"cid-1": "successed_online"}
+
+The client attaches the token, decodes Getui's ``{code, msg, data}`` envelope into typed results or the
+mapped :mod:`~getui_async.errors` exception, and settles two things itself: a ``10001`` reply refreshes
+the token (once for any number of concurrent callers) and replays the request once; a ``301`` reply
+moves the client to the host Getui names and replays once. It does not retry, limit concurrency or
+rate: that is :mod:`~getui_async.retry` and :mod:`~getui_async.throttle`, composed by the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final, Literal
+from urllib.parse import quote
+
+from . import _json
+from .auth import Token, TokenManager
+from .config import Settings, check_base_url
+from .errors import (
+    ConfigError,
+    FatalApiError,
+    HostChangedError,
+    TokenExpiredError,
+    error_for_reply,
+    error_for_status,
+)
+from .events import HostSwitched, Observer, Observers
+from .messages import Rendered, batch_body, list_message_body, list_push_body, single_body
+from .transport import JSON_CONTENT_TYPE, AiohttpTransport, Transport
+
+__all__ = [
+    "STATUSES",
+    "BatchResult",
+    "CidCheck",
+    "GetuiClient",
+    "Kind",
+    "ListResult",
+    "Push",
+    "PushResult",
+]
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["cid", "alias"]
+
+#: Getui's own per-cid delivery statuses (docs/getui-api.md §4); anything else is not a success.
+STATUSES: Final = frozenset({"successed_online", "successed_offline", "successed_ignore"})
+MAX_BATCH: Final = 200
+MAX_USER_QUERY: Final = 1000
+MAX_REPORT_TASKS: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One message to one recipient, as an item of a batch push."""
+
+    target: str
+    request_id: str
+    message: Rendered = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """Reply to a single push: the task id and Getui's status per cid.
+
+    ``statuses`` is empty when Getui accepted without per-cid detail (``is_async``), or answered a
+    repeated request_id with an empty success: the message was taken earlier, don't send it again.
+    """
+
+    taskid: str | None
+    statuses: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """Reply to a batch push: ``{taskid: {cid: status}}``, one task per delivered message.
+
+    The reply carries no request_id; results are matched back by cid. Items missing from a sync reply
+    are not known to be delivered or failed: the engine re-sends them alone to learn their fate.
+    """
+
+    tasks: Mapping[str, Mapping[str, Any]]
+
+    def by_cid(self) -> dict[str, tuple[str, str]]:
+        """``{cid: (taskid, status)}`` flattened from :attr:`tasks`."""
+        return {
+            cid: (taskid, status)
+            for taskid, per_cid in self.tasks.items()
+            for cid, status in per_cid.items()
+            if isinstance(status, str)
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    """Reply to a list push: ``{cid: status}``; for aliases with detail ``{alias: {cid: status}}``."""
+
+    taskid: str
+    statuses: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CidCheck:
+    """``user/detail``: which cids Getui knows (with their details) and which are invalid."""
+
+    valid: Mapping[str, Any]
+    invalid: Sequence[str]
+
+
+class GetuiClient:
+    """Async client for one Getui app. Use as ``async with``; a closed client cannot be reopened.
+
+    ``transport`` replaces the network (tests pass a :class:`~getui_async.transport.MockTransport`);
+    ``observers`` receive :mod:`~getui_async.events` (token refreshed, host switched).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+        observers: Iterable[Observer] | Observers = (),
+        token_manager_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._transport_arg = transport
+        self._transport: Transport | None = None
+        self._observers = observers if isinstance(observers, Observers) else Observers(observers)
+        self._token_options = dict(token_manager_options or {})
+        self._tokens: TokenManager | None = None
+        self._base_url = settings.base_url
+        self._prefix = f"{self._base_url}/{settings.credentials.app_id}"
+        self._headers_for: tuple[int, dict[str, str]] | None = None
+        self._state: Literal["new", "open", "closed"] = "new"
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> GetuiClient:
+        self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def open(self) -> None:
+        """Create the transport and token manager inside the running loop (``async with`` does this)."""
+        if self._state == "closed":
+            raise RuntimeError("this GetuiClient is closed; create a new one")
+        if self._state == "open":
+            return
+        s = self.settings
+        self._transport = self._transport_arg or AiohttpTransport(s)
+        options: dict[str, Any] = {
+            "refresh_margin_s": s.token_refresh_margin_s,
+            "calls_per_min": s.auth_calls_per_min,
+            "observers": self._observers,
+        }
+        options.update(self._token_options)
+        self._tokens = TokenManager(s.credentials, self._post_auth, **options)
+        self._state = "open"
+
+    async def aclose(self) -> None:
+        """Close the session (and revoke the token if ``delete_token_on_close``). Idempotent."""
+        if self._state != "open":
+            self._state = "closed"
+            return
+        self._state = "closed"
+        assert self._transport is not None
+        assert self._tokens is not None
+        try:
+            token = self._tokens.current
+            if self.settings.delete_token_on_close and token is not None:
+                try:
+                    path = f"/auth/{quote(token.value.reveal(), safe='')}"
+                    await self._exchange("DELETE", path, None, token)
+                except Exception as exc:  # best effort: closing must not fail because of it
+                    log.warning("could not revoke the token on close: %s", type(exc).__name__)
+                self._tokens.invalidate()
+        finally:
+            await self._transport.aclose()
+
+    @property
+    def base_url(self) -> str:
+        """The base URL in use (it changes after a ``301`` reply)."""
+        return self._base_url
+
+    @property
+    def tokens(self) -> TokenManager:
+        """The token manager (for its counters and for tests)."""
+        if self._tokens is None:
+            raise RuntimeError("use the client inside 'async with'")
+        return self._tokens
+
+    # -- the core exchange ----------------------------------------------------------------------------
+
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        """Send one authenticated request and return the envelope's ``data`` (or raise the mapped error).
+
+        A ``10001`` refreshes the token and replays once; a ``301`` switches host and replays once.
+        """
+        if self._state != "open":
+            raise RuntimeError("use the client inside 'async with' (it is not open)")
+        payload = None if body is None else _json.dumps(body)
+        tokens = self.tokens
+        token = await tokens.get()
+        token_replayed = host_replayed = False
+        while True:
+            try:
+                return await self._exchange(method, path, payload, token)
+            except TokenExpiredError:
+                if token_replayed:
+                    raise
+                token_replayed = True
+                token = await tokens.refresh(token)
+            except HostChangedError as exc:
+                if host_replayed:
+                    raise
+                host_replayed = True
+                self._switch_host(exc)
+
+    async def _exchange(self, method: str, path: str, payload: bytes | None, token: Token) -> Any:
+        cached = self._headers_for
+        if cached is None or cached[0] != token.generation:
+            cached = (
+                token.generation,
+                {"token": token.value.reveal(), "Content-Type": JSON_CONTENT_TYPE},
+            )
+            self._headers_for = cached
+        return await self._send_raw(method, path, payload, cached[1])
+
+    async def _send_raw(
+        self, method: str, path: str, payload: bytes | None, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        assert self._transport is not None
+        resp = await self._transport.request(
+            method,
+            self._prefix + path,
+            headers=headers or {"Content-Type": JSON_CONTENT_TYPE},
+            body=payload,
+        )
+        try:
+            envelope = _json.loads(resp.body)
+        except _json.JSONDecodeError:
+            raise error_for_status(resp.status, resp.body[:200].decode("utf-8", "replace")) from None
+        code = envelope.get("code") if isinstance(envelope, dict) else None
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise error_for_status(resp.status)
+        if code == 0:
+            return envelope.get("data")
+        msg = envelope.get("msg")
+        raise error_for_reply(
+            code, msg if isinstance(msg, str) else "", http_status=resp.status, data=envelope.get("data")
+        )
+
+    async def _post_auth(self, body: Mapping[str, Any]) -> Any:
+        return await self._send_raw("POST", "/auth", _json.dumps(body))
+
+    def _switch_host(self, exc: HostChangedError) -> None:
+        if not exc.base_url:
+            raise FatalApiError("Getui answered 301 without a host to switch to", code=exc.code)
+        try:
+            base = check_base_url(exc.base_url)
+        except ConfigError as bad:
+            raise FatalApiError(f"refusing Getui's 301 host change: {bad}", code=exc.code) from None
+        if base != self._base_url:
+            log.info("Getui moved this app to %s", base)
+            self._base_url = base
+            self._prefix = f"{base}/{self.settings.credentials.app_id}"
+            self._observers.emit(HostSwitched(base))
+
+    # -- push endpoints --------------------------------------------------------------------------------
+
+    async def push_single_cid(self, cid: str, message: Rendered, *, request_id: str) -> PushResult:
+        """``POST /push/single/cid``: one message to one cid."""
+        data = await self.call("POST", "/push/single/cid", single_body(request_id, "cid", cid, message))
+        return _push_result(data)
+
+    async def push_single_alias(self, alias: str, message: Rendered, *, request_id: str) -> PushResult:
+        """``POST /push/single/alias``: one message to the (up to 10) cids bound to an alias."""
+        data = await self.call("POST", "/push/single/alias", single_body(request_id, "alias", alias, message))
+        return _push_result(data)
+
+    async def push_batch_cid(self, pushes: Sequence[Push], *, is_async: bool = False) -> BatchResult:
+        """``POST /push/single/batch/cid``: up to 200 different messages in one request."""
+        return await self._push_batch("cid", pushes, is_async)
+
+    async def push_batch_alias(self, pushes: Sequence[Push], *, is_async: bool = False) -> BatchResult:
+        """``POST /push/single/batch/alias``: up to 200 different messages to aliases."""
+        return await self._push_batch("alias", pushes, is_async)
+
+    async def _push_batch(self, kind: Kind, pushes: Sequence[Push], is_async: bool) -> BatchResult:
+        if not 1 <= len(pushes) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1..{MAX_BATCH} messages, got {len(pushes)}")
+        items = [single_body(p.request_id, kind, p.target, p.message) for p in pushes]
+        data = await self.call("POST", f"/push/single/batch/{kind}", batch_body(items, is_async=is_async))
+        return BatchResult(_mapping_of_mappings(data))
+
+    async def create_list_message(self, message: Rendered, *, request_id: str | None = None) -> str:
+        """``POST /push/list/message``: store a message once; returns the taskid for list pushes.
+
+        A fresh random request_id by default: creating a task delivers nothing, and a retried create must
+        not be dropped as a repeat (that would leave us without a taskid).
+        """
+        rid = request_id or secrets.token_hex(16)
+        data = await self.call("POST", "/push/list/message", list_message_body(rid, message))
+        taskid = data.get("taskid") if isinstance(data, Mapping) else None
+        if not isinstance(taskid, str) or not taskid:
+            raise FatalApiError("Getui created a list message but returned no taskid")
+        return taskid
+
+    async def push_list_cid(self, cids: Sequence[str], *, taskid: str, is_async: bool = False) -> ListResult:
+        """``POST /push/list/cid``: the stored message to a chunk of cids (chunk size: the caller's)."""
+        body = list_push_body(taskid, "cid", cids, is_async=is_async)
+        return _list_result(taskid, await self.call("POST", "/push/list/cid", body))
+
+    async def push_list_alias(
+        self,
+        aliases: Sequence[str],
+        *,
+        taskid: str,
+        is_async: bool = False,
+        need_alias_detail: bool = True,
+    ) -> ListResult:
+        """``POST /push/list/alias``; with ``need_alias_detail`` statuses are ``{alias: {cid: status}}``."""
+        body = list_push_body(
+            taskid, "alias", aliases, is_async=is_async, need_alias_detail=need_alias_detail and not is_async
+        )
+        return _list_result(taskid, await self.call("POST", "/push/list/alias", body))
+
+    async def stop_task(self, taskid: str) -> None:
+        """``DELETE /task/{taskid}``: stop a list task's undelivered messages."""
+        await self.call("DELETE", f"/task/{quote(taskid, safe='')}")
+
+    # -- users and reports ------------------------------------------------------------------------------
+
+    async def user_status(self, cids: Sequence[str]) -> dict[str, Any]:
+        """``GET /user/status/{cids}``: ``{cid: {"status": "online"|"offline", "last_login_time": ms}}``."""
+        data = await self.call("GET", f"/user/status/{_join(cids, MAX_USER_QUERY)}")
+        return dict(data) if isinstance(data, Mapping) else {}
+
+    async def user_detail(self, cids: Sequence[str]) -> CidCheck:
+        """``GET /user/detail/{cids}``: pre-validate cids before a campaign."""
+        data = await self.call("GET", f"/user/detail/{_join(cids, MAX_USER_QUERY)}")
+        data = data if isinstance(data, Mapping) else {}
+        valid = data.get("validCids")
+        invalid = data.get("invalidCids")
+        return CidCheck(
+            valid=dict(valid) if isinstance(valid, Mapping) else {},
+            invalid=[c for c in invalid if isinstance(c, str)] if isinstance(invalid, list) else [],
+        )
+
+    async def report_push_task(self, taskids: Sequence[str]) -> dict[str, Any]:
+        """``GET /report/push/task/{taskids}``: delivery counts of list tasks."""
+        data = await self.call("GET", f"/report/push/task/{_join(taskids, MAX_REPORT_TASKS)}")
+        return dict(data) if isinstance(data, Mapping) else {}
+
+    async def report_push_count(self) -> dict[str, Any]:
+        """``GET /report/push/count``: today's totals and remaining quotas."""
+        data = await self.call("GET", "/report/push/count")
+        return dict(data) if isinstance(data, Mapping) else {}
+
+
+def _join(ids: Sequence[str], limit: int) -> str:
+    if not 1 <= len(ids) <= limit:
+        raise ValueError(f"give 1..{limit} ids, got {len(ids)}")
+    return ",".join(quote(i, safe="") for i in ids)
+
+
+def _mapping_of_mappings(data: Any) -> dict[str, Mapping[str, Any]]:
+    if not isinstance(data, Mapping):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, Mapping)}
+
+
+def _push_result(data: Any) -> PushResult:
+    tasks = _mapping_of_mappings(data)
+    if not tasks:
+        return PushResult(None, {})
+    taskid, per_cid = next(iter(tasks.items()))
+    return PushResult(taskid, {c: s for c, s in per_cid.items() if isinstance(s, str)})
+
+
+def _list_result(taskid: str, data: Any) -> ListResult:
+    tasks = _mapping_of_mappings(data)
+    return ListResult(taskid, dict(tasks.get(taskid, {})))

@@ -1,0 +1,141 @@
+"""One gate in front of every request: in-flight limit, request rate, and a shared pause.
+
+Three separate limits, each with its own tool: an ``asyncio.Semaphore`` bounds requests in flight, an
+``aiolimiter.AsyncLimiter`` bounds requests per second, and the aiohttp connector bounds sockets (set by
+the engine to at least the concurrency). When Getui answers with a per-minute limit (``10005``,
+``30012``-``30015``, ``30018``), one worker reports it and *every* worker pauses until the next window
+starts, instead of N workers each retrying into the same wall. After the pause, the rate drops
+multiplicatively and then climbs back additively (AIMD), so a steady provider limit is approached from
+below rather than hit every minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Final
+
+from aiolimiter import AsyncLimiter
+
+from .events import Observers, Throttled
+from .retry import next_window_delay_s
+
+__all__ = ["Throttle"]
+
+#: After a throttle reply the rate becomes this fraction of the rate that was refused.
+DECREASE_FACTOR: Final = 0.7
+#: Each climb step adds this fraction of the refused rate.
+INCREASE_FRACTION: Final = 0.05
+#: Climb steps per rate window (60 s windows: a step every 15 s without a throttle reply).
+INCREASE_STEPS_PER_WINDOW: Final = 4
+MIN_RATE_PER_S: Final = 1.0
+
+
+def _limiter(rate_per_s: float) -> AsyncLimiter:
+    """A leaky bucket allowing ``rate_per_s`` on average, with at most one second's burst."""
+    if rate_per_s >= 1:
+        return AsyncLimiter(rate_per_s, 1.0)
+    return AsyncLimiter(1, 1.0 / rate_per_s)
+
+
+class Throttle:
+    """``async with throttle:`` around each request. Create inside the running loop."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        rate_per_s: float | None = None,
+        window_s: float = 60.0,
+        observers: Observers | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sem = asyncio.Semaphore(concurrency)
+        self._ceiling = rate_per_s
+        self._rate = rate_per_s
+        self._limiter = _limiter(rate_per_s) if rate_per_s else None
+        self._window_s = window_s
+        self._observers = observers or Observers()
+        self._wall_clock = wall_clock
+        self._open = asyncio.Event()
+        self._open.set()
+        self._loop = asyncio.get_running_loop()
+        self._peak: float | None = None
+        self._next_increase = 0.0
+        # requests counted since _count_start, to measure the rate when no limit is set
+        self._count = 0
+        self._count_start = self._loop.time()
+        self.pauses = 0
+
+    @property
+    def rate_per_s(self) -> float | None:
+        """The current request-rate limit (``None``: unlimited)."""
+        return self._rate
+
+    @property
+    def paused(self) -> bool:
+        return not self._open.is_set()
+
+    async def __aenter__(self) -> None:
+        if not self._open.is_set():
+            await self._open.wait()
+        await self._sem.acquire()
+        try:
+            if self._limiter is not None:
+                await self._limiter.acquire()
+                if self._peak is not None:
+                    self._maybe_increase()
+            else:
+                self._count += 1
+        except BaseException:
+            self._sem.release()
+            raise
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._sem.release()
+
+    def rate_limited(self, code: int | None = None) -> None:
+        """Getui refused a request for a per-minute limit: pause everyone until the next window.
+
+        Reports during a pause are the same event seen by several workers and change nothing.
+        """
+        if not self._open.is_set():
+            return
+        now = self._loop.time()
+        refused = self._rate if self._rate is not None else self._measured_rate(now)
+        self._peak = refused
+        self._set_rate(max(MIN_RATE_PER_S, refused * DECREASE_FACTOR))
+        pause_s = next_window_delay_s(self._window_s, self._wall_clock())
+        self._next_increase = now + pause_s + self._step_s
+        self.pauses += 1
+        self._open.clear()
+        self._loop.call_later(pause_s, self._open.set)
+        self._observers.emit(Throttled(code, pause_s, self._rate))
+
+    @property
+    def _step_s(self) -> float:
+        return self._window_s / INCREASE_STEPS_PER_WINDOW
+
+    def _measured_rate(self, now: float) -> float:
+        elapsed = max(now - self._count_start, 1e-3)
+        return max(MIN_RATE_PER_S, self._count / elapsed)
+
+    def _maybe_increase(self) -> None:
+        now = self._loop.time()
+        if now < self._next_increase or self._peak is None or self._rate is None:
+            return
+        self._next_increase = now + self._step_s
+        rate = self._rate + self._peak * INCREASE_FRACTION
+        if self._ceiling is not None and rate >= self._ceiling:
+            self._set_rate(self._ceiling)
+            self._peak = None  # back at the user's limit: stop climbing
+        else:
+            self._set_rate(rate)
+
+    def _set_rate(self, rate: float) -> None:
+        self._rate = rate
+        self._limiter = _limiter(rate)

@@ -1,0 +1,151 @@
+"""The network seam: one small interface, one aiohttp implementation, one test double.
+
+The client speaks only :class:`Transport`: ``request(method, url, headers, body) -> Response``. The
+default :class:`AiohttpTransport` owns the single pooled ``aiohttp.ClientSession`` (created inside the
+running loop, never in ``__init__``) and translates every aiohttp/network error into
+:class:`~getui_async.errors.TransportError` here, in one place. :class:`MockTransport` answers from a
+handler function so unit tests can script replies without sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import aiohttp
+
+from ._version import __version__
+from .config import Settings
+from .errors import FatalApiError, TransportError
+
+__all__ = ["AiohttpTransport", "MockTransport", "Request", "Response", "Transport"]
+
+USER_AGENT = f"getui-async/{__version__} aiohttp/{aiohttp.__version__}"
+JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request as the transport sees it (``headers`` may hold the token: never log them)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """The status and raw body of an HTTP reply; decoding the Getui envelope is the client's job."""
+
+    status: int
+    body: bytes
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What the client needs from the network."""
+
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None = None
+    ) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpTransport:
+    """The production transport: one ``ClientSession`` with a bounded, keep-alive connection pool.
+
+    TLS verification is always on (aiohttp's default SSL context); plain http is only ever used for
+    loopback base URLs, which :func:`~getui_async.config.check_base_url` enforces.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The one session; created on first use inside the running event loop."""
+        if self._session is None:
+            if self._closed:
+                raise RuntimeError("transport is closed")
+            s = self._settings
+            connector = aiohttp.TCPConnector(
+                limit=s.connector_limit,
+                limit_per_host=0,
+                keepalive_timeout=s.keepalive_timeout_s,
+                ttl_dns_cache=300,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=s.request_timeout_s, connect=s.connect_timeout_s),
+                headers={"User-Agent": USER_AGENT, "Content-Type": JSON_CONTENT_TYPE},
+                auto_decompress=True,
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None = None
+    ) -> Response:
+        try:
+            async with self.session.request(method, url, data=body, headers=headers) as resp:
+                return Response(resp.status, await resp.read())
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise FatalApiError(f"TLS certificate verification failed for {exc.host}") from None
+        except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+            raise FatalApiError(f"TLS handshake failed: {type(exc).__name__}") from None
+        except asyncio.TimeoutError:
+            raise TransportError(
+                f"no reply within {self._settings.request_timeout_s:g} s ({method} {_path(url)})"
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            # str(exc) of aiohttp errors names host/port and the OS reason, never headers or bodies.
+            raise TransportError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
+
+
+class MockTransport:
+    """A transport that answers from ``handler(request)``: for unit tests (sync or async handler).
+
+    It records every request in :attr:`requests`, so a test can assert the exact bodies sent.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.requests: list[Request] = []
+        self.closed = False
+
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None = None
+    ) -> Response:
+        request = Request(method, url, dict(headers), body)
+        self.requests.append(request)
+        reply = self._handler(request)
+        if inspect.isawaitable(reply):
+            reply = await reply
+        assert isinstance(reply, Response)
+        return reply
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def _path(url: str) -> str:
+    """The path of ``url`` after the app id, for error messages."""
+    tail = url.split("://", 1)[-1]
+    return "/" + tail.split("/", 1)[-1] if "/" in tail else "/"
