@@ -802,8 +802,9 @@ class MessageTemplate:
     def render(self, variables: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> Rendered:
         """This recipient's message; raises :class:`MessageError` naming the variable or field.
 
-        ``overrides`` (``title``, ``body``, ``payload``) replace those slots with the record's own text;
-        empty values count as absent, so a blank CSV cell keeps the template's text.
+        ``overrides`` (``title``, ``body``, ``payload``) replace those slots with the record's own text,
+        inserted literally (no placeholders) and length-checked; empty values count as absent, so a
+        blank CSV cell keeps the template's text.
         """
         plan = self._plan_for(overrides) if overrides else self._plan
         if plan is None:
