@@ -300,7 +300,8 @@ def test_a_jsonl_line_at_the_limit_is_read() -> None:
     prefix = b'{"cid":"c1","pad":"'
     line = prefix + b"p" * (MAX_LINE_BYTES - len(prefix) - 2) + b'"}'
     assert len(line) == MAX_LINE_BYTES
-    check(read_bytes(line + b"\n" + line + b"x\n", "jsonl"), [R(1, "cid", "c1"), B(2, None, "longer than")])
+    data = line + b"\n" + line + b"x\n" + line  # the last one without a newline
+    check(read_bytes(data, "jsonl"), [R(1, "cid", "c1"), B(2, None, "longer than"), R(3, "cid", "c1")])
 
 
 def test_stdin_needs_a_format() -> None:
