@@ -72,7 +72,6 @@ _BOM: Final = b"\xef\xbb\xbf"
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _SUFFIXES: Final[dict[str, Format]] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _OVERRIDE_KEYS: Final = ("title", "body", "payload")
-_CID_BANNED: Final = frozenset(" ,")
 #: Floats at or beyond this lose integer digits (2**53): an id written as a bare number is refused.
 _EXACT_FLOAT_LIMIT: Final = float(1 << 53)
 _JSON_TYPE_NAMES: Final[dict[type, str]] = {
@@ -151,6 +150,10 @@ def _shown(value: str) -> str:
     return repr(value) if len(value) <= 48 else repr(value[:48]) + "..."
 
 
+def _no_space_or_comma(value: str) -> bool:
+    return " " not in value and "," not in value
+
+
 def _identify(cid: str, alias: str) -> tuple[Kind, str]:
     """The record's one identifier, validated; raises :class:`_Bad` naming the field otherwise.
 
@@ -162,7 +165,7 @@ def _identify(cid: str, alias: str) -> tuple[Kind, str]:
     if cid:
         if alias:
             raise _Bad("alias", "both cid and alias are set; give exactly one")
-        if len(cid) <= CID_MAX_CHARS and cid.isascii() and cid.isprintable() and not _CID_BANNED & set(cid):
+        if len(cid) <= CID_MAX_CHARS and cid.isascii() and cid.isprintable() and _no_space_or_comma(cid):
             return "cid", cid
         raise _Bad(
             "cid",
@@ -256,6 +259,7 @@ class _Content(io.RawIOBase):
         self._eof = False
         self._ahead = b""
         self._ahead_pos = 0
+        self._failure: InputError | None = None
 
     def readable(self) -> bool:
         return True
@@ -275,18 +279,23 @@ class _Content(io.RawIOBase):
     def head_sha256(self) -> str:
         """sha256 of the first HEAD_BYTES of content, reading ahead only as far as needed."""
         pending = [self._ahead[self._ahead_pos :]]
-        while self._hashed < HEAD_BYTES and not self._eof:  # each pass reads more or reaches EOF
-            pending.append(self._pull(HEAD_BYTES - self._hashed))
-        self._ahead, self._ahead_pos = b"".join(pending), 0
+        try:
+            while self._hashed < HEAD_BYTES and not self._eof:  # each pass reads more or reaches EOF
+                pending.append(self._pull(HEAD_BYTES - self._hashed))
+        finally:  # on a corrupt stream, the lines before it are still served, then the same error
+            self._ahead, self._ahead_pos = b"".join(pending), 0
         return self._sha.hexdigest()
 
     def _pull(self, size: int) -> bytes:
+        if self._failure is not None:  # sticky: a broken stream is never read past its break
+            raise self._failure
         try:
             data = self._read(size)
         except (OSError, EOFError, zlib.error) as exc:
             line = self._newlines + 1
             what = "corrupt gzip stream" if self._gzipped else "read error"
-            raise InputError(self._name, f"{what}: {exc}", line=line) from exc
+            self._failure = InputError(self._name, f"{what}: {exc}", line=line)
+            raise self._failure from exc
         if not data:
             self._eof = True
             return data
@@ -502,7 +511,7 @@ def _jsonl_unreadable(line: int, raw: bytes, exc: _json.JSONDecodeError) -> BadR
             obj = None
         identity: tuple[Kind | None, str | None] = (None, None)
         if type(obj) is dict:
-            identity = _try_identify(obj.get("cid", ""), obj.get("alias", ""))
+            identity = _try_identify(obj.get("cid") or "", obj.get("alias") or "")
             if identity[1] is not None and "\ufffd" in identity[1]:
                 identity = (None, None)
         return BadRecord(line, None, _Utf8Problem.of(line, raw, utf8).reason(line), *identity)

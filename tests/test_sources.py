@@ -468,6 +468,18 @@ def test_fingerprint_differs_for_different_content(tmp_path: Path) -> None:
     assert prints[0] != prints[2]
 
 
+def test_a_break_in_the_head_fails_the_fingerprint_and_reading_alike() -> None:
+    """A gzip break within the hashed head raises from fingerprint(); reading then stops at the same line."""
+    items: list[SourceItem] = []
+    with open_source(DATA / "csv_truncated.csv.gz") as source:
+        with pytest.raises(InputError) as from_fingerprint:
+            source.fingerprint()
+        with pytest.raises(InputError) as from_reading:
+            items.extend(source)
+    assert from_fingerprint.value.line == from_reading.value.line == 98
+    assert [item.line for item in items] == list(range(2, 98))
+
+
 def test_fingerprint_after_close_without_reading_is_refused() -> None:
     """A closed source that never read its head cannot make up a fingerprint."""
     source = open_source(DATA / "csv_valid.csv")
