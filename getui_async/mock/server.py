@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import hmac
 import itertools
@@ -728,8 +729,13 @@ class MockGetui:
         self._quota = (self._quota[0], used + recipients)
 
     def _taskid(self, prefix: str, now: float) -> str:
-        mmdd = time.strftime("%m%d", time.gmtime(now + BEIJING_OFFSET_S))
-        return f"{prefix}{mmdd}_{self._nonce}{next(self._seq):024x}"
+        """``RASS_MMdd_<32 hex>`` / ``RASL-MMdd_<32 hex>``: unique per server, dated in Beijing time."""
+        return f"{prefix}{_mmdd(int((now + BEIJING_OFFSET_S) // 86_400))}_{self._nonce}{next(self._seq):024x}"
+
+
+@functools.lru_cache(maxsize=4)
+def _mmdd(day: int) -> str:
+    return time.strftime("%m%d", time.gmtime(day * 86_400))
 
 
 def _hash_key(seed: int) -> bytes:

@@ -84,6 +84,7 @@ _NOTIFICATION_INTS: Final[dict[str, tuple[int, int]]] = {
     "redisplay_freq": (0, MAX_INT32),
     "redisplay_duration": (0, MAX_INT32),
 }
+_NOTIFICATION_OWN: Final = frozenset({"title", "body", "click_type", "intent", "url", "payload", "notify_id"})
 _IOS_ALERT_KEYS: Final = frozenset(
     {"title", "body", "subtitle", "loc-key", "loc-args", "title-loc-key", "title-loc-args"}
     | {"subtitle-loc-key", "subtitle-loc-args", "action-loc-key", "launch-image"}
@@ -108,6 +109,9 @@ class Message:
 
     notify_id: int | None
     title: str | None
+
+
+NO_MESSAGE: Final = Message(None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,28 +166,26 @@ def _str(
 ) -> str | None:
     """The string at ``obj[key]``: an empty or missing required one and an over-long one are refused."""
     value = obj.get(key)
-    name = _join(path, key)
+    if value.__class__ is str and value and (limit is None or len(value) <= limit):
+        return value  # the fast path: names are built only for errors
     if value is None or value == "":
         if required:
-            raise Invalid(f"{name} can not be empty")
+            raise Invalid(f"{_join(path, key)} can not be empty")
         return None
     if not isinstance(value, str):
-        raise Invalid(f"{name} type error")
-    if limit is not None and len(value) > limit:
-        raise Invalid(f"{name} size over limit")
-    return value
+        raise Invalid(f"{_join(path, key)} type error")
+    raise Invalid(f"{_join(path, key)} size over limit")
 
 
 def _int(obj: dict[str, Any], key: str, path: str, lo: int, hi: int) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
-    name = _join(path, key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise Invalid(f"{name} type error")
+    if value.__class__ is not int:  # bool is an int subclass, and not a number here
+        raise Invalid(f"{_join(path, key)} type error")
     if not lo <= value <= hi:
-        raise Invalid(f"{name} is invalid")
-    return value
+        raise Invalid(f"{_join(path, key)} is invalid")
+    return int(value)
 
 
 def _bool(obj: dict[str, Any], key: str, path: str) -> bool:
@@ -200,14 +202,34 @@ def _exactly_one(obj: dict[str, Any], keys: tuple[str, ...], msg: str) -> str:
     return present[0]
 
 
-def _click(obj: dict[str, Any], path: str, table: dict[str, tuple[str, int] | None]) -> None:
-    """``click_type`` is required, one of ``table``, and brings its required field within its limit."""
+@dataclass(frozen=True, slots=True)
+class _ClickRule:
+    """click_type -> (the field it requires, its limit) or None; ``fields`` = every such field, once."""
+
+    table: dict[str, tuple[str, int] | None]
+    fields: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, table: dict[str, tuple[str, int] | None]) -> _ClickRule:
+        return cls(table, tuple(dict.fromkeys(v for v in table.values() if v is not None)))
+
+
+_GT_RULE: Final = _ClickRule.of(_GT_CLICK)
+_UPS_RULE: Final = _ClickRule.of(_UPS_CLICK)
+_HARMONY_RULE: Final = _ClickRule.of(_HARMONY_CLICK)
+
+
+def _click(obj: dict[str, Any], path: str, rule: _ClickRule) -> None:
+    """``click_type`` is required, one of the rule's, and brings its required field within its limit."""
     click = _str(obj, "click_type", path, None, required=True)
-    if click not in table:
+    if click not in rule.table:
         raise Invalid(f"{_join(path, 'click_type')} is invalid")
-    needed = table[click]
-    for name, limit in {v for v in table.values() if v is not None}:
-        _str(obj, name, path, limit, required=needed is not None and name == needed[0])
+    needed = rule.table[click]
+    if needed is not None:
+        _str(obj, needed[0], path, needed[1], required=True)
+    for name, limit in rule.fields:
+        if name in obj:
+            _str(obj, name, path, limit)
 
 
 def _request_id(body: dict[str, Any], *, required: bool) -> str | None:
@@ -229,15 +251,16 @@ def _request_id(body: dict[str, Any], *, required: bool) -> str | None:
 
 
 def _notification(n: dict[str, Any], path: str) -> Message:
-    allowed = {"title", "body", "click_type", "intent", "url", "payload", "notify_id"}
-    _keys(n, allowed | _NOTIFICATION_STRINGS.keys() | _NOTIFICATION_INTS.keys(), path)
     title = _str(n, "title", path, 50, required=True)
     _str(n, "body", path, 256, required=True)
-    _click(n, path, _GT_CLICK)
-    for name, limit in _NOTIFICATION_STRINGS.items():
-        _str(n, name, path, limit)
-    for name, (lo, hi) in _NOTIFICATION_INTS.items():
-        _int(n, name, path, lo, hi)
+    _click(n, path, _GT_RULE)
+    for key in n:  # only the keys present: most bodies carry few of the optional fields
+        if key in _NOTIFICATION_STRINGS:
+            _str(n, key, path, _NOTIFICATION_STRINGS[key])
+        elif key in _NOTIFICATION_INTS:
+            _int(n, key, path, *_NOTIFICATION_INTS[key])
+        elif key not in _NOTIFICATION_OWN:
+            raise Invalid(f"{path}.{key} is invalid")
     if n.get("big_text") and n.get("big_image"):
         raise Invalid(f"{path}.big_text and {path}.big_image cannot setting at same time")
     return Message(_int(n, "notify_id", path, 0, MAX_INT32), title)
@@ -269,7 +292,7 @@ def _push_message(value: Any) -> Message:
         _str(pm, "transmission", path, 3072, required=True)
     else:
         _revoke(pm["revoke"], f"{path}.revoke")
-    return Message(None, None)
+    return NO_MESSAGE
 
 
 def _settings(value: Any) -> int | None:
@@ -302,16 +325,16 @@ def _ups(value: Any, path: str) -> Message:
     kind = _exactly_one(ups, ("notification", "transmission", "revoke"), CHOOSE_ONE)
     if kind == "transmission":
         _str(ups, "transmission", path, 3072, required=True)
-        return Message(None, None)
+        return NO_MESSAGE
     if kind == "revoke":
         _revoke(ups["revoke"], f"{path}.revoke")
-        return Message(None, None)
+        return NO_MESSAGE
     npath = f"{path}.notification"
     n = _obj(ups["notification"], npath)
     _keys(n, ("title", "body", "click_type", "intent", "url", "payload", "notify_id"), npath)
     title = _str(n, "title", npath, 50, required=True)
     _str(n, "body", npath, 256, required=True)
-    _click(n, npath, _UPS_CLICK)
+    _click(n, npath, _UPS_RULE)
     return Message(_int(n, "notify_id", npath, 0, MAX_INT32), title)
 
 
@@ -382,15 +405,15 @@ def _harmony(value: Any, path: str) -> Message:
         title = _str(n, "title", npath, 50, required=True)
         _str(n, "body", npath, 256, required=True)
         _str(n, "category", npath, 50)
-        _click(n, npath, _HARMONY_CLICK)
+        _click(n, npath, _HARMONY_RULE)
         return Message(_int(n, "notify_id", npath, 0, MAX_INT32), title)
-    return Message(None, None)
+    return NO_MESSAGE
 
 
 def _push_channel(value: Any) -> Message:
     """Validate ``push_channel``; return the first override id / title found (Android, iOS, Harmony)."""
     if value is None:
-        return Message(None, None)
+        return NO_MESSAGE
     path = "push_channel"
     pc = _obj(value, path)
     _keys(pc, ("android", "ios", "harmony"), path)
@@ -422,6 +445,8 @@ def _message_parts(body: dict[str, Any]) -> tuple[Message, int | None]:
     channel = _push_channel(body.get("push_channel"))
     ttl = _settings(body.get("settings"))
     _group_name(body)
+    if channel is NO_MESSAGE:
+        return own, ttl
     notify_id = own.notify_id if own.notify_id is not None else channel.notify_id
     return Message(notify_id, own.title if own.title is not None else channel.title), ttl
 
