@@ -161,8 +161,9 @@ class MockGetui:
             raise RuntimeError("the mock server is already started")
         cfg = self._config
         self._closing = asyncio.Event()
-        family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
-        sock = socket.create_server((cfg.host, cfg.port), family=family, backlog=1024)
+        host = cfg.host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, cfg.port), family=family, backlog=1024)
         self._port = sock.getsockname()[1]
         app = web.Application(client_max_size=16 * 1024 * 1024)
         self._add_routes(app)
@@ -211,7 +212,7 @@ class MockGetui:
     @property
     def url(self) -> str:
         """The server root (the control endpoints live under ``/_mock``)."""
-        host = self._config.host
+        host = self._config.host.strip("[]")
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
