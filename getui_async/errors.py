@@ -6,6 +6,7 @@
      ├── ConfigError            bad settings or missing credentials            (fix, then rerun)
      ├── MessageError           a message/template breaks a Getui rule         (reject the record)
      ├── InputError             the recipients file cannot be read at all      (fix, then rerun)
+     ├── ResultsFileError       the results file belongs to another run        (fix, then rerun)
      └── ApiError               Getui answered code != 0, or no usable answer
           ├── RetryableError        back off and try again         Action.RETRY
           │    ├── TransportError       no reply: connect/reset/timeout
@@ -46,6 +47,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitedError",
     "RejectedError",
+    "ResultsFileError",
     "RetryableError",
     "ServerBusyError",
     "ServerError",
@@ -98,6 +100,10 @@ class InputError(GetuiError):
         self.path = path
         self.line = line
         self.reason = reason
+
+
+class ResultsFileError(GetuiError):
+    """The results file cannot be used: it exists without ``--resume``, or belongs to another run."""
 
 
 class ApiError(GetuiError):

@@ -1,0 +1,734 @@
+"""The campaign engine: every input record ends as exactly one result line.
+
+::
+
+    source ─► producer ─► bounded queue ─► workers (throttle + retry around GetuiClient) ─► results
+              (resume filter, render, dedupe, planner)
+
+The producer reads records in chunks (off the event loop), skips those a previous run finished, renders
+each message, holds back duplicates, and groups recipients into requests. ``concurrency`` workers send
+them. Outcomes are decided here and written by :class:`~getui_async.results.ResultsWriter`:
+
+- Getui's per-cid status -> ``successed_*``; no per-cid detail (async, or a repeated request_id that
+  Getui drops) -> ``accepted``; a terminal API error -> ``failed``; a bad record -> ``rejected``; a
+  recipient seen earlier in the input -> ``duplicate``.
+- A batch refused as a whole (``20001``) is split in halves until the bad item stands alone, so the good
+  items still go. A recipient missing from a synchronous reply is re-sent alone, with the same
+  request_id, to learn its fate; it is never assumed delivered or failed.
+- A daily quota, a fatal error (credentials, base URL) or :meth:`Campaign.request_stop` stops intake;
+  requests in flight finish (within ``drain_timeout_s``); unsent records get no line, so ``--resume``
+  sends exactly them. Deterministic request_ids make a re-sent request a no-op at Getui.
+
+The engine prints nothing: progress goes to observers as :mod:`~getui_async.events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar
+
+from .client import STATUSES, GetuiClient, Push
+from .config import CampaignSettings, Settings
+from .dedupe import DuplicateFilter
+from .errors import (
+    ApiError,
+    DuplicateRequestError,
+    FatalApiError,
+    InputError,
+    MessageError,
+    QuotaExceededError,
+    RateLimitedError,
+    RejectedError,
+)
+from .events import BatchSent, CampaignStopping, Observer, Observers, RecordDone, RetryScheduled
+from .messages import MessageTemplate, Rendered, derive_campaign_id, derive_notify_id, recipient_ids
+from .planner import Endpoint, Plan, Planner
+from .results import ResultsWriter, ResumeState, RunMeta, load_resume_state
+from .retry import call_with_retry
+from .sources import BadRecord, Record, RecordSource, SourceItem, open_source
+from .throttle import Throttle
+from .transport import Transport
+
+__all__ = ["Campaign", "Summary", "run_campaign"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Kind = Literal["cid", "alias"]
+
+#: Records read per hop to the reader thread.
+READ_CHUNK: Final = 1024
+#: Ranking used to summarize the statuses of the several cids behind one alias.
+_RANK: Final = {"successed_online": 3, "successed_offline": 2, "successed_ignore": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Job(Push):
+    """One recipient on its way: the push plus where it came from."""
+
+    kind: Kind = "cid"
+    line: int = 0
+    record: int = 0
+
+
+class _Abandoned(Exception):
+    """A request not sent because the campaign is stopping: its records get no line (resumable)."""
+
+
+class _Tries:
+    """Attempts made for one logical request (shared with the retry closure)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int = 0) -> None:
+        self.n = n
+
+
+@dataclass
+class Summary:
+    """What a run did; ``exit_code`` is the CLI contract's (0 ok, 1 some failed/rejected, 3 stopped)."""
+
+    campaign_id: str
+    results_path: str | None
+    counts: Counter[str] = field(default_factory=Counter)
+    previous: Counter[str] = field(default_factory=Counter)
+    records: int = 0
+    skipped: int = 0
+    elapsed_s: float = 0.0
+    requests: int = 0
+    retries: int = 0
+    token_refreshes: int = 0
+    throttle_pauses: int = 0
+    stopped: str | None = None
+    stop_detail: str = ""
+    dry_run: bool = False
+
+    @property
+    def done(self) -> int:
+        """Result lines written by this run."""
+        return sum(self.counts.values())
+
+    @property
+    def recipients_per_s(self) -> float:
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.stopped:
+            return 3
+        total = self.counts + self.previous
+        return 1 if total["failed"] or total["rejected"] else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id,
+            "results": self.results_path,
+            "counts": dict(self.counts),
+            "previous_counts": dict(self.previous),
+            "records": self.records,
+            "skipped_already_done": self.skipped,
+            "lines_written": self.done,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "recipients_per_s": round(self.recipients_per_s, 1),
+            "requests": self.requests,
+            "retries": self.retries,
+            "token_refreshes": self.token_refreshes,
+            "throttle_pauses": self.throttle_pauses,
+            "stopped": self.stopped,
+            "stop_detail": self.stop_detail,
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+        }
+
+
+def _timestamp() -> Callable[[], str]:
+    """An ISO-8601 UTC clock with ms, formatting the seconds part once per second."""
+    cache: list[Any] = [-1, ""]
+
+    def now() -> str:
+        t = time.time()
+        sec = int(t)
+        if sec != cache[0]:
+            cache[0] = sec
+            cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        return f"{cache[1]}.{int((t - sec) * 1000):03d}Z"
+
+    return now
+
+
+def _expected_records(fingerprint: dict[str, Any], name: str) -> int:
+    """A generous guess at the record count, to size the duplicate filter (it grows if wrong)."""
+    size = fingerprint.get("size")
+    if not isinstance(size, int):
+        return 1_000_000
+    return max(100_000, size * (4 if name.endswith(".gz") else 1) // 32)
+
+
+class Campaign:
+    """One run of one message over one recipients source. Use :func:`run_campaign` for the common case."""
+
+    def __init__(
+        self,
+        source: RecordSource,
+        template: MessageTemplate,
+        settings: Settings | None,
+        options: CampaignSettings,
+        *,
+        out: Path | None,
+        resume: bool = False,
+        observers: Iterable[Observer] = (),
+        transport: Transport | None = None,
+    ) -> None:
+        if settings is None and not options.dry_run:
+            raise ValueError("settings are required unless dry_run is set")
+        self._source = source
+        self._options = options
+        self._settings = settings
+        self._out = out
+        self._resume = resume
+        self._transport = transport
+        self._observers = Observers(observers)
+        self.campaign_id = options.campaign_id or derive_campaign_id(template)
+        self._fingerprint = template.fingerprint
+        self._template = template.with_notify_id(derive_notify_id(self.campaign_id), self.campaign_id)
+        self._planner: Planner[Job] = Planner(
+            options.mode, batch_size=options.batch_size, list_chunk=options.list_chunk
+        )
+        self.summary = Summary(self.campaign_id, str(out) if out else None, dry_run=options.dry_run)
+        self._ts = _timestamp()
+        self._stop_event = asyncio.Event()
+        self._stopping = False
+        self._writer: ResultsWriter | None = None
+        self._client: GetuiClient | None = None
+        self._throttle: Throttle | None = None
+        self._taskid: str | None = None
+        self._taskid_lock = asyncio.Lock()
+
+    # -- public control ----------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "signal", detail: str = "") -> None:
+        """Stop taking new work; requests in flight may finish within ``drain_timeout_s``."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.summary.stopped = reason
+        self.summary.stop_detail = detail
+        self._stop_event.set()
+        self._observers.emit(CampaignStopping(reason, detail))
+        log.warning("stopping the campaign (%s)%s", reason, f": {detail}" if detail else "")
+
+    def flush_now(self) -> None:
+        """Write every buffered result line now (for an immediate exit on a second signal)."""
+        if self._writer is not None:
+            self._writer.flush(fsync=True)
+
+    async def run(self) -> Summary:
+        """Send the campaign; returns the summary. Raises only before anything was written or sent."""
+        started = time.monotonic()
+        resume_state = load_resume_state(self._out) if (self._out and self._resume) else ResumeState()
+        self.summary.previous = Counter(resume_state.counts)
+        input_fingerprint = await asyncio.to_thread(self._source.fingerprint)  # stdin may block
+        meta = RunMeta(self.campaign_id, self._fingerprint, input_fingerprint)
+        if self._out is not None:
+            self._writer = ResultsWriter.open(self._out, meta, resume=self._resume)
+        expected = _expected_records(input_fingerprint, self._source.name)
+        dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=expected)
+        try:
+            if self._options.dry_run:
+                await self._produce(resume_state, dedupe, None)
+            else:
+                await self._send(resume_state, dedupe)
+        finally:
+            dedupe.close()
+            if self._writer is not None:
+                self._writer.close()
+            self.summary.elapsed_s = time.monotonic() - started
+        return self.summary
+
+    # -- orchestration ---------------------------------------------------------------------------------
+
+    async def _send(self, resume_state: ResumeState, dedupe: DuplicateFilter[Job]) -> None:
+        assert self._settings is not None
+        opts = self._options
+        settings = replace(
+            self._settings, connector_limit=max(self._settings.connector_limit, opts.concurrency)
+        )
+        async with GetuiClient(settings, transport=self._transport, observers=self._observers) as client:
+            self._client = client
+            # Pre-flight: bad credentials or an unreachable host fail here, before any line is written.
+            await call_with_retry(client.tokens.get, settings.retry, window_s=settings.throttle_window_s)
+            self._throttle = Throttle(
+                concurrency=opts.concurrency,
+                rate_per_s=opts.rate_per_s,
+                window_s=settings.throttle_window_s,
+                observers=self._observers,
+            )
+            queue: asyncio.Queue[Plan[Job] | None] = asyncio.Queue(maxsize=opts.concurrency * 2)
+            workers = [asyncio.create_task(self._worker(queue)) for _ in range(opts.concurrency)]
+            producer = asyncio.create_task(self._produce(resume_state, dedupe, queue))
+            checkpoints = asyncio.create_task(self._checkpoints())
+            tasks = (producer, checkpoints, *workers)
+            try:
+                await self._wait(asyncio.gather(*workers))
+                if producer.done():
+                    producer.result()  # a reader bug must surface, not pass as a short run
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                self.summary.token_refreshes = client.tokens.auth_calls
+                self.summary.throttle_pauses = self._throttle.pauses
+
+    async def _wait(self, workers: asyncio.Future[list[None]]) -> None:
+        """Wait for the workers; once a stop is requested, at most ``drain_timeout_s`` more."""
+        stop = asyncio.ensure_future(self._stop_event.wait())
+        try:
+            waiting: set[asyncio.Future[Any]] = {workers, stop}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if not workers.done():
+                await asyncio.wait({workers}, timeout=self._options.drain_timeout_s)
+                if not workers.done():
+                    log.warning("requests still in flight after the drain timeout were abandoned")
+                    return
+            workers.result()  # a worker bug must surface
+        finally:
+            stop.cancel()
+
+    async def _checkpoints(self) -> None:
+        interval = self._options.checkpoint_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            if self._writer is not None:
+                self._writer.flush(fsync=True)
+
+    # -- producer ------------------------------------------------------------------------------------------
+
+    async def _produce(
+        self,
+        resume_state: ResumeState,
+        dedupe: DuplicateFilter[Job],
+        queue: asyncio.Queue[Plan[Job] | None] | None,
+    ) -> None:
+        """Read, classify and plan every record; then tell the workers there is no more."""
+        ready: list[Plan[Job]] = []
+        record = 0
+        try:
+            while not self._stopping:
+                try:
+                    items = await asyncio.to_thread(self._source.read_chunk, READ_CHUNK)
+                except InputError as exc:
+                    self.request_stop("input", str(exc))
+                    break
+                if not items:
+                    break
+                for item in items:
+                    record += 1
+                    self._classify(record, item, resume_state, dedupe, ready)
+                await self._hand_over(ready, queue)
+            if not self._stopping:
+                for job, duplicate in dedupe.flush():
+                    self._decided(job, duplicate, ready)
+                ready.extend(self._planner.flush())
+                await self._hand_over(ready, queue)
+        finally:
+            self.summary.records = record
+            if queue is not None:
+                for _ in range(self._options.concurrency):
+                    await queue.put(None)
+
+    async def _hand_over(self, ready: list[Plan[Job]], queue: asyncio.Queue[Plan[Job] | None] | None) -> None:
+        if queue is not None:
+            for plan in ready:
+                await queue.put(plan)
+        ready.clear()
+
+    def _classify(
+        self,
+        record: int,
+        item: SourceItem,
+        resume_state: ResumeState,
+        dedupe: DuplicateFilter[Job],
+        ready: list[Plan[Job]],
+    ) -> None:
+        """Decide what happens to one record; identical decisions on a resumed run (same input)."""
+        done = resume_state.done(record)
+        if isinstance(item, BadRecord):
+            if done:
+                self.summary.skipped += 1
+            else:
+                self._reject(record, item.line, item.kind, item.target, item.field, item.reason)
+            return
+        rendered = self._render(record, item, done)
+        if rendered is None:
+            return
+        request_id, fingerprint = recipient_ids(self.campaign_id, item.kind, item.target)
+        if done:
+            dedupe.register(fingerprint)
+            self.summary.skipped += 1
+            return
+        job = Job(item.target, request_id, rendered, item.kind, item.line, record)
+        for decided, duplicate in dedupe.add(fingerprint, job):
+            self._decided(decided, duplicate, ready)
+
+    def _render(self, record: int, item: Record, done: bool) -> Rendered | None:
+        try:
+            rendered = self._template.render(item.variables, item.overrides or None)
+        except MessageError as exc:
+            if done:
+                self.summary.skipped += 1
+            else:
+                self._reject(record, item.line, item.kind, item.target, exc.field, exc.reason)
+            return None
+        if self._planner.endpoint_for(rendered.shared) is None:
+            if done:
+                self.summary.skipped += 1
+            else:
+                reason = "personalized content cannot be sent with --mode list (use auto or batch)"
+                self._reject(record, item.line, item.kind, item.target, None, reason)
+            return None
+        return rendered
+
+    def _decided(self, job: Job, duplicate: bool, ready: list[Plan[Job]]) -> None:
+        if duplicate:
+            self._write(job, "duplicate", None, "the same recipient appears earlier in the input", None, 0)
+        elif self._options.dry_run:
+            self._write(job, "validated", None, "", None, 0)
+        else:
+            endpoint = self._planner.endpoint_for(job.message.shared)
+            assert endpoint is not None
+            plan = self._planner.add(job, job.kind, endpoint)
+            if plan is not None:
+                ready.append(plan)
+
+    # -- results -----------------------------------------------------------------------------------------
+
+    def _write(
+        self, job: Job, status: str, code: int | None, msg: str, taskid: str | None, attempts: int
+    ) -> None:
+        self._emit_line(
+            {
+                "line": job.line,
+                "record": job.record,
+                job.kind: job.target,
+                "request_id": job.request_id,
+                "status": status,
+                "code": code,
+                "msg": msg,
+                "taskid": taskid,
+                "attempts": attempts,
+                "ts": self._ts(),
+            },
+            status,
+            job.line,
+        )
+
+    def _reject(
+        self,
+        record: int,
+        line: int,
+        kind: Kind | None,
+        target: str | None,
+        field_name: str | None,
+        reason: str,
+    ) -> None:
+        msg = f"field '{field_name}': {reason}" if field_name else reason
+        self._emit_line(
+            {
+                "line": line,
+                "record": record,
+                (kind or "cid"): target,
+                "request_id": None,
+                "status": "rejected",
+                "code": None,
+                "msg": msg,
+                "field": field_name,
+                "taskid": None,
+                "attempts": 0,
+                "ts": self._ts(),
+            },
+            "rejected",
+            line,
+        )
+
+    def _emit_line(self, result: dict[str, Any], status: str, line: int) -> None:
+        if self._writer is not None:
+            self._writer.write(result)
+        self.summary.counts[status] += 1
+        if self._observers:
+            self._observers.emit(RecordDone(status, line))
+
+    # -- workers -------------------------------------------------------------------------------------------
+
+    async def _worker(self, queue: asyncio.Queue[Plan[Job] | None]) -> None:
+        while True:
+            plan = await queue.get()
+            if plan is None:
+                return
+            if self._stopping:
+                continue  # not sent: no line, so a resume sends it
+            try:
+                if plan.endpoint is Endpoint.SINGLE:
+                    await self._single(plan.items[0])
+                elif plan.endpoint is Endpoint.BATCH:
+                    await self._batch(plan.kind, plan.items)
+                else:
+                    await self._list(plan.kind, plan.items)
+            except _Abandoned:
+                pass  # stopping: what was not settled gets no line
+
+    async def _call(self, label: str, recipients: int, fn: Callable[[], Awaitable[T]], tries: _Tries) -> T:
+        """One logical request: throttle gate per attempt, retries per policy, events and counters."""
+        throttle, summary = self._throttle, self.summary
+        assert throttle is not None
+        observers = self._observers
+
+        async def attempt() -> T:
+            if self._stopping:
+                raise _Abandoned
+            tries.n += 1
+            summary.requests += 1
+            async with throttle:
+                started = time.monotonic()
+                try:
+                    result = await fn()
+                except RateLimitedError as exc:
+                    throttle.rate_limited(exc.code)
+                    raise
+                except ApiError:
+                    if observers:
+                        observers.emit(BatchSent(label, recipients, time.monotonic() - started, False))
+                    raise
+            if observers:
+                observers.emit(BatchSent(label, recipients, time.monotonic() - started, True))
+            return result
+
+        def on_retry(state: Any) -> None:
+            summary.retries += 1
+            if observers:
+                exc = state.outcome.exception() if state.outcome else None
+                observers.emit(RetryScheduled(label, state.attempt_number, repr(exc), state.upcoming_sleep))
+
+        assert self._settings is not None
+        return await call_with_retry(attempt, self._settings.retry, window_s=None, on_retry=on_retry)
+
+    def _stop_for(self, exc: ApiError) -> bool:
+        """Stop the campaign for a quota or fatal error; True if ``exc`` was one."""
+        if isinstance(exc, QuotaExceededError):
+            self.request_stop("quota", f"{exc.msg} (code {exc.code})")
+            return True
+        if isinstance(exc, FatalApiError):
+            self.request_stop("fatal", str(exc))
+            return True
+        return False
+
+    def _failed(self, job: Job, exc: ApiError, attempts: int) -> None:
+        msg = exc.msg or str(exc)
+        if exc.action.value in ("retry", "refresh_token", "switch_host", "wait_window"):
+            msg = f"{msg} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})"
+        self._write(job, "failed", exc.code, msg, None, attempts)
+
+    async def _single(self, job: Job, prior: int = 0) -> None:
+        client = self._client
+        assert client is not None
+        tries = _Tries(prior)
+        send = client.push_single_cid if job.kind == "cid" else client.push_single_alias
+        try:
+            result = await self._call(
+                "single", 1, lambda: send(job.target, job.message, request_id=job.request_id), tries
+            )
+        except DuplicateRequestError as exc:
+            self._write(job, "accepted", exc.code, "Getui already took this request_id", None, tries.n)
+            return
+        except ApiError as exc:
+            if not self._stop_for(exc):
+                self._failed(job, exc, tries.n)
+            return
+        statuses = result.statuses
+        if not statuses:
+            msg = "accepted without per-cid status" if self._options.is_async else "already taken by Getui"
+            self._write(job, "accepted", 0, msg, result.taskid, tries.n)
+            return
+        status = statuses.get(job.target) if job.kind == "cid" else _best(statuses.values())
+        self._settle(job, status, result.taskid, tries.n)
+
+    def _settle(self, job: Job, status: Any, taskid: str | None, attempts: int) -> None:
+        if status in STATUSES:
+            self._write(job, status, 0, "", taskid, attempts)
+        elif status is None:
+            self._write(job, "accepted", 0, "Getui's reply did not name this recipient", taskid, attempts)
+        else:
+            self._write(job, "failed", 0, f"unknown delivery status {status!r}", taskid, attempts)
+
+    async def _split(
+        self,
+        kind: Kind,
+        jobs: Sequence[Job],
+        exc: ApiError,
+        attempts: int,
+        again: Callable[..., Awaitable[None]],
+    ) -> None:
+        """A request refused as a whole: bisect until the bad item stands alone, so the rest still go."""
+        if len(jobs) == 1:
+            if isinstance(exc, DuplicateRequestError):
+                self._write(
+                    jobs[0], "accepted", exc.code, "Getui already took this request_id", None, attempts
+                )
+            else:
+                self._failed(jobs[0], exc, attempts)
+            return
+        half = len(jobs) // 2
+        await asyncio.gather(again(kind, jobs[:half], attempts), again(kind, jobs[half:], attempts))
+
+    async def _batch(self, kind: Kind, jobs: Sequence[Job], prior: int = 0) -> None:
+        client = self._client
+        assert client is not None
+        tries = _Tries(prior)
+        send = client.push_batch_cid if kind == "cid" else client.push_batch_alias
+        is_async = self._options.is_async
+        try:
+            result = await self._call("batch", len(jobs), lambda: send(jobs, is_async=is_async), tries)
+        except RejectedError as exc:
+            await self._split(kind, jobs, exc, tries.n, self._batch)
+            return
+        except ApiError as exc:
+            if not self._stop_for(exc):
+                for job in jobs:
+                    self._failed(job, exc, tries.n)
+            return
+        if is_async:
+            for job in jobs:
+                self._write(job, "accepted", 0, "accepted without per-cid status", None, tries.n)
+            return
+        by_target = result.by_cid()
+        unclear: list[Job] = []
+        for job in jobs:
+            hit = by_target.get(job.target)
+            if hit is not None:
+                self._settle(job, hit[1], hit[0], tries.n)
+            elif kind == "alias":
+                # Batch alias replies are keyed by cid and carry no request_id: the alias behind each
+                # cid cannot be known, so say what is known (UNCERTAIN in the API facts, §4).
+                self._write(job, "accepted", 0, "batch alias reply does not attribute cids", None, tries.n)
+            else:
+                unclear.append(job)
+        if unclear:
+            await asyncio.gather(*(self._single(job, tries.n) for job in unclear))
+
+    async def _list_taskid(self, stale: str | None = None) -> str | None:
+        """The campaign's list task, created once (again only if ``stale`` was refused)."""
+        async with self._taskid_lock:
+            if self._taskid is not None and self._taskid != stale:
+                return self._taskid
+            client = self._client
+            assert client is not None
+            message = self._template.shared()
+            try:
+                self._taskid = await self._call(
+                    "list_message", 0, lambda: client.create_list_message(message), _Tries()
+                )
+            except ApiError as exc:
+                if not self._stop_for(exc):
+                    self.request_stop("fatal", f"could not create the list message: {exc}")
+                return None
+            return self._taskid
+
+    async def _list(self, kind: Kind, jobs: Sequence[Job], prior: int = 0) -> None:
+        taskid = await self._list_taskid()
+        if taskid is None:
+            return
+        client = self._client
+        assert client is not None
+        tries = _Tries(prior)
+        targets = [job.target for job in jobs]
+        is_async = self._options.is_async
+        send = client.push_list_cid if kind == "cid" else client.push_list_alias
+        for recreated in (False, True):
+            try:
+                result = await self._call(
+                    "list", len(jobs), partial(send, targets, taskid=taskid, is_async=is_async), tries
+                )
+                break
+            except RejectedError as exc:
+                if not recreated and "taskid" in exc.msg.lower():
+                    # The stored message expired (its ttl) or was stopped: create it again, once.
+                    new_taskid = await self._list_taskid(stale=taskid)
+                    if new_taskid is None:
+                        return
+                    taskid = new_taskid
+                    continue
+                await self._split(kind, jobs, exc, tries.n, self._list)
+                return
+            except ApiError as exc:
+                if not self._stop_for(exc):
+                    for job in jobs:
+                        self._failed(job, exc, tries.n)
+                return
+        if is_async:
+            for job in jobs:
+                self._write(job, "accepted", 0, "accepted without per-cid status", taskid, tries.n)
+            return
+        statuses = result.statuses
+        unclear: list[Job] = []
+        for job in jobs:
+            status = statuses.get(job.target)
+            if isinstance(status, dict):
+                status = _best(status.values())
+            if status is None:
+                unclear.append(job)
+            else:
+                self._settle(job, status, taskid, tries.n)
+        if unclear:
+            # No request_id in list pushes: resend alone with the recipient's request_id; the shared
+            # notify_id makes a repeat replace rather than stack on the device.
+            await asyncio.gather(*(self._single(job, tries.n) for job in unclear))
+
+
+def _best(statuses: Iterable[Any]) -> str | None:
+    """One status for an alias: the best delivery among its cids."""
+    known = [str(s) for s in statuses if s in _RANK]
+    if known:
+        return max(known, key=_RANK.__getitem__)
+    others = [s for s in statuses if isinstance(s, str)]
+    return others[0] if others else None
+
+
+async def run_campaign(
+    source: RecordSource | str | os.PathLike[str],
+    template: MessageTemplate,
+    settings: Settings | None,
+    options: CampaignSettings | None = None,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    observers: Iterable[Observer] = (),
+    transport: Transport | None = None,
+) -> Summary:
+    """Push ``template`` to every recipient in ``source``; one line per record in ``out``.
+
+    ``source`` is a :class:`~getui_async.sources.RecordSource` or a path (CSV/JSONL, optionally .gz).
+    Returns the :class:`Summary`; ``summary.exit_code`` follows the CLI contract.
+    """
+    opened = source if isinstance(source, RecordSource) else open_source(source)
+    try:
+        campaign = Campaign(
+            opened,
+            template,
+            settings,
+            options or CampaignSettings(),
+            out=Path(out) if out is not None else None,
+            resume=resume,
+            observers=observers,
+            transport=transport,
+        )
+        return await campaign.run()
+    finally:
+        if opened is not source:
+            opened.close()
