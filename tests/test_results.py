@@ -1,0 +1,122 @@
+"""The results file: whole lines, owner-only files, resume state and the sidecar check."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from getui_async import _json
+from getui_async.errors import ResultsFileError
+from getui_async.results import ResultsWriter, ResumeState, RunMeta, load_resume_state, meta_path
+
+META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
+
+
+def line(record: int, status: str = "successed_online") -> dict[str, object]:
+    return {"line": record + 1, "record": record, "cid": f"c{record}", "status": status}
+
+
+def test_writer_creates_owner_only_files_and_whole_lines(tmp_path: Path) -> None:
+    """RESULTS and its sidecar are 0600; every written line is complete JSON."""
+    out = tmp_path / "r.jsonl"
+    writer = ResultsWriter.open(out, META, resume=False, flush_lines=2)
+    for r in range(1, 6):
+        writer.write(line(r))
+    writer.close()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(meta_path(out).stat().st_mode) == 0o600
+    rows = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+    assert [row["record"] for row in rows] == [1, 2, 3, 4, 5]
+    assert _json.loads(meta_path(out).read_bytes())["campaign_id"] == "camp-1"
+
+
+def test_existing_results_need_resume(tmp_path: Path) -> None:
+    """A non-empty results file is refused without --resume."""
+    out = tmp_path / "r.jsonl"
+    writer = ResultsWriter.open(out, META, resume=False)
+    writer.write(line(1))
+    writer.close()
+    with pytest.raises(ResultsFileError, match="--resume"):
+        ResultsWriter.open(out, META, resume=False)
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"campaign_id": "other"}, "campaign"),
+        ({"template_fingerprint": "0" * 64}, "different message"),
+        ({"input": {"format": "csv", "size": 101, "head_sha256": "a" * 64}}, "different input"),
+    ],
+)
+def test_resume_refuses_another_run(tmp_path: Path, changes: dict[str, object], why: str) -> None:
+    """Resuming with another campaign, message or input is refused with the reason."""
+    out = tmp_path / "r.jsonl"
+    writer = ResultsWriter.open(out, META, resume=False)
+    writer.write(line(1))
+    writer.close()
+    other = RunMeta(**{**META.__dict__, **changes})  # type: ignore[arg-type]
+    with pytest.raises(ResultsFileError, match=why):
+        ResultsWriter.open(out, other, resume=True)
+
+
+def test_resume_without_sidecar_is_refused(tmp_path: Path) -> None:
+    """Results without the sidecar cannot be matched to a run."""
+    out = tmp_path / "r.jsonl"
+    out.write_bytes(_json.dumps_line(line(1)))
+    with pytest.raises(ResultsFileError, match="meta"):
+        ResultsWriter.open(out, META, resume=True)
+
+
+def test_torn_tail_is_cut_on_resume(tmp_path: Path) -> None:
+    """A half line left by a kill is ignored by the reader and truncated before appending."""
+    out = tmp_path / "r.jsonl"
+    writer = ResultsWriter.open(out, META, resume=False)
+    writer.write(line(1))
+    writer.write(line(2))
+    writer.close()
+    with out.open("ab") as f:
+        f.write(b'{"line": 4, "record": 3, "cid": "c3", "sta')
+    state = load_resume_state(out)
+    assert (state.low_water, state.lines) == (3, 2)
+    writer = ResultsWriter.open(out, META, resume=True)
+    writer.write(line(3))
+    writer.close()
+    rows = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+    assert [row["record"] for row in rows] == [1, 2, 3]
+
+
+def test_garbage_in_the_middle_is_refused(tmp_path: Path) -> None:
+    """A malformed complete line means the file is not ours: refuse, naming the line."""
+    out = tmp_path / "r.jsonl"
+    out.write_bytes(_json.dumps_line(line(1)) + b"not json\n" + _json.dumps_line(line(2)))
+    with pytest.raises(ResultsFileError, match=r"r\.jsonl:2"):
+        load_resume_state(out)
+
+
+def test_resume_state_low_water_and_window() -> None:
+    """Out-of-order completion keeps only the records above the low-water mark."""
+    state = ResumeState()
+    for record in (1, 2, 5, 4, 7, 3):
+        state.add(record)
+    assert state.low_water == 6
+    assert state.above == {7}
+    assert [r for r in range(1, 9) if state.done(r)] == [1, 2, 3, 4, 5, 7]
+    assert state.max_above == 3
+
+
+def test_missing_file_is_an_empty_state(tmp_path: Path) -> None:
+    """Resuming a run that never wrote anything starts from record 1."""
+    state = load_resume_state(tmp_path / "none.jsonl")
+    assert (state.low_water, state.lines) == (1, 0)
+
+
+def test_counts_by_status(tmp_path: Path) -> None:
+    """The resume state carries the previous run's counts (for exit status and summary)."""
+    out = tmp_path / "r.jsonl"
+    out.write_bytes(b"".join(_json.dumps_line(line(r, s)) for r, s in [(1, "failed"), (2, "rejected")]))
+    state = load_resume_state(out)
+    assert dict(state.counts) == {"failed": 1, "rejected": 1}
+    assert os.path.getsize(out) > 0
