@@ -264,7 +264,12 @@ class Campaign:
         async with GetuiClient(settings, transport=self._transport, observers=self._observers) as client:
             self._client = client
             # Pre-flight: bad credentials or an unreachable host fail here, before any line is written.
-            await call_with_retry(client.tokens.get, settings.retry, window_s=settings.throttle_window_s)
+            await call_with_retry(
+                client.tokens.get,
+                settings.retry,
+                window_s=settings.throttle_window_s,
+                on_retry=_log_preflight,
+            )
             self._throttle = Throttle(
                 concurrency=opts.concurrency,
                 rate_per_s=opts.rate_per_s,
@@ -689,6 +694,12 @@ class Campaign:
             # No request_id in list pushes: resend alone with the recipient's request_id; the shared
             # notify_id makes a repeat replace rather than stack on the device.
             await asyncio.gather(*(self._single(job, tries.n) for job in unclear))
+
+
+def _log_preflight(state: Any) -> None:
+    """Tell the user why nothing is happening yet: the first /auth keeps failing."""
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning("cannot get a Getui token yet (%s); retrying in %.1f s", exc, state.upcoming_sleep)
 
 
 def _best(statuses: Iterable[Any]) -> str | None:
