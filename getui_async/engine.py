@@ -608,9 +608,12 @@ class Campaign:
                 for job in jobs:
                     self._failed(job, exc, tries.n)
             return
-        if is_async:
+        if is_async or not result.tasks:
+            # No per-cid detail at all: asked for (async), or every message was a request_id Getui
+            # already had (a re-run of a sent campaign). Re-sending each alone would learn nothing more.
+            msg = "accepted without per-cid status" if is_async else "already taken by Getui"
             for job in jobs:
-                self._write(job, "accepted", 0, "accepted without per-cid status", None, tries.n)
+                self._write(job, "accepted", 0, msg, None, tries.n)
             return
         by_target = result.by_cid()
         unclear: list[Job] = []

@@ -102,6 +102,16 @@ async def test_async_batches_are_accepted(tmp_path: Path) -> None:
     assert fake.path_calls("/push/single/batch/cid")[0].body["is_async"] is True
 
 
+async def test_batch_without_any_status_is_already_taken(tmp_path: Path) -> None:
+    """A sync batch answered with no per-cid data (all repeats) is 'accepted' without 200 resends."""
+    fake = FakeGetui()
+    fake.routes[("POST", "/push/single/batch/cid")] = lambda call: reply(data={})
+    out = tmp_path / "out.jsonl"
+    await run(recipients(tmp_path, 3), fake, out, mode=Mode.BATCH)
+    assert {(r["status"], r["msg"]) for r in results(out)} == {("accepted", "already taken by Getui")}
+    assert fake.path_calls("/push/single/cid") == []
+
+
 async def test_alias_batch_replies_are_not_guessed(tmp_path: Path) -> None:
     """A batch alias reply keyed by cid cannot name the alias: 'accepted', never a guessed status."""
     fake = FakeGetui()
