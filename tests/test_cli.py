@@ -1,0 +1,825 @@
+"""The ``getui-push`` command-line contract: options, exit statuses, summary, config, resume and demo.
+
+Most tests call :func:`getui_async.cli.main` in-process (fast, stderr captured) against the bundled mock
+served from its own thread; the few that need a real process (stdin, signals, a terminal, the console
+script) start ``python -m getui_async``. The helpers here are shared by the other CLI test modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import inspect
+import io
+import logging
+import os
+import pty
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from getui_async import _json
+from getui_async.cli import build_parser, main, resolve_options
+from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_BASE_URL, ENV_MASTER_SECRET, Mode
+from getui_async.mock import MockConfig, MockGetui, MockStats
+from getui_async.results import meta_path
+
+T = TypeVar("T")
+DATA = Path(__file__).parent / "data"
+#: Every field the contract promises on each result line.
+RESULT_FIELDS = ("line", "request_id", "status", "code", "msg", "taskid", "attempts", "ts")
+SUBPROCESS_TIMEOUT_S = 60.0
+
+# -- helpers shared by test_cli*.py and test_security.py -----------------------------------------------------
+
+
+class ThreadedMock:
+    """The bundled mock on 127.0.0.1, served by its own thread and loop, so the CLI can run its own loop."""
+
+    def __init__(self, mock: MockGetui | None = None, **config: Any) -> None:
+        self.mock = mock if mock is not None else MockGetui(MockConfig(**config))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mock-getui", daemon=True)
+
+    def __enter__(self) -> ThreadedMock:
+        self._thread.start()
+        self.call(self.mock.start)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.call(self.mock.stop)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+            self._loop.close()
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` on the mock's loop (awaiting it if it is a coroutine function) and return its result."""
+
+        async def invoke() -> Any:
+            result = fn(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout=30)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The ``GETUI_*`` variables that point the CLI at this mock."""
+        m = self.mock
+        return {
+            ENV_APP_ID: m.app_id,
+            ENV_APP_KEY: m.app_key,
+            ENV_MASTER_SECRET: m.master_secret,
+            ENV_BASE_URL: m.base_url,
+        }
+
+    def stats(self) -> MockStats:
+        return self.call(self.mock.stats)  # type: ignore[no-any-return]
+
+    def deliveries(self) -> dict[str, int]:
+        return self.call(lambda: dict(self.mock.deliveries))  # type: ignore[no-any-return]
+
+    def pushes(self) -> Counter[str]:
+        """Requests per push route (``POST /push/...``), auth and control calls left out."""
+        return Counter({k: n for k, n in self.stats().requests.items() if "/push/" in k})
+
+
+@dataclass
+class CliResult:
+    """What one ``getui-push`` run produced."""
+
+    code: int | str | None
+    out: str
+    err: str
+
+    def assert_clean(self) -> None:
+        """No Python traceback leaked to the user."""
+        assert "Traceback" not in self.err, self.err
+        assert "Traceback" not in self.out, self.out
+
+
+@contextlib.contextmanager
+def _restored_logging() -> Iterator[None]:
+    """``main`` installs its own root handler; give pytest its handlers back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def run_cli(*argv: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> CliResult:
+    """``getui-push ARGV`` in-process with ``env`` as its whole environment; argparse exits are caught."""
+    out, err = io.StringIO(), io.StringIO()
+    with _restored_logging(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code: int | str | None = main([os.fspath(a) for a in argv], environ=dict(env or {}))
+        except SystemExit as exc:
+            code = exc.code
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any ``GETUI_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GETUI_")}
+    env.update(extra or {})
+    return env
+
+
+def command(*argv: str | os.PathLike[str]) -> list[str]:
+    return [sys.executable, "-m", "getui_async", *(os.fspath(a) for a in argv)]
+
+
+def run_process(
+    *argv: str | os.PathLike[str], env: Mapping[str, str] | None = None, stdin: bytes | None = None
+) -> CliResult:
+    """``python -m getui_async ARGV`` as a real process (for stdin, signals and the entry points)."""
+    done = subprocess.run(
+        command(*argv),
+        input=stdin,
+        capture_output=True,
+        env=clean_environ(env),
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+    return CliResult(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """Every line of a results file, decoded (each must be a whole JSON object)."""
+    with path.open("rb") as handle:
+        return [_json.loads(line) for line in handle]
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    meta: dict[str, Any] = _json.loads(meta_path(path).read_bytes())
+    return meta
+
+
+def write_recipients(path: Path, count: int, *, start: int = 0, kind: str = "cid") -> Path:
+    """A CSV of ``count`` recipients ``{kind},name``; cids are 32 hex digits, names ``User i``."""
+    rows = [f"{kind},name"] + [f"{i:032x},User {i}" for i in range(start, start + count)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def closed_port_url() -> str:
+    """An http base URL on 127.0.0.1 where nothing listens: any connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v2"
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout_s: float = 20.0) -> None:
+    """Poll another process's progress (there is no clock to drive across processes); bounded."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
+
+# -- fixtures ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[ThreadedMock]:
+    """A default mock on its own thread."""
+    with ThreadedMock() as served:
+        yield served
+
+
+@pytest.fixture
+def recipients(tmp_path: Path) -> Path:
+    return write_recipients(tmp_path / "recipients.csv", 12)
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return tmp_path / "results.jsonl"
+
+
+# -- sending and exit statuses -------------------------------------------------------------------------------
+
+
+def test_send_writes_one_contract_line_per_record_and_exits_0(served, recipients, out):
+    """A clean run exits 0 with one line per record carrying every contract field."""
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env)
+    result.assert_clean()
+    assert result.code == 0, result.err
+    lines = read_results(out)
+    assert sorted(line["line"] for line in lines) == list(range(2, 14))
+    for line in lines:
+        assert set(RESULT_FIELDS) <= line.keys()
+        assert line["status"] in ("successed_online", "successed_offline", "successed_ignore")
+        assert line["cid"] in served.deliveries()
+    assert len({line["request_id"] for line in lines}) == 12
+    assert served.stats().redeliveries == 0
+
+
+def test_exit_1_when_a_record_is_rejected(served, tmp_path, out):
+    """A record without an identifier is a rejected line and makes the exit status 1; the rest go."""
+    path = tmp_path / "r.csv"
+    path.write_text("cid,name\nc1,A\n,B\nc3,C\n", encoding="utf-8")
+    result = run_cli("send", path, "--out", out, *SIMPLE, env=served.env)
+    assert result.code == 1
+    by_line = {line["line"]: line for line in read_results(out)}
+    assert by_line[3]["status"] == "rejected"
+    assert {by_line[2]["status"], by_line[4]["status"]} <= {"successed_online", "successed_offline"}
+
+
+def test_exit_1_when_getui_refuses_a_recipient(tmp_path, out):
+    """A recipient Getui calls invalid ends as a failed line (code and msg kept) and exit status 1."""
+    path = tmp_path / "r.csv"
+    path.write_text("cid,name\ngood1,A\ninvalid_cid_1,B\ngood2,C\n", encoding="utf-8")
+    with ThreadedMock() as served:
+        result = run_cli("send", path, "--out", out, *SIMPLE, env=served.env)
+    assert result.code == 1
+    failed = [line for line in read_results(out) if line["status"] == "failed"]
+    assert [(f["cid"], f["code"]) for f in failed] == [("invalid_cid_1", 20001)]
+    assert failed[0]["msg"]
+
+
+def test_exit_2_when_credentials_are_missing_and_nothing_is_sent(served, recipients, out):
+    """Without GETUI_MASTER_SECRET nothing is sent, no results file appears, and the variable is named."""
+    env = {k: v for k, v in served.env.items() if k != ENV_MASTER_SECRET}
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env=env)
+    result.assert_clean()
+    assert result.code == 2
+    assert ENV_MASTER_SECRET in result.err
+    assert not out.exists()
+    assert served.stats().auth_calls == 0
+
+
+def test_exit_2_when_results_exist_without_resume(served, recipients, out):
+    """An existing, non-empty results file is never appended to without --resume."""
+    out.write_text('{"line": 2}\n', encoding="utf-8")
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env)
+    assert result.code == 2
+    assert "--resume" in result.err
+    assert out.read_text(encoding="utf-8") == '{"line": 2}\n'
+    assert served.pushes() == Counter()
+
+
+def test_an_empty_results_file_is_not_a_previous_run(served, recipients, out):
+    """An empty RESULTS file (e.g. touched in advance) is simply used."""
+    out.touch()
+    assert run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env).code == 0
+    assert len(read_results(out)) == 12
+
+
+def test_exit_3_on_daily_quota_then_resume_completes_exactly_once(tmp_path, out):
+    """A daily quota stops the run (exit 3); --resume later sends exactly the rest, nobody twice."""
+    path = write_recipients(tmp_path / "r.csv", 10)
+    argv = ("send", path, "--out", out, *SIMPLE, "--mode", "single", "--concurrency", "1")
+    with ThreadedMock(daily_quota=4) as served:
+        first = run_cli(*argv, env=served.env)
+        assert first.code == 3, first.err
+        assert "--resume" in first.err
+        assert len(read_results(out)) == 4
+        served.call(served.mock.configure, daily_quota=None)
+        second = run_cli(*argv, "--resume", env=served.env)
+        assert second.code == 0, second.err
+        deliveries = served.deliveries()
+    lines = read_results(out)
+    assert sorted(line["line"] for line in lines) == list(range(2, 12))
+    assert sorted(deliveries.values()) == [1] * 10
+
+
+def test_sigint_stops_with_exit_3_and_resume_finishes(tmp_path, out):
+    """SIGINT lets requests in flight finish, exits 3 with whole lines; --resume sends exactly the rest."""
+    path = write_recipients(tmp_path / "r.csv", 300)
+    argv = ("send", path, "--out", out, *SIMPLE, "--mode", "single", "--concurrency", "2")
+    with ThreadedMock(latency_ms=20.0) as served:
+        env = clean_environ(served.env)
+        with subprocess.Popen(
+            command(*argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            wait_until(lambda: served.stats().deliveries >= 10)
+            proc.send_signal(signal.SIGINT)
+            _, err_bytes = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+        err = err_bytes.decode()
+        assert proc.returncode == 3, err
+        assert "SIGINT" in err
+        assert "Traceback" not in err
+        assert "--resume" in err
+        first = read_results(out)
+        assert 10 <= len(first) < 300
+        served.call(served.mock.configure, latency_ms=0.0)
+        resumed = run_cli(*argv, "--resume", env=served.env)
+        assert resumed.code == 0, resumed.err
+        deliveries = served.deliveries()
+    assert sorted(line["line"] for line in read_results(out)) == list(range(2, 302))
+    assert len(deliveries) == 300
+    assert set(deliveries.values()) == {1}
+
+
+def test_summary_goes_to_stderr_with_counts_speed_retries_and_refreshes(served, recipients, out):
+    """The end-of-run summary is on stderr; stdout stays empty for scripts."""
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env)
+    assert result.out == ""
+    for fragment in ("finished", "recipients/s", "retries", "token refreshes", "successed_", str(out)):
+        assert fragment in result.err
+
+
+def test_summary_json_matches_the_results_file(served, tmp_path, out):
+    """--summary-json writes counts by status, timing, retries and token refreshes as JSON."""
+    path = tmp_path / "r.csv"
+    path.write_text("cid,name\nc1,A\n,B\nc3,C\n", encoding="utf-8")
+    summary_path = tmp_path / "summary.json"
+    result = run_cli("send", path, "--out", out, *SIMPLE, "--summary-json", summary_path, env=served.env)
+    summary = _json.loads(summary_path.read_bytes())
+    statuses = Counter(line["status"] for line in read_results(out))
+    assert summary["counts"] == dict(statuses)
+    assert summary["exit_code"] == result.code == 1
+    assert summary["token_refreshes"] == 1
+    assert summary["retries"] == 0
+    assert summary["elapsed_s"] >= 0
+    assert summary["recipients_per_s"] >= 0
+
+
+# -- options -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "title", "expected"),
+    [
+        ("single", "Hello {name}", {"POST /push/single/cid": 12}),
+        ("batch", "Hello {name}", {"POST /push/single/batch/cid": 1}),
+        ("auto", "Hello {name}", {"POST /push/single/batch/cid": 1}),
+        ("auto", "Hello", {"POST /push/list/message": 1, "POST /push/list/cid": 1}),
+        ("list", "Hello", {"POST /push/list/message": 1, "POST /push/list/cid": 1}),
+    ],
+)
+def test_mode_chooses_the_endpoint(served, recipients, out, mode, title, expected):
+    """--mode picks single, batch or list pushes; auto uses a list task only for identical content."""
+    argv = ("send", recipients, "--out", out, "--title", title, "--body", "b", "--mode", mode)
+    assert run_cli(*argv, "--no-progress", env=served.env).code == 0
+    assert served.pushes() == Counter(expected)
+
+
+def test_mode_list_rejects_personalized_content(served, recipients, out):
+    """--mode list cannot carry per-recipient text: each record is rejected with the reason, not sent."""
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--mode", "list", env=served.env)
+    assert result.code == 1
+    assert {line["status"] for line in read_results(out)} == {"rejected"}
+    assert "--mode list" in read_results(out)[0]["msg"]
+    assert served.stats().deliveries == 0
+
+
+def test_list_chunk_sets_cids_per_list_call(served, recipients, out):
+    """--list-chunk 5 sends 12 cids in 3 list calls."""
+    argv = ("send", recipients, "--out", out, "--title", "T", "--body", "B", "--list-chunk", "5")
+    assert run_cli(*argv, "--no-progress", env=served.env).code == 0
+    assert served.pushes()["POST /push/list/cid"] == 3
+
+
+@pytest.mark.parametrize(
+    ("flags", "field", "expected"),
+    [
+        ((), "list_chunk", 200),
+        (("--list-chunk", "1000"), "list_chunk", 1000),
+        (("--concurrency", "3"), "concurrency", 3),
+        (("--rate", "7.5"), "rate_per_s", 7.5),
+        (("--mode", "single"), "mode", Mode.SINGLE),
+        (("--campaign", "spring-sale"), "campaign_id", "spring-sale"),
+        (("--dry-run",), "dry_run", True),
+        (("--async",), "is_async", True),
+    ],
+)
+def test_run_options_reach_the_campaign_settings(flags, field, expected):
+    """Each sending flag lands in the campaign settings unchanged (defaults as documented)."""
+    args = build_parser().parse_args(["send", "in.csv", "--out", "o.jsonl", *flags])
+    assert getattr(resolve_options(args, {}), field) == expected
+
+
+def test_max_attempts_bounds_retries(tmp_path, out):
+    """--max-attempts 2 against a server that always fails: each record fails after exactly 2 attempts."""
+    path = write_recipients(tmp_path / "r.csv", 2)
+    argv = ("send", path, "--out", out, *SIMPLE, "--mode", "single", "--max-attempts", "2")
+    with ThreadedMock(http_5xx_rate=1.0) as served:
+        result = run_cli(*argv, env=served.env)
+        requests = served.pushes()
+    assert result.code == 1
+    lines = read_results(out)
+    assert [(line["status"], line["attempts"]) for line in lines] == [("failed", 2)] * 2
+    assert requests == Counter({"POST /push/single/cid": 4})
+
+
+def test_timeout_s_bounds_one_exchange(tmp_path, out):
+    """--timeout-s gives up on a server that never answers; the line says so."""
+    path = write_recipients(tmp_path / "r.csv", 1)
+    argv = ("send", path, "--out", out, *SIMPLE, "--timeout-s", "0.2", "--max-attempts", "1")
+    with ThreadedMock(hang_rate=1.0, hang_phase="before", hang_s=10.0) as served:
+        result = run_cli(*argv, env=served.env)
+    assert result.code == 1
+    (line,) = read_results(out)
+    assert line["status"] == "failed"
+    assert "0.2 s" in line["msg"]
+
+
+def test_campaign_id_names_the_run_and_changes_request_ids(served, recipients, tmp_path):
+    """--campaign ID is recorded in the sidecar and seeds request_ids (another id, other request_ids)."""
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    named = run_cli("send", recipients, "--out", first, *SIMPLE, "--campaign", "spring", env=served.env)
+    assert named.code == 0
+    assert run_cli("send", recipients, "--out", second, *SIMPLE, "--dry-run").code == 0
+    assert read_meta(first)["campaign_id"] == "spring"
+    ids = {line["cid"]: line["request_id"] for line in read_results(first)}
+    others = {line["cid"]: line["request_id"] for line in read_results(second)}
+    assert ids.keys() == others.keys()
+    assert all(ids[cid] != others[cid] for cid in ids)
+
+
+def test_title_template_is_rendered_per_recipient(served, tmp_path, out):
+    """{field} placeholders in --title take each record's value."""
+    path = tmp_path / "r.csv"
+    path.write_text("cid,name\nc1,Ann\nc2,Bob\n", encoding="utf-8")
+    assert run_cli("send", path, "--out", out, *SIMPLE, env=served.env).code == 0
+    titles = {cid: served.call(served.mock.delivery_log, cid)[0].title for cid in ("c1", "c2")}
+    assert titles == {"c1": "Hello Ann", "c2": "Hello Bob"}
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--click-type", "url", "--url", "https://example.com/sale"),
+        ("--click-type", "intent", "--intent", "intent://sale#Intent;end"),
+        ("--click-type", "payload", "--payload", '{"sale": 1}'),
+        pytest.param(
+            ("--click-type", "payload_custom", "--payload", "p"),
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="messages.MessageTemplate.simple copies click_type payload_custom into "
+                "push_channel.android.ups.notification, where Getui allows only intent/url/payload/"
+                "startapp/none: the mock answers 20001 for every record (dry runs still say validated)",
+            ),
+        ),
+        ("--click-type", "none"),
+        ("--click-type", "startapp"),
+    ],
+)
+def test_click_types_are_accepted_by_getui(served, recipients, out, flags):
+    """Each --click-type with its field builds a message the (strict) mock accepts."""
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, *flags, env=served.env)
+    assert result.code == 0, result.err
+    assert len(served.deliveries()) == 12
+
+
+def test_message_file_is_the_whole_template(served, tmp_path, out):
+    """--message FILE.json sends that message; its title reaches the device."""
+    message = tmp_path / "m.json"
+    note = {"title": "From file {name}", "body": "b", "click_type": "startapp"}
+    message.write_bytes(_json.dumps({"push_message": {"notification": note}}))
+    path = tmp_path / "r.csv"
+    path.write_text("cid,name\nc1,Ann\n", encoding="utf-8")
+    result = run_cli("send", path, "--out", out, "--message", message, "--no-progress", env=served.env)
+    assert result.code == 0, result.err
+    assert served.call(served.mock.delivery_log, "c1")[0].title == "From file Ann"
+
+
+def test_without_title_the_records_own_title_and_body_are_used(served, tmp_path, out):
+    """No --title/--body: each record's title and body columns are the text ({title}/{body})."""
+    path = tmp_path / "r.csv"
+    path.write_text("cid,title,body\nc1,Sale,Now\n", encoding="utf-8")
+    assert run_cli("send", path, "--out", out, "--no-progress", env=served.env).code == 0
+    assert served.call(served.mock.delivery_log, "c1")[0].title == "Sale"
+
+
+def test_format_overrides_the_file_name(served, tmp_path, out):
+    """--format csv reads a file whose name says nothing about its format."""
+    path = tmp_path / "people.txt"
+    path.write_text("cid,name\nc1,A\n", encoding="utf-8")
+    assert run_cli("send", path, "--out", out, *SIMPLE, "--format", "csv", env=served.env).code == 0
+    assert served.deliveries() == {"c1": 1}
+
+
+@pytest.mark.parametrize("name", ["csv_valid.csv.gz", "jsonl_valid.jsonl.gz"])
+def test_gzip_inputs_are_read(served, out, name):
+    """.gz inputs are decompressed on the fly: one line per record, as for the plain file."""
+    flags = ("--title", "T", "--body", "B", "--click-type", "payload", "--payload", "p", "--no-progress")
+    result = run_cli("send", DATA / name, "--out", out, *flags, env=served.env)
+    assert result.code == 0, result.err
+    assert len(read_results(out)) == 4
+
+
+def test_gzip_recognised_by_content_with_format(served, tmp_path, out):
+    """A gzip stream in a file named without .gz is still read (magic bytes), given --format."""
+    path = tmp_path / "people.data"
+    path.write_bytes(gzip.compress(b"cid,name\nc1,A\nc2,B\n", mtime=0))
+    result = run_cli("send", path, "--out", out, *SIMPLE, "--format", "csv", env=served.env)
+    assert result.code == 0, result.err
+    assert served.deliveries() == {"c1": 1, "c2": 1}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        ("csv", b"cid,name\nc1,A\nc2,B\n"),
+        ("jsonl", b'{"cid": "c1", "name": "A"}\n{"cid": "c2", "name": "B"}\n'),
+    ],
+)
+def test_stdin_with_format(served, out, fmt, data):
+    """'-' reads recipients from standard input when --format is given."""
+    result = run_process("send", "-", "--format", fmt, "--out", out, *SIMPLE, env=served.env, stdin=data)
+    assert result.code == 0, result.err
+    assert sorted(line["cid"] for line in read_results(out)) == ["c1", "c2"]
+
+
+def test_stdin_without_format_is_a_usage_error(served, out):
+    """'-' without --format exits 2 before anything is read or sent."""
+    result = run_process("send", "-", "--out", out, *SIMPLE, env=served.env, stdin=b"cid\nc1\n")
+    assert result.code == 2
+    assert "--format" in result.err
+    assert not out.exists()
+
+
+# -- dry run -------------------------------------------------------------------------------------------------
+
+
+def test_dry_run_renders_everything_without_network_or_credentials(recipients, out):
+    """--dry-run needs no credentials, touches no network (closed port) and writes validated lines."""
+    env = {ENV_BASE_URL: closed_port_url()}
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--dry-run", env=env)
+    result.assert_clean()
+    assert result.code == 0, result.err
+    lines = read_results(out)
+    assert [line["status"] for line in lines] == ["validated"] * 12
+    assert all(10 <= len(line["request_id"]) <= 32 for line in lines)
+
+
+def test_dry_run_request_ids_are_the_real_runs(served, recipients, tmp_path):
+    """A dry run predicts the exact request_ids the real run sends (same campaign, same recipients)."""
+    dry, real = tmp_path / "dry.jsonl", tmp_path / "real.jsonl"
+    assert run_cli("send", recipients, "--out", dry, *SIMPLE, "--dry-run").code == 0
+    assert run_cli("send", recipients, "--out", real, *SIMPLE, env=served.env).code == 0
+
+    def ids(path: Path) -> dict[str, str]:
+        return {line["cid"]: line["request_id"] for line in read_results(path)}
+
+    assert ids(dry) == ids(real)
+
+
+def test_dry_run_reports_bad_records(tmp_path, out):
+    """A dry run rejects what a real run would reject, naming the field, and exits 1."""
+    path = tmp_path / "r.csv"
+    path.write_text("cid,name\nc1,A\nc2," + "x" * 60 + "\n", encoding="utf-8")
+    result = run_cli("send", path, "--out", out, *SIMPLE, "--dry-run")
+    assert result.code == 1
+    rejected = [line for line in read_results(out) if line["status"] == "rejected"]
+    assert [(r["line"], r["field"]) for r in rejected] == [(3, "push_message.notification.title")]
+
+
+# -- resume --------------------------------------------------------------------------------------------------
+
+
+def test_resume_of_a_finished_run_sends_nothing(served, recipients, out):
+    """--resume after a complete run reads every record as done and sends nothing."""
+    assert run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env).code == 0
+    before = served.pushes()
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--resume", env=served.env)
+    assert result.code == 0
+    assert served.pushes() == before
+    assert len(read_results(out)) == 12
+    assert "12 already done" in result.err
+
+
+def test_resume_keeps_the_previous_exit_status(served, tmp_path, out):
+    """A resumed run whose earlier part rejected a record still exits 1 (the campaign is not clean)."""
+    path = tmp_path / "r.csv"
+    path.write_text("cid,name\nc1,A\n,B\n", encoding="utf-8")
+    assert run_cli("send", path, "--out", out, *SIMPLE, env=served.env).code == 1
+    assert run_cli("send", path, "--out", out, *SIMPLE, "--resume", env=served.env).code == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (("--title", "Another {name}"), "campaign"),
+        (("--campaign", "other"), "campaign"),
+        (("--input", "other"), "different input"),
+    ],
+)
+def test_resume_refuses_another_run(served, recipients, tmp_path, out, change, reason):
+    """--resume against another message, campaign or input exits 2 and leaves the file as it was."""
+    assert run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env).code == 0
+    before = out.read_bytes()
+    argv: list[Any] = ["send", recipients, "--out", out, *SIMPLE, "--resume"]
+    if change[0] == "--input":
+        argv[1] = write_recipients(tmp_path / "other.csv", 12, start=100)
+    else:
+        argv.extend(change)
+    result = run_cli(*argv, env=served.env)
+    result.assert_clean()
+    assert result.code == 2
+    assert reason in result.err
+    assert out.read_bytes() == before
+
+
+def test_resume_without_sidecar_is_refused(served, recipients, out):
+    """Results whose sidecar is gone cannot be matched to the input: refuse rather than guess."""
+    assert run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env).code == 0
+    meta_path(out).unlink()
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--resume", env=served.env)
+    assert result.code == 2
+    assert "meta.json" in result.err
+
+
+# -- settings: config file, environment, flags ---------------------------------------------------------------
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def test_config_file_supplies_credentials_and_options(served, recipients, tmp_path, out):
+    """Everything can come from --config: credentials, base URL and sending options."""
+    m = served.mock
+    config = write_config(
+        tmp_path / "c.toml",
+        f'app_id = "{m.app_id}"\napp_key = "{m.app_key}"\nmaster_secret = "{m.master_secret}"\n'
+        f'base_url = "{m.base_url}"\nmode = "single"\ncampaign = "from-file"\n',
+    )
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--config", config)
+    assert result.code == 0, result.err
+    assert served.pushes() == Counter({"POST /push/single/cid": 12})
+    assert read_meta(out)["campaign_id"] == "from-file"
+
+
+def test_environment_overrides_the_config_file(served, recipients, tmp_path, out):
+    """GETUI_* variables beat the file: a wrong key and a dead URL in the file do not matter."""
+    config = write_config(tmp_path / "c.toml", f'app_key = "wrong-key"\nbase_url = "{closed_port_url()}"\n')
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--config", config, env=served.env)
+    assert result.code == 0, result.err
+
+
+def test_flags_override_environment_and_config_file(served, recipients, tmp_path, out):
+    """--base-url beats GETUI_BASE_URL, and --mode/--campaign beat the file's mode/campaign."""
+    config = write_config(tmp_path / "c.toml", 'mode = "single"\ncampaign = "from-file"\n')
+    env = {**served.env, ENV_BASE_URL: closed_port_url()}
+    flags = ("--base-url", served.mock.base_url, "--mode", "batch", "--campaign", "flag")
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--config", config, *flags, env=env)
+    assert result.code == 0, result.err
+    assert served.pushes() == Counter({"POST /push/single/batch/cid": 1})
+    assert read_meta(out)["campaign_id"] == "flag"
+
+
+def test_config_file_with_an_unknown_key_is_refused(recipients, tmp_path, out):
+    """An unknown setting is a typo until proven otherwise: exit 2 naming it."""
+    config = write_config(tmp_path / "c.toml", "concurency = 8\n")
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--config", config, "--dry-run")
+    result.assert_clean()
+    assert result.code == 2
+    assert "concurency" in result.err
+    assert str(config) in result.err
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('concurrency = "x"\n', "concurrency"),
+        ("concurrency = 2.5\n", "concurrency"),
+        ('list_chunk = "200"\n', "list_chunk"),
+        ('rate = "fast"\n', "rate"),
+        ('timeout_s = "abc"\n', "timeout_s"),
+        ("max_attempts = true\n", "max_attempts"),
+        ('mode = "fastest"\n', "mode"),
+        ('log_level = "loud"\n', "log_level"),
+        ('format = "xml"\n', "format"),
+        ('click_type = "tap"\n', "click_type"),
+        ('async = "no"\n', "async"),
+        ("title = 5\n", "title"),
+        ("campaign = [1]\n", "campaign"),
+    ],
+)
+def test_config_values_of_the_wrong_type_are_refused(recipients, tmp_path, out, text, key):
+    """A config value of the wrong type or outside its choices exits 2 naming the key, never a traceback."""
+    config = write_config(tmp_path / "c.toml", text)
+    result = run_cli("send", recipients, "--out", out, "--config", config, "--dry-run", "--no-progress")
+    result.assert_clean()
+    assert result.code == 2, result.err
+    assert key in result.err
+    assert not out.exists()
+
+
+def test_config_values_are_used_with_their_toml_types(recipients, tmp_path, out):
+    """Numbers, booleans and strings of the right TOML type are accepted from the file."""
+    config = write_config(
+        tmp_path / "c.toml",
+        "concurrency = 4\nrate = 50\ntimeout_s = 2.5\nmax_attempts = 3\nlist_chunk = 500\nasync = false\n"
+        'mode = "batch"\nlog_level = "info"\nformat = "csv"\ntitle = "T {name}"\nbody = "B"\n',
+    )
+    result = run_cli("send", recipients, "--out", out, "--config", config, "--dry-run", "--no-progress")
+    assert result.code == 0, result.err
+
+
+def test_log_level_debug_shows_debug_lines(served, recipients, out):
+    """--log-level debug lets the library's debug lines through to stderr."""
+    quiet = run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env)
+    out.unlink()
+    loud = run_cli("send", recipients, "--out", out, *SIMPLE, "--log-level", "debug", env=served.env)
+    assert "DEBUG" not in quiet.err
+    assert "DEBUG" in loud.err
+
+
+# -- terminal, entry points, demo ----------------------------------------------------------------------------
+
+
+def run_on_terminal(argv: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> str:
+    """Run the CLI with stderr on a pseudo-terminal; return what it wrote there."""
+    master, slave = pty.openpty()
+    try:
+        with subprocess.Popen(
+            command(*argv),
+            env=clean_environ({**env, "TERM": "xterm-256color", "COLUMNS": "120"}),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+        ) as proc:
+            os.close(slave)
+            slave = -1
+            chunks: list[bytes] = []
+            while True:  # bounded: EOF (EIO on Linux) comes when the child exits
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_only_on_a_terminal(served, recipients, tmp_path):
+    """On a terminal a progress bar is drawn (unless --no-progress); with stderr piped, never."""
+    flags = ("--title", "{name}", "--body", "b")
+    with_bar = run_on_terminal(["send", recipients, "--out", tmp_path / "a.jsonl", *flags], served.env)
+    without = run_on_terminal(
+        ["send", recipients, "--out", tmp_path / "b.jsonl", *flags, "--no-progress"], served.env
+    )
+    piped = run_process("send", recipients, "--out", tmp_path / "c.jsonl", *flags, env=served.env)
+    assert "sending" in with_bar
+    assert "finished" in with_bar
+    assert "sending" not in without
+    assert "finished" in without
+    assert "sending" not in piped.err
+    assert "\x1b[" not in piped.err
+
+
+def test_console_script_runs_the_demo(tmp_path):
+    """The installed ``getui-push demo`` runs a campaign on the mock, exits 0 and reports its problems."""
+    script = shutil.which("getui-push", path=str(Path(sys.executable).parent))
+    assert script is not None
+    done = subprocess.run(
+        [script, "demo", "--records", "1300", "--dir", str(tmp_path / "demo"), "--no-progress"],
+        capture_output=True,
+        env=clean_environ(),
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert "Traceback" not in err
+    assert "(0 twice)" in err
+    statuses = Counter(line["status"] for line in read_results(tmp_path / "demo" / "results.jsonl"))
+    # The demo's sample: rows 250, 750 and 1250 are unknown to Getui, 999 repeats 998, 1234 has no cid.
+    assert (statuses["failed"], statuses["duplicate"], statuses["rejected"]) == (3, 1, 1)
+    assert statuses.total() == 1300
+
+
+def test_version_flag():
+    """--version prints the program name and version."""
+    result = run_cli("--version")
+    assert result.code == 0
+    assert result.out.startswith("getui-push ")
+
+
+def test_no_command_is_a_usage_error():
+    """A bare ``getui-push`` exits 2 with usage on stderr."""
+    result = run_cli()
+    assert result.code == 2
+    assert "usage" in result.err
