@@ -53,14 +53,30 @@ PROG: Final = "getui-push"
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
 DEFAULT_CONCURRENCY: Final = 64
 
-#: Keys a ``--config`` TOML file may hold (flat), and which flag or variable overrides each.
-CONFIG_KEYS: Final = frozenset(
-    {
-        "app_id", "app_key", "master_secret", "base_url", "format", "title", "body", "click_type",
-        "url", "intent", "payload", "message", "mode", "concurrency", "rate", "list_chunk",
-        "max_attempts", "timeout_s", "campaign", "drain_timeout_s", "log_level", "async",
-    }
-)  # fmt: skip
+FORMATS: Final = ("csv", "jsonl")
+CLICK_TYPES: Final = ("startapp", "url", "intent", "payload", "payload_custom", "none")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+MODES: Final = tuple(m.value for m in Mode)
+
+#: Keys a ``--config`` TOML file may hold (flat) and what each must be: a TOML type or a choice list.
+#: Checked on load, so a quoted number or a typo'd choice is refused by name instead of misread.
+CONFIG_SCHEMA: Final[Mapping[str, str | tuple[str, ...]]] = {
+    "app_id": "string", "app_key": "string", "master_secret": "string", "base_url": "string",
+    "format": FORMATS, "title": "string", "body": "string", "click_type": CLICK_TYPES, "url": "string",
+    "intent": "string", "payload": "string", "message": "string", "mode": MODES, "concurrency": "integer",
+    "rate": "number", "list_chunk": "integer", "max_attempts": "integer", "timeout_s": "number",
+    "campaign": "string", "drain_timeout_s": "number", "log_level": LOG_LEVELS, "async": "boolean",
+}  # fmt: skip
+CONFIG_KEYS: Final = frozenset(CONFIG_SCHEMA)
+_TOML_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+_TOML_NAMES: Final[Mapping[type, str]] = {
+    str: "string", int: "integer", float: "float", bool: "boolean", list: "array", dict: "table"
+}  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--out", required=True, metavar="RESULTS", help="results file (JSONL, one line per record)"
     )
-    send.add_argument("--format", choices=("csv", "jsonl"), help="input format (required for stdin)")
+    send.add_argument("--format", choices=FORMATS, help="input format (required for stdin)")
     msg = send.add_argument_group("message (--title/--body, or --message)")
     msg.add_argument("--title", help="notification title; may hold {field} placeholders (default: {title})")
     msg.add_argument("--body", help="notification body; may hold {field} placeholders (default: {body})")
     msg.add_argument(
         "--click-type",
-        choices=("startapp", "url", "intent", "payload", "payload_custom", "none"),
+        choices=CLICK_TYPES,
         help="what a tap does (default startapp)",
     )
     msg.add_argument("--url", help="URL to open (click type url)")
@@ -127,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--message", metavar="FILE.json", help="a full template: push_message, push_channel, settings"
     )
     run = send.add_argument_group("sending")
-    run.add_argument("--mode", choices=[m.value for m in Mode], help="endpoint choice (default auto)")
+    run.add_argument("--mode", choices=MODES, help="endpoint choice (default auto)")
     run.add_argument(
         "--concurrency", type=_positive_int, help=f"requests in flight (default {DEFAULT_CONCURRENCY})"
     )
@@ -150,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--config", metavar="FILE.toml", help="settings file (flags and environment override it)")
     ui.add_argument("--no-progress", action="store_true", help="no progress bar")
     ui.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON to FILE")
-    ui.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="default warning")
+    ui.add_argument("--log-level", choices=LOG_LEVELS, help="default warning")
 
     demo = commands.add_parser(
         "demo", help="run a whole campaign against the bundled mock server (no network, no credentials)"
@@ -191,9 +207,33 @@ def load_config(path: str | None) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}"
         )
+    for key, value in data.items():
+        problem = _config_value_problem(CONFIG_SCHEMA[key], value)
+        if problem:
+            raise ConfigError(f"{path}: setting {key!r} {problem}")
     if {"app_key", "master_secret"} & set(data) and file.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
         log.warning("%s holds secrets but is readable by other users (chmod 600 it)", path)
     return data
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+def _toml_type(value: Any) -> str:
+    return _a(_TOML_NAMES.get(type(value), "date/time"))
+
+
+def _config_value_problem(expected: str | tuple[str, ...], value: Any) -> str | None:
+    """Why ``value`` does not fit ``expected``, or None. Never shows the value itself: it may be a secret."""
+    if isinstance(expected, tuple):
+        if isinstance(value, str) and value in expected:
+            return None
+        shown = repr(value) if isinstance(value, str) else _toml_type(value)
+        return f"must be one of {', '.join(expected)}; got {shown}"
+    if type(value) in _TOML_TYPES[expected]:  # exact types: TOML true is not the integer 1
+        return None
+    return f"must be {_a(expected)}; got {_toml_type(value)}"
 
 
 def _pick(args: argparse.Namespace, config: Mapping[str, Any], name: str, default: Any = None) -> Any:
