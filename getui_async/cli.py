@@ -85,6 +85,10 @@ class UsageError(GetuiError):
     """A bad combination of options (exit 2)."""
 
 
+class InputRefusedError(GetuiError):
+    """The input failed before its first record (a header or empty file): nothing was sent (exit 2)."""
+
+
 # -- argument parsing -------------------------------------------------------------------------------
 
 
@@ -397,6 +401,10 @@ async def run_send(job: SendJob, *, stderr: Any = None) -> tuple[Summary, int]:
                 loop.remove_signal_handler(sig)
     finally:
         source.close()
+    if summary.stopped == "input" and summary.records == 0:
+        # The engine stops (rather than raises) on an input error; with no record read it is a
+        # refused input, not a run to resume.
+        raise InputRefusedError(summary.stop_detail)
     format_summary(summary, out=stderr)
     if job.summary_json is not None:
         job.summary_json.write_bytes(_json.dumps(summary.to_dict()) + b"\n")
@@ -416,7 +424,7 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
     return SendJob(
         input=args.input,
         format=_pick(args, config, "format"),
-        out=Path(args.out),
+        out=_results_path(args.out),
         template=template,
         settings=settings,
         options=options,
@@ -424,6 +432,16 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         progress=not args.no_progress and sys.stderr.isatty(),
         summary_json=Path(args.summary_json) if args.summary_json else None,
     )
+
+
+def _results_path(text: str) -> Path:
+    """``--out`` as a path, refused early when it cannot be a results file."""
+    out = Path(text)
+    if out.is_dir():
+        raise UsageError(f"--out {text}: is a directory; give the path of a results file")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {text}: the directory {out.parent} does not exist")
+    return out
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -167,7 +167,9 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
         )
     if summary.results_path:
         lines.append(f"  results: {summary.results_path}")
-    if summary.stopped:
+    if summary.stopped == "input":
+        lines.append("  the input cannot be read past that point: the records after it were not sent")
+    elif summary.stopped:
         lines.append("  the results are consistent: run the same command with --resume to send the rest")
     text = "\n".join(lines)
     if out is not None:
