@@ -498,9 +498,11 @@ class Campaign:
         async def attempt() -> T:
             if self._stopping:
                 raise _Abandoned
-            tries.n += 1
-            summary.requests += 1
             async with throttle:
+                if self._stopping:  # stopped while this waited at the gate (a pause, a full semaphore)
+                    raise _Abandoned
+                tries.n += 1
+                summary.requests += 1
                 started = time.monotonic()
                 try:
                     result = await fn()
