@@ -592,7 +592,7 @@ class Campaign:
                 self._failed(jobs[0], exc, attempts)
             return
         half = len(jobs) // 2
-        await asyncio.gather(again(kind, jobs[:half], attempts), again(kind, jobs[half:], attempts))
+        await _together(again(kind, jobs[:half], attempts), again(kind, jobs[half:], attempts))
 
     async def _batch(self, kind: Kind, jobs: Sequence[Job], prior: int = 0) -> None:
         client = self._client
@@ -630,7 +630,7 @@ class Campaign:
             else:
                 unclear.append(job)
         if unclear:
-            await asyncio.gather(*(self._single(job, tries.n) for job in unclear))
+            await _together(*(self._single(job, tries.n) for job in unclear))
 
     async def _list_taskid(self, stale: str | None = None) -> str | None:
         """The campaign's list task, created once (again only if ``stale`` was refused)."""
@@ -698,13 +698,27 @@ class Campaign:
         if unclear:
             # No request_id in list pushes: resend alone with the recipient's request_id; the shared
             # notify_id makes a repeat replace rather than stack on the device.
-            await asyncio.gather(*(self._single(job, tries.n) for job in unclear))
+            await _together(*(self._single(job, tries.n) for job in unclear))
 
 
 def _log_preflight(state: Any) -> None:
     """Tell the user why nothing is happening yet: the first /auth keeps failing."""
     exc = state.outcome.exception() if state.outcome else None
     log.warning("cannot get a Getui token yet (%s); retrying in %.1f s", exc, state.upcoming_sleep)
+
+
+async def _together(*sends: Awaitable[None]) -> None:
+    """Run sends side by side and wait for every one of them.
+
+    A plain ``gather`` returns at the first ``_Abandoned`` (the campaign is stopping) while a sibling may
+    still be in flight; that orphan's reply would come after the results file closed, so recipients
+    Getui already has would get no line, and a resume would send them again (twice, for list pushes).
+    Abandoned sends are expected; any other error is raised once all have finished.
+    """
+    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, _Abandoned):
+            raise outcome
 
 
 def _best(statuses: Iterable[Any]) -> str | None:
