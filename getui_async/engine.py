@@ -463,6 +463,17 @@ class Campaign:
             line,
         )
 
+    def _to_file(self) -> None:
+        """Hand the lines of a batch or list reply to the OS now (a write, no fsync).
+
+        Such a reply settles up to hundreds of recipients at once. Left in the buffer until the next
+        checkpoint, a SIGKILL would drop their lines and a resume would send them again: dropped by
+        Getui as repeated request_ids at best, delivered twice for list pushes, which have none. With
+        this, a kill loses only replies still in flight. One write per request costs next to nothing.
+        """
+        if self._writer is not None:
+            self._writer.flush()
+
     def _emit_line(self, result: dict[str, Any], status: str, line: int) -> None:
         if self._writer is not None:
             self._writer.write(result)
@@ -616,6 +627,7 @@ class Campaign:
             msg = "accepted without per-cid status" if is_async else "already taken by Getui"
             for job in jobs:
                 self._write(job, "accepted", 0, msg, None, tries.n)
+            self._to_file()
             return
         by_target = result.by_cid()
         unclear: list[Job] = []
@@ -629,6 +641,7 @@ class Campaign:
                 self._write(job, "accepted", 0, "batch alias reply does not attribute cids", None, tries.n)
             else:
                 unclear.append(job)
+        self._to_file()
         if unclear:
             await _together(*(self._single(job, tries.n) for job in unclear))
 
@@ -684,6 +697,7 @@ class Campaign:
         if is_async:
             for job in jobs:
                 self._write(job, "accepted", 0, "accepted without per-cid status", taskid, tries.n)
+            self._to_file()
             return
         statuses = result.statuses
         unclear: list[Job] = []
@@ -695,6 +709,7 @@ class Campaign:
                 unclear.append(job)
             else:
                 self._settle(job, status, taskid, tries.n)
+        self._to_file()
         if unclear:
             # No request_id in list pushes: resend alone with the recipient's request_id; the shared
             # notify_id makes a repeat replace rather than stack on the device.
