@@ -184,7 +184,7 @@ class GetuiClient:
             if self.settings.delete_token_on_close and token is not None:
                 try:
                     path = f"/auth/{quote(token.value.reveal(), safe='')}"
-                    await self._exchange("DELETE", path, None, token)
+                    await self._send_raw("DELETE", path, None, self._token_headers(token))
                 except Exception as exc:  # best effort: closing must not fail because of it
                     log.warning("could not revoke the token on close: %s", type(exc).__name__)
                 self._tokens.invalidate()
@@ -210,15 +210,15 @@ class GetuiClient:
 
         A ``10001`` refreshes the token and replays once; a ``301`` switches host and replays once.
         """
-        if self._state != "open":
+        tokens = self._tokens
+        if self._state != "open" or tokens is None:
             raise RuntimeError("use the client inside 'async with' (it is not open)")
         payload = None if body is None else _json.dumps(body)
-        tokens = self.tokens
         token = await tokens.get()
         token_replayed = host_replayed = False
         while True:
             try:
-                return await self._exchange(method, path, payload, token)
+                return await self._send_raw(method, path, payload, self._token_headers(token))
             except TokenExpiredError:
                 if token_replayed:
                     raise
@@ -230,7 +230,8 @@ class GetuiClient:
                 host_replayed = True
                 self._switch_host(exc)
 
-    async def _exchange(self, method: str, path: str, payload: bytes | None, token: Token) -> Any:
+    def _token_headers(self, token: Token) -> Mapping[str, str]:
+        """The request headers for ``token``, built once per token generation."""
         cached = self._headers_for
         if cached is None or cached[0] != token.generation:
             cached = (
@@ -238,7 +239,7 @@ class GetuiClient:
                 {"token": token.value.reveal(), "Content-Type": JSON_CONTENT_TYPE},
             )
             self._headers_for = cached
-        return await self._send_raw(method, path, payload, cached[1])
+        return cached[1]
 
     async def _send_raw(
         self, method: str, path: str, payload: bytes | None, headers: Mapping[str, str] | None = None
@@ -379,12 +380,18 @@ def _join(ids: Sequence[str], limit: int) -> str:
 
 
 def _mapping_of_mappings(data: Any) -> dict[str, Mapping[str, Any]]:
+    if type(data) is dict and all(type(value) is dict for value in data.values()):
+        return data  # decoded JSON (keys are strings): the usual reply needs no filtering copy
     if not isinstance(data, Mapping):
         return {}
     return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, Mapping)}
 
 
 def _push_result(data: Any) -> PushResult:
+    if type(data) is dict and len(data) == 1:  # the usual reply, {taskid: {cid: status}}: no copies
+        ((taskid, per_cid),) = data.items()
+        if type(per_cid) is dict and all(type(status) is str for status in per_cid.values()):
+            return PushResult(taskid, per_cid)
     tasks = _mapping_of_mappings(data)
     if not tasks:
         return PushResult(None, {})
