@@ -151,11 +151,9 @@ async def test_lost_replies_after_delivery(
 async def test_list_mode_lost_replies_are_at_least_once(
     make_mock: MakeMock, tmp_path: Path, fault: str
 ) -> None:
-    """List mode, reply lost after delivery: resent and delivered twice, both with the campaign's notify_id.
-
-    This is the documented at-least-once window of list pushes (no request_id to deduplicate by): the
-    repeat carries the same notify_id, so it replaces the first notification instead of stacking.
-    """
+    """List mode, reply lost after delivery: delivered again, both times with the campaign's notify_id."""
+    # The documented at-least-once window of list pushes (no request_id to deduplicate by): the repeat
+    # carries the same notify_id, so it replaces the first notification instead of stacking.
     mock = await make_mock(seed=4, hang_s=1.5)
     recipients = recipients_for(tmp_path, Mode.LIST)
     out = tmp_path / "results.jsonl"
@@ -237,8 +235,7 @@ async def test_host_change_301_moves_every_worker(make_mock: MakeMock, tmp_path:
 
 @pytest.mark.parametrize("mode", ALL_MODES)
 async def test_daily_quota_stops_and_resume_finishes(make_mock: MakeMock, tmp_path: Path, mode: Mode) -> None:
-    """A daily quota mid-run: exit 3 with consistent lines, almost nothing sent after the first refusal;
-    once the quota is lifted, --resume completes the campaign with every cid delivered once."""
+    """A daily quota mid-run stops with exit 3 and consistent lines; lifted, --resume ends exactly once."""
     recipients = recipients_for(tmp_path, mode)
     quota = len(recipients.deliverable) // 3
     mock = await make_mock(seed=9, daily_quota=quota)
@@ -282,8 +279,7 @@ async def test_quota_stop_mid_split_sends_almost_nothing_more(
 async def test_stop_waits_for_split_halves_in_flight(
     make_mock: MakeMock, tmp_path: Path, mode: Mode, held: int, stop_at: int
 ) -> None:
-    """A stop while one half of a split request is still in flight: its reply is awaited and its lines
-    written (it was delivered), the other half is left unsent for --resume; nothing is orphaned."""
+    """A stop while half of a split request is in flight waits for its reply and writes its lines."""
     # One request of 10 with an invalid cid (record 10): refused whole, split into 1-5 and 6-10.
     # The 1-5 half is delivered but its reply is slow; the stop comes as the 6-10 half goes out.
     recipients = write_recipients(tmp_path / "recipients.jsonl", 10, invalid_every=10)
@@ -335,8 +331,7 @@ def combined_faults(phase: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("mode", ALL_MODES)
 async def test_all_faults_combined(make_mock: MakeMock, tmp_path: Path, mode: Mode) -> None:
-    """Every fault at once, bad and unknown recipients, a quota stop (exit 3), then a resume under the
-    same faults: one line per record, each deliverable cid delivered once, and exit 1 for the bad rows."""
+    """Every fault at once, bad rows, a quota stop (3) and a resume (1): one line each, every cid once."""
     phase = "before" if mode is Mode.LIST else "after"
     attempts = 10
     recipients = recipients_for(tmp_path, mode, invalid_every=53, bad_every=41)

@@ -230,8 +230,8 @@ async def kill_and_resume(
 async def test_sigkill_at_random_moments_then_resume_is_exactly_once(
     make_mock: MakeMock, tmp_path: Path, mode: Mode
 ) -> None:
-    """Six SIGKILLs (mid-request, after delivery, mid-flush, random), each resumed: a whole line per record,
-    each cid delivered once; what a kill cut off after delivery is resent and dropped by Getui as a repeat."""
+    """Six SIGKILLs at seeded moments, each resumed: a whole line per record and every cid delivered once."""
+    # What a kill cut off after delivery is resent with its request_id and dropped by Getui as a repeat.
     mock, recipients, kills = await kill_and_resume(make_mock, tmp_path, mode)
     assert kills == len(KILL_POINTS)
     lines = check_finished(mock, recipients, tmp_path / "results.jsonl")
@@ -263,8 +263,8 @@ async def test_sigkill_in_list_mode_repeats_only_with_the_same_notify_id(
 async def test_what_a_kill_leaves_names_everyone_but_requests_in_flight(
     make_mock: MakeMock, tmp_path: Path, mode: Mode
 ) -> None:
-    """The file as a SIGKILL would leave it, mid-run, has a line for every recipient Getui has, except
-    those whose replies are still in flight: that, and not a flush interval, bounds a resume's repeats."""
+    """The file a SIGKILL would leave names every recipient Getui has except those with replies in flight."""
+    # So a resume repeats at most the requests in flight at the kill, not a flush interval's worth.
     mock = await make_mock(seed=23)
     recipients = write_recipients(tmp_path / "recipients.jsonl", 600)
     out = tmp_path / "results.jsonl"
