@@ -90,6 +90,11 @@ class Report:
 # --- input ---------------------------------------------------------------------------------------------
 
 
+def _plain(record: int) -> bool:
+    """A record with its own valid cid (not unknown, bad or a repeat)."""
+    return bool(record % 1009 and record % 1013 and record % 997)
+
+
 def write_input(path: Path, records: int) -> tuple[int, int]:
     """JSONL recipients; ~0.1% unknown cids, bad rows and repeats. Returns (deliverable, repeats)."""
     deliverable = repeats = 0
@@ -99,7 +104,7 @@ def write_input(path: Path, records: int) -> tuple[int, int]:
                 row = {"cid": f"invalid{record:010d}", "name": f"user{record}"}
             elif record % 1013 == 0:
                 row = {"cid": f"bad cid {record}", "name": f"user{record}"}
-            elif record % 997 == 0:
+            elif record % 997 == 0 and _plain(record - 1):
                 row = {"cid": f"{record - 1:032x}", "name": "again"}
                 repeats += 1
             else:
@@ -263,7 +268,7 @@ def print_report(report: Report) -> None:
         f"delivered twice {mock.get('redeliveries', 0):,}, "
         f"repeats dropped {mock.get('duplicates_dropped', 0):,}"
     )
-    print(f"  mock requests: {mock.get('requests')}")
+    print(f"  mock requests: {mock.get('requests')}, auth calls {mock.get('auth_calls')}")
     print(f"  faults injected: {mock.get('faults')}, throttled {mock.get('throttled')}, "
           f"quota refusals {mock.get('quota_refusals')}")  # fmt: skip
     if report.aborted:
