@@ -254,6 +254,12 @@ class Inputs:
             self._files[count] = path
         return path
 
+    def drop(self, count: int) -> None:
+        """Delete a generated file (the million-record one is 40 MB)."""
+        path = self._files.pop(count, None)
+        if path is not None:
+            path.unlink()
+
 
 # -- running cells -----------------------------------------------------------------------------------------
 
@@ -421,14 +427,20 @@ def machine() -> dict[str, Any]:
     }
 
 
-def memory_check(bench: Bench, counts: tuple[int, int]) -> list[dict[str, Any]]:
-    """Peak RSS of ``send`` in batch mode on a small and a 10x larger input (same everything else)."""
+def memory_check(bench: Bench, counts: tuple[int, int], repeats: int) -> list[dict[str, Any]]:
+    """Peak RSS of ``send`` in batch mode on a small and a 10x larger input (medians of ``repeats``)."""
     rows = []
     for count in counts:
-        run = bench.run(Cell("engine", "batch", 64, 0, count))
-        rows.append({"records": count, **run.figures()})
-        bench.inputs.csv(count).unlink()
-        bench.inputs._files.pop(count)
+        runs = []
+        for rep in range(repeats):
+            cell = Cell("engine", "batch", 64, 0, count)
+            runs.append(bench.run(cell))
+            print(
+                report.progress_line(cell, runs[-1], rep, repeats)
+                + f"  peak RSS {runs[-1].peak_rss_mb:.1f} MB"
+            )
+        rows.append({"records": count, **median_run(runs), "runs": [r.figures() for r in runs]})
+        bench.inputs.drop(count)
     return rows
 
 
@@ -476,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         run = bench.run(cell)
                         runs.setdefault(cell.key, []).append(run)
                         print(report.progress_line(cell, run, rep, plan.repeats), flush=True)
-            memory = memory_check(bench, plan.memory_counts)
+            memory = memory_check(bench, plan.memory_counts, plan.repeats)
         finally:
             mock.close()
     info["load_average_end"] = list(os.getloadavg())
