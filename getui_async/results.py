@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -89,33 +89,76 @@ class RunMeta:
         return None
 
 
-@dataclass
 class ResumeState:
-    """Which records (numbered from 1 in input order) already have a result line."""
+    """Which records (numbered from 1 in input order) already have a result line.
 
-    low_water: int = 1
-    above: set[int] = field(default_factory=set)
-    counts: Counter[str] = field(default_factory=Counter)
-    lines: int = 0
-    max_above: int = 0
+    Below :attr:`low_water` every record is done. Done records above it are bits in a bytearray, so
+    memory is one bit per record of the window: a stopped run can leave old holes (records it held
+    back and never sent) far behind its last line, and a set of ints would then cost ~60 bytes a record.
+    """
+
+    __slots__ = ("_base", "_bits", "_pending", "counts", "lines", "low_water", "max_above")
+
+    #: Bytes of bits below the low-water mark kept before they are dropped.
+    _COMPACT_BYTES: Final = 1 << 16
+
+    def __init__(self) -> None:
+        self.low_water = 1
+        self.counts: Counter[str] = Counter()
+        self.lines = 0
+        #: The most done records ever waiting above the low-water mark (the completion window).
+        self.max_above = 0
+        self._base = 1  # the record number of bit 0
+        self._bits = bytearray()
+        self._pending = 0  # done records >= low_water
 
     def add(self, record: int) -> None:
+        """Mark ``record`` done."""
         if record < self.low_water:
             return
-        if record != self.low_water:
-            self.above.add(record)
-            self.max_above = max(self.max_above, len(self.above))
+        index = record - self._base
+        byte, mask = index >> 3, 1 << (index & 7)
+        bits = self._bits
+        if byte >= len(bits):
+            bits.extend(bytes(byte - len(bits) + 64))
+        if bits[byte] & mask:
             return
-        low = record + 1
-        above = self.above
-        while low in above:
-            above.remove(low)
+        bits[byte] |= mask
+        self._pending += 1
+        if record == self.low_water:
+            self._advance()
+        self.max_above = max(self.max_above, self._pending)
+
+    def _advance(self) -> None:
+        low, base, bits = self.low_water, self._base, self._bits
+        while True:
+            index = low - base
+            byte = index >> 3
+            if byte >= len(bits) or not bits[byte] & (1 << (index & 7)):
+                break
             low += 1
+            self._pending -= 1
         self.low_water = low
+        drop = (low - base) >> 3
+        if drop >= self._COMPACT_BYTES:
+            del bits[:drop]
+            self._base = base + drop * 8
 
     def done(self, record: int) -> bool:
         """True when ``record`` already has its line."""
-        return record < self.low_water or record in self.above
+        if record < self.low_water:
+            return True
+        index = record - self._base
+        byte = index >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (index & 7)))
+
+    @property
+    def above(self) -> set[int]:
+        """The done records above the low-water mark (for diagnostics and tests)."""
+        start = self.low_water - self._base
+        return {
+            self._base + i for i in range(start, len(self._bits) * 8) if self._bits[i >> 3] & (1 << (i & 7))
+        }
 
 
 def load_resume_state(path: Path) -> ResumeState:

@@ -107,6 +107,24 @@ def test_resume_state_low_water_and_window() -> None:
     assert state.max_above == 3
 
 
+def test_a_large_hole_costs_bits_not_entries() -> None:
+    """A run that left record 1 unsent and a million after it done stays small and exact."""
+    import sys
+
+    state = ResumeState()
+    for record in range(2, 1_000_002):
+        state.add(record)
+    assert state.low_water == 1
+    assert not state.done(1)
+    assert state.done(2)
+    assert state.done(1_000_001)
+    assert not state.done(1_000_002)
+    assert sys.getsizeof(state._bits) < 200_000
+    state.add(1)
+    assert state.low_water == 1_000_002
+    assert state.above == set()
+
+
 def test_missing_file_is_an_empty_state(tmp_path: Path) -> None:
     """Resuming a run that never wrote anything starts from record 1."""
     state = load_resume_state(tmp_path / "none.jsonl")
