@@ -92,6 +92,26 @@ async def test_batch_refused_whole_is_bisected(tmp_path: Path) -> None:
     assert summary.exit_code == 1
 
 
+async def test_unknown_cid_is_found_with_one_user_detail_call(tmp_path: Path) -> None:
+    """A batch refused for an invalid target asks user/detail once instead of bisecting."""
+    fake = FakeGetui()
+
+    def batch(call: Call) -> Response:
+        cids = [i["audience"]["cid"][0] for i in call.body["msg_list"]]
+        return reply(20001, "target user is invalid") if "cid0009" in cids else batch_ok(call)
+
+    fake.routes[("POST", "/push/single/batch/cid")] = batch
+    fake.routes[("GET", "/user/detail/" + ",".join(f"cid{i:04d}" for i in range(16)))] = lambda call: reply(
+        data={"validCids": {}, "invalidCids": ["cid0009"]}
+    )
+    out = tmp_path / "out.jsonl"
+    await run(recipients(tmp_path, 16), fake, out, mode=Mode.BATCH)
+    statuses = {r["cid"]: r["status"] for r in results(out)}
+    assert statuses.pop("cid0009") == "failed"
+    assert set(statuses.values()) == {"successed_online"}
+    assert len(fake.path_calls("/push/single/batch/cid")) == 2
+
+
 async def test_async_batches_are_accepted(tmp_path: Path) -> None:
     """With --async, Getui gives no per-cid status: every record is 'accepted'."""
     fake = FakeGetui()

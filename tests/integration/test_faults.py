@@ -277,9 +277,15 @@ async def test_quota_stop_mid_split_sends_almost_nothing_more(
 
 @pytest.mark.parametrize(("mode", "held", "stop_at"), [(Mode.BATCH, 3, 4), (Mode.LIST, 4, 5)])
 async def test_stop_waits_for_split_halves_in_flight(
-    make_mock: MakeMock, tmp_path: Path, mode: Mode, held: int, stop_at: int
+    make_mock: MakeMock, tmp_path: Path, mode: Mode, held: int, stop_at: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A stop while half of a split request is in flight waits for its reply and writes its lines."""
+
+    async def no_help(self: Campaign, jobs: object) -> frozenset[str]:
+        return frozenset()
+
+    # user/detail would name the invalid cid at once; this test is about the bisection fallback.
+    monkeypatch.setattr(Campaign, "_invalid_cids", no_help)
     # One request of 10 with an invalid cid (record 10): refused whole, split into 1-5 and 6-10.
     # The 1-5 half is delivered but its reply is slow; the stop comes as the 6-10 half goes out.
     recipients = write_recipients(tmp_path / "recipients.jsonl", 10, invalid_every=10)
