@@ -23,7 +23,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
@@ -205,8 +205,18 @@ def _check_payload_section(value: Any, path: str, required: set[str]) -> None:
 def _check_android(value: Any, path: str, required: set[str]) -> None:
     android = _obj(value, path)
     _check_payload_section(android.get("ups"), f"{path}.ups", required)
+    note = android["ups"].get("notification")
+    if isinstance(note, Mapping) and note.get("click_type") in _UPS_NO_CLICKS:
+        raise MessageError(
+            f"{path}.ups.notification.click_type",
+            f"'{note['click_type']}' is not available on vendor channels (use payload or startapp)",
+        )
     if android["ups"].get("options") is not None:
         _obj(android["ups"]["options"], f"{path}.ups.options")
+
+
+#: Vendor (ups) notifications cannot "not launch the app" (docs/getui-api.md §3 push_channel).
+_UPS_NO_CLICKS: Final = frozenset({"payload_custom"})
 
 
 def _check_ios(value: Any, path: str, required: set[str]) -> None:
@@ -446,7 +456,13 @@ def _plain(value: Any, path: str) -> Any:
     """A private deep copy as plain JSON types (dict/list/str/...); None-valued keys are dropped."""
     if isinstance(value, enum.Enum):
         value = value.value
-    if value is None or isinstance(value, (str, bool, int, float)):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MessageError(path or "message", "is not valid Unicode text (a lone surrogate)") from None
+        return value
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
@@ -796,8 +812,10 @@ class MessageTemplate:
             if value is not None and _CLICK_FIELD[click] != name:
                 raise MessageError(f"{_NOTE}.{name}", f"is set, but click_type is '{click.value}'")
         note = Notification(title=title, body=body, click_type=click, url=url, intent=intent, payload=payload)
+        # Vendor channels cannot show a notification that does not open the app: closest is payload.
+        ups = note if click is not ClickType.PAYLOAD_CUSTOM else replace(note, click_type=ClickType.PAYLOAD)
         ios = IosChannel(title=title, body=body, payload=payload)
-        channel = PushChannel(android=AndroidChannel(notification=note), ios=ios)
+        channel = PushChannel(android=AndroidChannel(notification=ups), ios=ios)
         return cls.from_message(Message(notification=note, push_channel=channel))
 
     @property

@@ -463,15 +463,7 @@ def test_title_template_is_rendered_per_recipient(served, tmp_path, out):
         ("--click-type", "url", "--url", "https://example.com/sale"),
         ("--click-type", "intent", "--intent", "intent://sale#Intent;end"),
         ("--click-type", "payload", "--payload", '{"sale": 1}'),
-        pytest.param(
-            ("--click-type", "payload_custom", "--payload", "p"),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="messages.MessageTemplate.simple copies click_type payload_custom into "
-                "push_channel.android.ups.notification, where Getui allows only intent/url/payload/"
-                "startapp/none: the mock answers 20001 for every record (dry runs still say validated)",
-            ),
-        ),
+        ("--click-type", "payload_custom", "--payload", "p"),
         ("--click-type", "none"),
         ("--click-type", "startapp"),
     ],

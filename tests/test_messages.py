@@ -729,3 +729,25 @@ def test_auth_body_sign_vector() -> None:
     body = auth_body("demo-app-key", "demo-master-secret", 1_700_000_000_123)
     assert body == {"sign": expected, "timestamp": "1700000000123", "appkey": "demo-app-key"}
     assert hashlib.sha256(b"demo-app-key1700000000123demo-master-secret").hexdigest() == expected
+
+
+def test_lone_surrogate_is_a_message_error() -> None:
+    """Text that cannot be sent as UTF-8 is refused naming the field, not a crash in the encoder."""
+    with pytest.raises(MessageError, match="surrogate"):
+        MessageTemplate.simple(title="bad \ud800", body="B")
+
+
+def test_payload_custom_maps_to_payload_on_vendor_channels() -> None:
+    """Vendors cannot show a no-launch notification: simple() sends them payload instead."""
+    message = MessageTemplate.simple(title="T", body="B", click_type="payload_custom", payload="p").shared()
+    assert message.push_message["notification"]["click_type"] == "payload_custom"
+    assert message.push_channel is not None
+    assert message.push_channel["android"]["ups"]["notification"]["click_type"] == "payload"
+
+
+def test_payload_custom_on_vendor_channel_is_refused() -> None:
+    """A --message template asking vendors for payload_custom is refused before sending."""
+    ups = {"notification": {"title": "T", "body": "B", "click_type": "payload_custom", "payload": "p"}}
+    data = {"push_message": {"transmission": "x"}, "push_channel": {"android": {"ups": ups}}}
+    with pytest.raises(MessageError, match=r"ups\.notification\.click_type"):
+        MessageTemplate.from_dict(data)
