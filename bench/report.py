@@ -211,6 +211,9 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
         raw = [(r["raw"] or {}).get("recipients_per_s") or 0 for r in mine]
         ax.bar([x - 0.2 for x in xs], raw, width=0.4, label="raw aiohttp loop", color="#bbbbbb")
         ax.bar([x + 0.2 for x in xs], engine, width=0.4, label="getui-push send", color="#1f77b4")
+        for x, r, height in zip(xs, mine, engine, strict=True):
+            if r["vs_raw"] is not None:
+                ax.annotate(f"{r['vs_raw']:.2f}x", (x + 0.2, height), ha="center", va="bottom", fontsize=7)
         ax.set_yscale("log")
         ax.set_xticks(list(xs), labels, fontsize=8)
         ax.set_ylabel("recipients/s (log scale)")
