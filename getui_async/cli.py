@@ -371,7 +371,13 @@ async def run_send(job: SendJob, *, stderr: Any = None) -> tuple[Summary, int]:
             total=total, enabled=job.progress, description="dry run" if job.options.dry_run else "sending"
         )
         campaign = Campaign(
-            source, job.template, job.settings, job.options, out=job.out, resume=job.resume, observers=[bar]
+            source,
+            job.template,
+            job.settings,
+            job.options,
+            out=job.out,
+            resume=job.resume,
+            observers=[bar] if bar.enabled else [],  # no per-record events unless someone shows them
         )
         print(f"{PROG}: campaign {campaign.campaign_id} -> {job.out}", file=stderr)
         signals = 0
