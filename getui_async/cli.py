@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -52,6 +53,7 @@ __all__ = ["main"]
 PROG: Final = "getui-push"
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
 DEFAULT_CONCURRENCY: Final = 64
+GC_THRESHOLDS: Final = (20_000, 20, 100)
 
 FORMATS: Final = ("csv", "jsonl")
 CLICK_TYPES: Final = ("startapp", "url", "intent", "payload", "payload_custom", "none")
@@ -457,7 +459,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
-    """Run on uvloop when it is installed (about 30% less CPU per request), else asyncio."""
+    """Run on uvloop when it is installed (about 30% less CPU per request), else asyncio.
+
+    A campaign allocates a few short-lived objects per recipient; with the default thresholds the
+    cyclic GC runs every 700 allocations and rescans everything alive (bench/README.md: ~10% of CPU).
+    Freezing what the imports made and collecting less often is a process-wide choice, so it is made
+    here in the command, never in the library.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         import uvloop  # noqa: PLC0415 - optional dependency
     except ImportError:

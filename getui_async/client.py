@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple, Protocol
 from urllib.parse import quote
 
 from . import _json
@@ -46,6 +46,7 @@ __all__ = [
     "Kind",
     "ListResult",
     "Push",
+    "PushLike",
     "PushResult",
 ]
 
@@ -60,13 +61,23 @@ MAX_USER_QUERY: Final = 1000
 MAX_REPORT_TASKS: Final = 200
 
 
-@dataclass(frozen=True, slots=True)
-class Push:
+class Push(NamedTuple):
     """One message to one recipient, as an item of a batch push."""
 
     target: str
     request_id: str
-    message: Rendered = field(repr=False)
+    message: Rendered
+
+
+class PushLike(Protocol):
+    """Anything with a push's three fields (the engine passes its own per-recipient jobs)."""
+
+    @property
+    def target(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def message(self) -> Rendered: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,15 +304,15 @@ class GetuiClient:
         data = await self.call("POST", "/push/single/alias", single_body(request_id, "alias", alias, message))
         return _push_result(data)
 
-    async def push_batch_cid(self, pushes: Sequence[Push], *, is_async: bool = False) -> BatchResult:
+    async def push_batch_cid(self, pushes: Sequence[PushLike], *, is_async: bool = False) -> BatchResult:
         """``POST /push/single/batch/cid``: up to 200 different messages in one request."""
         return await self._push_batch("cid", pushes, is_async)
 
-    async def push_batch_alias(self, pushes: Sequence[Push], *, is_async: bool = False) -> BatchResult:
+    async def push_batch_alias(self, pushes: Sequence[PushLike], *, is_async: bool = False) -> BatchResult:
         """``POST /push/single/batch/alias``: up to 200 different messages to aliases."""
         return await self._push_batch("alias", pushes, is_async)
 
-    async def _push_batch(self, kind: Kind, pushes: Sequence[Push], is_async: bool) -> BatchResult:
+    async def _push_batch(self, kind: Kind, pushes: Sequence[PushLike], is_async: bool) -> BatchResult:
         if not 1 <= len(pushes) <= MAX_BATCH:
             raise ValueError(f"a batch holds 1..{MAX_BATCH} messages, got {len(pushes)}")
         items = [single_body(p.request_id, kind, p.target, p.message) for p in pushes]

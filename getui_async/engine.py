@@ -33,10 +33,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
-from .client import STATUSES, GetuiClient, Push
-from .config import CampaignSettings, Settings
+from .client import STATUSES, GetuiClient
+from .config import CampaignSettings, Mode, Settings
 from .dedupe import DuplicateFilter
 from .errors import (
     ApiError,
@@ -71,13 +71,21 @@ READ_CHUNK: Final = 1024
 _RANK: Final = {"successed_online": 3, "successed_offline": 2, "successed_ignore": 1}
 
 
-@dataclass(frozen=True, slots=True)
-class Job(Push):
-    """One recipient on its way: the push plus where it came from."""
+class Job(NamedTuple):
+    """One recipient on its way: a push (target, request_id, message) plus where it came from.
 
-    kind: Kind = "cid"
-    line: int = 0
-    record: int = 0
+    A tuple, not a dataclass: one is made per recipient, and a frozen dataclass costs ~3x to build.
+    """
+
+    target: str
+    request_id: str
+    message: Rendered
+    kind: Kind
+    line: int
+    record: int
+
+
+_PERSONAL_IN_LIST: Final = "personalized content cannot be sent with --mode list (use auto or batch)"
 
 
 class _Abandoned(Exception):
@@ -151,16 +159,19 @@ class Summary:
 
 
 def _timestamp() -> Callable[[], str]:
-    """An ISO-8601 UTC clock with ms, formatting the seconds part once per second."""
-    cache: list[Any] = [-1, ""]
+    """An ISO-8601 UTC clock with ms; formats once per millisecond (a batch reply settles 200 at once)."""
+    sec_seen = ms_seen = -1
+    sec_text = ms_text = ""
 
     def now() -> str:
-        t = time.time()
-        sec = int(t)
-        if sec != cache[0]:
-            cache[0] = sec
-            cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        return f"{cache[1]}.{int((t - sec) * 1000):03d}Z"
+        nonlocal sec_seen, sec_text, ms_seen, ms_text
+        ms = time.time_ns() // 1_000_000
+        if ms != ms_seen:
+            sec = ms // 1000
+            if sec != sec_seen:
+                sec_seen, sec_text = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+            ms_seen, ms_text = ms, f"{sec_text}.{ms % 1000:03d}Z"
+        return ms_text
 
     return now
 
@@ -277,7 +288,9 @@ class Campaign:
                 window_s=settings.throttle_window_s,
                 observers=self._observers,
             )
-            queue: asyncio.Queue[Plan[Job] | None] = asyncio.Queue(maxsize=opts.concurrency * 2)
+            # Room for a read chunk of one-recipient plans, else the producer blocks on nearly every put.
+            depth = 2 * READ_CHUNK if opts.mode is Mode.SINGLE else 2 * opts.concurrency
+            queue: asyncio.Queue[Plan[Job] | None] = asyncio.Queue(maxsize=max(depth, 2 * opts.concurrency))
             workers = [asyncio.create_task(self._worker(queue)) for _ in range(opts.concurrency)]
             producer = asyncio.create_task(self._produce(resume_state, dedupe, queue))
             checkpoints = asyncio.create_task(self._checkpoints())
@@ -335,9 +348,8 @@ class Campaign:
                     break
                 if not items:
                     break
-                for item in items:
-                    record += 1
-                    self._classify(record, item, resume_state, dedupe, ready)
+                self._classify(record + 1, items, resume_state, dedupe, ready)
+                record += len(items)
                 await self._hand_over(ready, queue)
             if not self._stopping:
                 for job, duplicate in dedupe.flush():
@@ -364,49 +376,52 @@ class Campaign:
 
     def _classify(
         self,
-        record: int,
-        item: SourceItem,
+        first: int,
+        items: list[SourceItem],
         resume_state: ResumeState,
         dedupe: DuplicateFilter[Job],
         ready: list[Plan[Job]],
     ) -> None:
-        """Decide what happens to one record; identical decisions on a resumed run (same input)."""
-        done = resume_state.done(record)
-        if isinstance(item, BadRecord):
-            if done:
-                self.summary.skipped += 1
-            else:
-                self._reject(record, item.line, item.kind, item.target, item.field, item.reason)
-            return
-        rendered = self._render(record, item, done)
-        if rendered is None:
-            return
-        request_id, fingerprint = recipient_ids(self.campaign_id, item.kind, item.target)
-        if done:
-            dedupe.register(fingerprint)
-            self.summary.skipped += 1
-            return
-        job = Job(item.target, request_id, rendered, item.kind, item.line, record)
-        for decided, duplicate in dedupe.add(fingerprint, job):
-            self._decided(decided, duplicate, ready)
+        """Decide what happens to each record of a chunk (numbered from ``first``).
 
-    def _render(self, record: int, item: Record, done: bool) -> Rendered | None:
-        try:
-            rendered = self._template.render(item.variables, item.overrides or None)
-        except MessageError as exc:
-            if done:
+        Decisions are the same on a resumed run (same input): a record already done is rendered and
+        registered with the duplicate filter exactly as the first run did, then skipped. This loop runs
+        once per recipient, so it keeps its lookups in locals.
+        """
+        render, endpoint_for = self._template.render, self._planner.endpoint_for
+        campaign, done, add = self.campaign_id, resume_state.done, dedupe.add
+        decide, ids = self._decided, recipient_ids
+        for record, item in enumerate(items, first):
+            if type(item) is BadRecord:
+                if done(record):
+                    self.summary.skipped += 1
+                else:
+                    self._reject(record, item.line, item.kind, item.target, item.field, item.reason)
+                continue
+            assert type(item) is Record
+            try:
+                rendered = render(item.variables, item.overrides or None)
+            except MessageError as exc:
+                self._refuse(record, item, done(record), exc.field, exc.reason)
+                continue
+            if endpoint_for(rendered.shared) is None:
+                self._refuse(record, item, done(record), None, _PERSONAL_IN_LIST)
+                continue
+            request_id, fingerprint = ids(campaign, item.kind, item.target)
+            if done(record):
+                dedupe.register(fingerprint)
                 self.summary.skipped += 1
-            else:
-                self._reject(record, item.line, item.kind, item.target, exc.field, exc.reason)
-            return None
-        if self._planner.endpoint_for(rendered.shared) is None:
-            if done:
-                self.summary.skipped += 1
-            else:
-                reason = "personalized content cannot be sent with --mode list (use auto or batch)"
-                self._reject(record, item.line, item.kind, item.target, None, reason)
-            return None
-        return rendered
+                continue
+            for job, duplicate in add(
+                fingerprint, Job(item.target, request_id, rendered, item.kind, item.line, record)
+            ):
+                decide(job, duplicate, ready)
+
+    def _refuse(self, record: int, item: Record, done: bool, field_name: str | None, reason: str) -> None:
+        if done:
+            self.summary.skipped += 1
+        else:
+            self._reject(record, item.line, item.kind, item.target, field_name, reason)
 
     def _decided(self, job: Job, duplicate: bool, ready: list[Plan[Job]]) -> None:
         if duplicate:

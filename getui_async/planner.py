@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
 from .config import MAX_BATCH_SIZE, MAX_LIST_CHUNK, Mode
 
@@ -27,6 +27,15 @@ class Endpoint(str, enum.Enum):
     SINGLE = "single"  # push/single/{kind}
     BATCH = "batch"  # push/single/batch/{kind}
     LIST = "list"  # push/list/{kind} with a stored message
+
+
+#: Per mode: the endpoint for personalized content, then for content identical for everyone.
+_ROUTES: Final[dict[Mode, tuple[Endpoint | None, Endpoint]]] = {
+    Mode.AUTO: (Endpoint.BATCH, Endpoint.LIST),
+    Mode.SINGLE: (Endpoint.SINGLE, Endpoint.SINGLE),
+    Mode.BATCH: (Endpoint.BATCH, Endpoint.BATCH),
+    Mode.LIST: (None, Endpoint.LIST),  # personalized content cannot go as a list task
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +58,12 @@ class Planner(Generic[T]):
         self.mode = mode
         self._limits = {Endpoint.SINGLE: 1, Endpoint.BATCH: batch_size, Endpoint.LIST: list_chunk}
         self._open: dict[tuple[Endpoint, Kind], list[T]] = {}
+        personal, shared = _ROUTES[mode]
+        self._routes: dict[bool, Endpoint | None] = {False: personal, True: shared}
 
     def endpoint_for(self, shared: bool) -> Endpoint | None:
         """The endpoint for an item; ``None`` when the mode cannot carry it (personalized in list mode)."""
-        mode = self.mode
-        if mode is Mode.AUTO:
-            return Endpoint.LIST if shared else Endpoint.BATCH
-        if mode is Mode.LIST:
-            return Endpoint.LIST if shared else None
-        return Endpoint.SINGLE if mode is Mode.SINGLE else Endpoint.BATCH
+        return self._routes[shared]
 
     def add(self, item: T, kind: Kind, endpoint: Endpoint) -> Plan[T] | None:
         """Queue ``item``; return a full plan when its request reaches the size limit."""
