@@ -216,15 +216,15 @@ class GetuiClient:
 
     # -- the core exchange ----------------------------------------------------------------------------
 
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
+    async def call(self, method: str, path: str, payload: bytes | None = None) -> Any:
         """Send one authenticated request and return the envelope's ``data`` (or raise the mapped error).
 
+        ``payload`` is the JSON body, already encoded (the :mod:`~getui_async.messages` builders).
         A ``10001`` refreshes the token and replays once; a ``301`` switches host and replays once.
         """
         tokens = self._tokens
         if self._state != "open" or tokens is None:
             raise RuntimeError("use the client inside 'async with' (it is not open)")
-        payload = None if body is None else _json.dumps(body)
         token = await tokens.get()
         token_replayed = host_replayed = False
         while True:

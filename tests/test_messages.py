@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from getui_async import _json
 from getui_async.errors import MessageError
 from getui_async.messages import (
     LIMITS,
@@ -461,16 +462,16 @@ def test_placeholders_in_lists_render() -> None:
 
 
 def test_copy_on_write() -> None:
-    """Renders never change the template, and sub-dicts without placeholders are shared between renders."""
+    """Renders never change the template or each other; the parts without placeholders are equal."""
     template = personal()
     before = copy.deepcopy(template.to_dict())
     first = template.render({"name": "A", "code": "1"})
     second = template.render({"name": "B", "code": "2"})
     assert template.to_dict() == before
-    assert first.push_message["notification"] is not second.push_message["notification"]
     assert first.push_message["notification"]["title"] == "Hi A"
-    assert first.settings is second.settings
-    assert first.push_channel is second.push_channel
+    assert second.push_message["notification"]["title"] == "Hi B"
+    assert first.settings == second.settings
+    assert first.push_channel == second.push_channel
 
 
 def test_shared_is_one_object() -> None:
@@ -516,7 +517,7 @@ def test_override_on_shared_template_copies() -> None:
     assert rendered.shared is False
     assert rendered.push_message["notification"]["body"] == "Own body"
     assert template.shared().push_message["notification"]["body"] == "B"
-    assert rendered.settings is template.shared().settings
+    assert rendered.settings == template.shared().settings
 
 
 def test_payload_override_slots() -> None:
@@ -654,7 +655,7 @@ RID = "0123456789abcdef0123456789abcdef"
 
 def test_single_body() -> None:
     """A single push carries request_id, a one-target audience and every message part."""
-    assert single_body(RID, "alias", "bob", MSG) == {
+    assert _json.loads(single_body(RID, "alias", "bob", MSG)) == {
         "request_id": RID,
         "audience": {"alias": ["bob"]},
         "push_message": MSG.push_message,
@@ -662,7 +663,7 @@ def test_single_body() -> None:
         "push_channel": {"ios": {"type": "notify"}},
         "group_name": "g1",
     }
-    assert single_body(RID, "cid", "c1", BARE) == {
+    assert _json.loads(single_body(RID, "cid", "c1", BARE)) == {
         "request_id": RID,
         "audience": {"cid": ["c1"]},
         "push_message": {"transmission": "raw"},
@@ -679,27 +680,39 @@ def test_single_body_refuses_bad_request_id_or_kind(request_id: str, kind: str) 
 def test_batch_body() -> None:
     """A batch wraps its items in msg_list with is_async; 0 or over 200 items are refused."""
     items = [single_body(RID, "cid", f"c{i}", BARE) for i in range(200)]
-    assert batch_body(items[:2], is_async=True) == {"is_async": True, "msg_list": items[:2]}
-    assert len(batch_body(items, is_async=False)["msg_list"]) == 200
+    assert _json.loads(batch_body(items[:2], is_async=True)) == {
+        "is_async": True,
+        "msg_list": [_json.loads(item) for item in items[:2]],
+    }
+    assert len(_json.loads(batch_body(items, is_async=False))["msg_list"]) == 200
     with pytest.raises(ValueError, match=r"1\.\.200"):
         batch_body([*items, items[0]], is_async=False)
     with pytest.raises(ValueError, match=r"1\.\.200"):
         batch_body([], is_async=False)
 
 
+def test_bodies_quote_what_they_are_given() -> None:
+    """A target with quotes or backslashes stays one JSON string (bodies are spliced as bytes)."""
+    body = _json.loads(single_body(RID, "cid", 'a"b\\c', BARE))
+    assert body["audience"] == {"cid": ['a"b\\c']}
+
+
 def test_list_message_body_has_no_audience() -> None:
     """push/list/message stores the message without an audience."""
-    assert list_message_body(RID, BARE) == {"request_id": RID, "push_message": {"transmission": "raw"}}
+    assert _json.loads(list_message_body(RID, BARE)) == {
+        "request_id": RID,
+        "push_message": {"transmission": "raw"},
+    }
 
 
 def test_list_push_bodies() -> None:
     """List pushes carry the taskid, the targets and is_async; alias detail only for aliases."""
-    assert list_push_body("RASL-1", "cid", ("a", "b"), is_async=False) == {
+    assert _json.loads(list_push_body("RASL-1", "cid", ("a", "b"), is_async=False)) == {
         "audience": {"cid": ["a", "b"]},
         "taskid": "RASL-1",
         "is_async": False,
     }
-    assert list_push_body("RASL-2", "alias", ["x"], is_async=False, need_alias_detail=True) == {
+    assert _json.loads(list_push_body("RASL-2", "alias", ["x"], is_async=False, need_alias_detail=True)) == {
         "audience": {"alias": ["x"]},
         "taskid": "RASL-2",
         "is_async": False,
