@@ -36,7 +36,7 @@ from .errors import (
 )
 from .events import HostSwitched, Observer, Observers
 from .messages import Rendered, batch_body, list_message_body, list_push_body, single_body
-from .transport import JSON_CONTENT_TYPE, AiohttpTransport, Transport
+from .transport import JSON_CONTENT_TYPE, USER_AGENT, AiohttpTransport, Transport
 
 __all__ = [
     "STATUSES",
@@ -59,6 +59,7 @@ STATUSES: Final = frozenset({"successed_online", "successed_offline", "successed
 MAX_BATCH: Final = 200
 MAX_USER_QUERY: Final = 1000
 MAX_REPORT_TASKS: Final = 200
+_PLAIN_HEADERS: Final = {"Content-Type": JSON_CONTENT_TYPE, "User-Agent": USER_AGENT}
 
 
 class Push(NamedTuple):
@@ -247,7 +248,7 @@ class GetuiClient:
         if cached is None or cached[0] != token.generation:
             cached = (
                 token.generation,
-                {"token": token.value.reveal(), "Content-Type": JSON_CONTENT_TYPE},
+                {"token": token.value.reveal(), "Content-Type": JSON_CONTENT_TYPE, "User-Agent": USER_AGENT},
             )
             self._headers_for = cached
         return cached[1]
@@ -259,7 +260,7 @@ class GetuiClient:
         resp = await self._transport.request(
             method,
             self._prefix + path,
-            headers=headers or {"Content-Type": JSON_CONTENT_TYPE},
+            headers=headers or _PLAIN_HEADERS,
             body=payload,
         )
         try:

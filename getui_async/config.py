@@ -189,7 +189,7 @@ class Settings:
 
     credentials: Credentials
     base_url: str = DEFAULT_BASE_URL
-    #: Total time for one HTTP exchange (connect + send + read).
+    #: How long to wait for Getui's reply (no bytes for this long: the request failed).
     request_timeout_s: float = 15.0
     connect_timeout_s: float = 5.0
     #: Sockets in the pool; the engine raises it to at least its concurrency.
