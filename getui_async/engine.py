@@ -67,6 +67,8 @@ Kind = Literal["cid", "alias"]
 
 #: Records read per hop to the reader thread.
 READ_CHUNK: Final = 1024
+#: Recipients waiting in the queue for a worker, at most (about; a request is never split for it).
+QUEUED_RECIPIENTS: Final = 4096
 #: Ranking used to summarize the statuses of the several cids behind one alias.
 _RANK: Final = {"successed_online": 3, "successed_offline": 2, "successed_ignore": 1}
 
@@ -288,9 +290,12 @@ class Campaign:
                 window_s=settings.throttle_window_s,
                 observers=self._observers,
             )
-            # Room for a read chunk of one-recipient plans, else the producer blocks on nearly every put.
-            depth = 2 * READ_CHUNK if opts.mode is Mode.SINGLE else 2 * opts.concurrency
-            queue: asyncio.Queue[Plan[Job] | None] = asyncio.Queue(maxsize=max(depth, 2 * opts.concurrency))
+            # Bounded in recipients, not requests: enough to keep the workers fed, and no more, since
+            # every queued recipient holds its rendered message (requests in flight hold the rest).
+            largest = 1 if opts.mode is Mode.SINGLE else max(opts.batch_size, opts.list_chunk)
+            queue: asyncio.Queue[Plan[Job] | None] = asyncio.Queue(
+                maxsize=max(2, QUEUED_RECIPIENTS // largest)
+            )
             workers = [asyncio.create_task(self._worker(queue)) for _ in range(opts.concurrency)]
             producer = asyncio.create_task(self._produce(resume_state, dedupe, queue))
             checkpoints = asyncio.create_task(self._checkpoints())
