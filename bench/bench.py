@@ -41,6 +41,8 @@ import orjson
 import report
 from clients import APP_ID, APP_KEY, MASTER_SECRET, cid_of, engine_template, name_of
 
+from getui_async.mock.capacity import process_cpu_s
+
 HERE = Path(__file__).resolve().parent
 MODES = ("single", "batch", "list")
 
@@ -142,16 +144,6 @@ def cpu_split() -> tuple[int | None, set[int] | None]:
     return cpus[-1], set(cpus[:-1])
 
 
-def proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of ``pid`` from ``/proc`` (Linux), else None."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Child:
     """A finished child: exit code, its resource usage and what it printed."""
@@ -220,7 +212,7 @@ class Mock:
         self.control("faults", {"latency_ms": latency_ms})
 
     def cpu_s(self) -> float | None:
-        return proc_cpu_s(self.proc.pid)
+        return process_cpu_s(self.proc.pid)
 
     def close(self) -> None:
         if self.proc.poll() is None:

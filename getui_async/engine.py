@@ -593,13 +593,11 @@ class Campaign:
             self._write(job, "accepted", exc.code, "Getui already took this request_id", None, tries.n)
             return
         except ApiError as exc:
-            if not self._stop_for(exc):
-                self._failed(job, exc, tries.n)
+            self._fail_all((job,), exc, tries.n)
             return
         statuses = result.statuses
         if not statuses:
-            msg = "accepted without per-cid status" if self._options.is_async else "already taken by Getui"
-            self._write(job, "accepted", 0, msg, result.taskid, tries.n)
+            self._accept_all((job,), result.taskid, tries.n, already_taken=not self._options.is_async)
             return
         status = statuses.get(job.target) if job.kind == "cid" else _best(statuses.values())
         self._settle(job, status, result.taskid, tries.n)
@@ -672,17 +670,12 @@ class Campaign:
             await self._split(kind, jobs, exc, tries.n, self._batch)
             return
         except ApiError as exc:
-            if not self._stop_for(exc):
-                for job in jobs:
-                    self._failed(job, exc, tries.n)
+            self._fail_all(jobs, exc, tries.n)
             return
         if is_async or not result.tasks:
             # No per-cid detail at all: asked for (async), or every message was a request_id Getui
             # already had (a re-run of a sent campaign). Re-sending each alone would learn nothing more.
-            msg = "accepted without per-cid status" if is_async else "already taken by Getui"
-            for job in jobs:
-                self._write(job, "accepted", 0, msg, None, tries.n)
-            self._to_file()
+            self._accept_all(jobs, None, tries.n, already_taken=not is_async)
             return
         by_target = result.by_cid()
         unclear: list[Job] = []
@@ -697,8 +690,7 @@ class Campaign:
             else:
                 unclear.append(job)
         self._to_file()
-        if unclear:
-            await _together(*(self._single(job, tries.n) for job in unclear))
+        await self._resend_alone(unclear, tries.n)
 
     async def _list_taskid(self, stale: str | None = None) -> str | None:
         """The campaign's list task, created once (again only if ``stale`` was refused)."""
@@ -745,14 +737,10 @@ class Campaign:
                 await self._split(kind, jobs, exc, tries.n, self._list)
                 return
             except ApiError as exc:
-                if not self._stop_for(exc):
-                    for job in jobs:
-                        self._failed(job, exc, tries.n)
+                self._fail_all(jobs, exc, tries.n)
                 return
         if is_async:
-            for job in jobs:
-                self._write(job, "accepted", 0, "accepted without per-cid status", taskid, tries.n)
-            self._to_file()
+            self._accept_all(jobs, taskid, tries.n)
             return
         statuses = result.statuses
         unclear: list[Job] = []
@@ -765,10 +753,29 @@ class Campaign:
             else:
                 self._settle(job, status, taskid, tries.n)
         self._to_file()
-        if unclear:
-            # No request_id in list pushes: resend alone with the recipient's request_id; the shared
-            # notify_id makes a repeat replace rather than stack on the device.
-            await _together(*(self._single(job, tries.n) for job in unclear))
+        # List pushes carry no request_id: a recipient resent alone goes with its own request_id, and
+        # the campaign's notify_id makes a repeat replace rather than stack on the device.
+        await self._resend_alone(unclear, tries.n)
+
+    def _fail_all(self, jobs: Sequence[Job], exc: ApiError, attempts: int) -> None:
+        """A request failed for good: stop the campaign if that is what it means, else fail its recipients."""
+        if not self._stop_for(exc):
+            for job in jobs:
+                self._failed(job, exc, attempts)
+
+    def _accept_all(
+        self, jobs: Sequence[Job], taskid: str | None, attempts: int, *, already_taken: bool = False
+    ) -> None:
+        """Getui took the request without per-recipient status: every recipient is 'accepted'."""
+        msg = "already taken by Getui" if already_taken else "accepted without per-cid status"
+        for job in jobs:
+            self._write(job, "accepted", 0, msg, taskid, attempts)
+        self._to_file()
+
+    async def _resend_alone(self, jobs: Sequence[Job], attempts: int) -> None:
+        """Recipients a reply did not mention: each goes alone, same request_id, to learn its fate."""
+        if jobs:
+            await _together(*(self._single(job, attempts) for job in jobs))
 
 
 def _log_preflight(state: Any) -> None:

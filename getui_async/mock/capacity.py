@@ -72,7 +72,7 @@ def _batch_body(n: int, size: int) -> bytes:
     return b'{"is_async":false,"msg_list":[' + items + b"]}"
 
 
-def _cpu_s(pid: int) -> float | None:
+def process_cpu_s(pid: int) -> float | None:
     """User + system CPU seconds of ``pid`` (Linux ``/proc``), or None elsewhere."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -125,11 +125,11 @@ async def _measure(args: argparse.Namespace) -> list[Result]:
             ]
             results = []
             for plan in plans:
-                cpu_before, started = _cpu_s(proc.pid), time.perf_counter()
+                cpu_before, started = process_cpu_s(proc.pid), time.perf_counter()
                 url = f"{base_url}/{DEMO_APP_ID}/{plan.endpoint}"
                 errors = await _load(session, url, token, plan, args.concurrency)
                 wall = time.perf_counter() - started
-                cpu_after = _cpu_s(proc.pid)
+                cpu_after = process_cpu_s(proc.pid)
                 cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
                 recipients = plan.count * plan.recipients_per_request
                 results.append(Result(plan.endpoint, plan.count, recipients, errors, wall, cpu))
