@@ -118,6 +118,8 @@ class Summary:
     retries: int = 0
     token_refreshes: int = 0
     throttle_pauses: int = 0
+    #: Recipients Getui answered as repeats of a request_id it already had (part of ``accepted``).
+    already_taken: int = 0
     stopped: str | None = None
     stop_detail: str = ""
     dry_run: bool = False
@@ -153,6 +155,7 @@ class Summary:
             "retries": self.retries,
             "token_refreshes": self.token_refreshes,
             "throttle_pauses": self.throttle_pauses,
+            "already_taken": self.already_taken,
             "stopped": self.stopped,
             "stop_detail": self.stop_detail,
             "dry_run": self.dry_run,
@@ -590,7 +593,7 @@ class Campaign:
                 "single", 1, lambda: send(job.target, job.message, request_id=job.request_id), tries
             )
         except DuplicateRequestError as exc:
-            self._write(job, "accepted", exc.code, "Getui already took this request_id", None, tries.n)
+            self._taken(job, exc.code, tries.n)
             return
         except ApiError as exc:
             self._fail_all((job,), exc, tries.n)
@@ -637,9 +640,7 @@ class Campaign:
                 return
         if len(jobs) == 1:
             if isinstance(exc, DuplicateRequestError):
-                self._write(
-                    jobs[0], "accepted", exc.code, "Getui already took this request_id", None, attempts
-                )
+                self._taken(jobs[0], exc.code, attempts)
             else:
                 self._failed(jobs[0], exc, attempts)
             return
@@ -767,10 +768,17 @@ class Campaign:
         self, jobs: Sequence[Job], taskid: str | None, attempts: int, *, already_taken: bool = False
     ) -> None:
         """Getui took the request without per-recipient status: every recipient is 'accepted'."""
-        msg = "already taken by Getui" if already_taken else "accepted without per-cid status"
         for job in jobs:
-            self._write(job, "accepted", 0, msg, taskid, attempts)
+            if already_taken:
+                self._taken(job, 0, attempts)
+            else:
+                self._write(job, "accepted", 0, "accepted without per-cid status", taskid, attempts)
         self._to_file()
+
+    def _taken(self, job: Job, code: int | None, attempts: int) -> None:
+        """Getui already had this request_id: sent earlier (a retry, a resume, or the same campaign)."""
+        self.summary.already_taken += 1
+        self._write(job, "accepted", code, "already taken by Getui (repeated request_id)", None, attempts)
 
     async def _resend_alone(self, jobs: Sequence[Job], attempts: int) -> None:
         """Recipients a reply did not mention: each goes alone, same request_id, to learn its fate."""

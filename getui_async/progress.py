@@ -165,6 +165,12 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
             f"  requests {summary.requests:,} · retries {summary.retries:,} · "
             f"token refreshes {summary.token_refreshes} · throttle pauses {summary.throttle_pauses}"
         )
+    if summary.already_taken:
+        lines.append(
+            f"  note: Getui already had the request_id of {summary.already_taken:,} recipients (a retry "
+            f"whose first reply was lost, or an earlier run of campaign {summary.campaign_id}); if this "
+            "message was meant to reach them again, send it with a new --campaign"
+        )
     if summary.results_path:
         lines.append(f"  results: {summary.results_path}")
     if summary.stopped == "input":

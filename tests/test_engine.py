@@ -127,8 +127,11 @@ async def test_batch_without_any_status_is_already_taken(tmp_path: Path) -> None
     fake = FakeGetui()
     fake.routes[("POST", "/push/single/batch/cid")] = lambda call: reply(data={})
     out = tmp_path / "out.jsonl"
-    await run(recipients(tmp_path, 3), fake, out, mode=Mode.BATCH)
-    assert {(r["status"], r["msg"]) for r in results(out)} == {("accepted", "already taken by Getui")}
+    summary = await run(recipients(tmp_path, 3), fake, out, mode=Mode.BATCH)
+    assert {(r["status"], r["msg"]) for r in results(out)} == {
+        ("accepted", "already taken by Getui (repeated request_id)")
+    }
+    assert summary.already_taken == 3
     assert fake.path_calls("/push/single/cid") == []
 
 
