@@ -87,10 +87,6 @@ class UsageError(GetuiError):
     """A bad combination of options (exit 2)."""
 
 
-class InputRefusedError(GetuiError):
-    """The input failed before its first record (a header or empty file): nothing was sent (exit 2)."""
-
-
 # -- argument parsing -------------------------------------------------------------------------------
 
 
@@ -409,10 +405,6 @@ async def run_send(job: SendJob, *, stderr: Any = None) -> tuple[Summary, int]:
                 loop.remove_signal_handler(sig)
     finally:
         source.close()
-    if summary.stopped == "input" and summary.records == 0:
-        # The engine stops (rather than raises) on an input error; with no record read it is a
-        # refused input, not a run to resume.
-        raise InputRefusedError(summary.stop_detail)
     format_summary(summary, out=stderr)
     if job.summary_json is not None:
         job.summary_json.write_bytes(_json.dumps(summary.to_dict()) + b"\n")

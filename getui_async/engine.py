@@ -227,6 +227,7 @@ class Campaign:
         self._client: GetuiClient | None = None
         self._throttle: Throttle | None = None
         self._taskid: str | None = None
+        self._first_chunk: list[SourceItem] = []
         self._taskid_lock = asyncio.Lock()
 
     # -- public control ----------------------------------------------------------------------------
@@ -253,6 +254,9 @@ class Campaign:
         resume_state = load_resume_state(self._out) if (self._out and self._resume) else ResumeState()
         self.summary.previous = Counter(resume_state.counts)
         input_fingerprint = await asyncio.to_thread(self._source.fingerprint)  # stdin may block
+        # Read the first chunk before anything is written: an empty file or a bad header is an input
+        # error (exit 2, no results file left behind), not a stopped run to resume.
+        self._first_chunk = await asyncio.to_thread(self._source.read_chunk, READ_CHUNK)
         meta = RunMeta(self.campaign_id, self._fingerprint, input_fingerprint)
         if self._out is not None:
             self._writer = ResultsWriter.open(self._out, meta, resume=self._resume)
@@ -350,7 +354,9 @@ class Campaign:
         try:
             while not self._stopping:
                 try:
-                    items = await asyncio.to_thread(self._source.read_chunk, READ_CHUNK)
+                    items, self._first_chunk = self._first_chunk, []
+                    if not items:
+                        items = await asyncio.to_thread(self._source.read_chunk, READ_CHUNK)
                 except InputError as exc:
                     self.request_stop("input", str(exc))
                     break
