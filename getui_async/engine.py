@@ -48,6 +48,7 @@ from .errors import (
     QuotaExceededError,
     RateLimitedError,
     RejectedError,
+    TransportError,
 )
 from .events import BatchSent, CampaignStopping, Observer, Observers, RecordDone, RetryScheduled
 from .messages import MessageTemplate, Rendered, derive_campaign_id, derive_notify_id, recipient_ids
@@ -95,12 +96,17 @@ class _Abandoned(Exception):
 
 
 class _Tries:
-    """Attempts made for one logical request (shared with the retry closure)."""
+    """Attempts made for one logical request (shared with the retry closure).
 
-    __slots__ = ("n",)
+    ``unsure`` is set once an attempt went out and its reply was lost: Getui may have delivered it,
+    so the request is finished (retried until its fate is known) even while the campaign stops.
+    """
+
+    __slots__ = ("n", "unsure")
 
     def __init__(self, n: int = 0) -> None:
         self.n = n
+        self.unsure = False
 
 
 @dataclass
@@ -543,16 +549,21 @@ class Campaign:
         observers = self._observers
 
         async def attempt() -> T:
-            if self._stopping:
+            # After a stop nothing new goes out; only a request whose reply was lost is followed up,
+            # so a recipient Getui may already have gets its line now rather than at the resume.
+            if self._stopping and not tries.unsure:
                 raise _Abandoned
             async with throttle:
-                if self._stopping:  # stopped while this waited at the gate (a pause, a full semaphore)
+                if self._stopping and not tries.unsure:  # stopped while this waited at the gate
                     raise _Abandoned
                 tries.n += 1
                 summary.requests += 1
                 started = time.monotonic()
                 try:
                     result = await fn()
+                except TransportError:
+                    tries.unsure = True
+                    raise
                 except RateLimitedError as exc:
                     throttle.rate_limited(exc.code)
                     raise

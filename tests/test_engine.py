@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from getui_async import _json
 from getui_async.config import CampaignSettings, Mode
 from getui_async.engine import run_campaign
-from getui_async.errors import FatalApiError
+from getui_async.errors import FatalApiError, TransportError
 from getui_async.messages import MessageTemplate
 from getui_async.transport import MockTransport, Request, Response
 from tests.fakes import Call, FakeGetui, reply, settings
@@ -219,6 +220,31 @@ async def test_quota_stops_and_leaves_the_rest_resumable(tmp_path: Path) -> None
     assert second.exit_code == 0
     assert second.skipped == 3
     assert sorted(r["cid"] for r in results(out)) == [f"cid{i:04d}" for i in range(10)]
+
+
+async def test_a_lost_reply_is_followed_up_after_a_stop(tmp_path: Path) -> None:
+    """A request whose reply was lost when the quota stop came is retried, so its recipient gets a line."""
+    fake = FakeGetui()
+    quota_sent = asyncio.Event()
+    sent: list[str] = []
+
+    async def single(call: Call) -> Response:
+        cid = call.body["audience"]["cid"][0]
+        sent.append(cid)
+        if cid != "cid0000":
+            quota_sent.set()
+            return reply(30009, "push count over the daily total")
+        if sent.count(cid) == 1:
+            await quota_sent.wait()
+            raise TransportError("connection reset after Getui took the request")
+        return reply(data={})  # the repeat of a request_id Getui already has
+
+    fake.routes[("POST", "/push/single/cid")] = single
+    out = tmp_path / "out.jsonl"
+    summary = await run(recipients(tmp_path, 2), fake, out, mode=Mode.SINGLE, concurrency=2)
+    assert summary.stopped == "quota"
+    assert [(r["cid"], r["status"]) for r in results(out)] == [("cid0000", "accepted")]
+    assert sent.count("cid0000") == 2
 
 
 async def test_dry_run_makes_no_request(tmp_path: Path) -> None:
