@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--list-chunk", type=_list_chunk, help=f"cids per list call (default {DEFAULT_LIST_CHUNK})"
     )
     run.add_argument("--max-attempts", type=_positive_int, help="attempts per request (default 6)")
-    run.add_argument("--timeout-s", type=_positive_float, help="timeout of one HTTP exchange (default 15)")
+    run.add_argument("--timeout-s", type=_positive_float, help="longest wait for Getui's reply (default 15)")
     run.add_argument("--campaign", metavar="ID", help="campaign id (default: derived from the message)")
     run.add_argument("--async", dest="is_async", action="store_true", default=None,
                      help="ask Getui for asynchronous delivery (results say 'accepted')")  # fmt: skip
