@@ -108,8 +108,9 @@ class AiohttpTransport:
         except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
             raise FatalApiError(f"TLS handshake failed: {type(exc).__name__}") from None
         except asyncio.TimeoutError:
+            # No URL in the text: DELETE /auth/{token} carries the token in its path.
             raise TransportError(
-                f"no reply within {self._settings.request_timeout_s:g} s ({method} {_path(url)})"
+                f"no reply within {self._settings.request_timeout_s:g} s ({method})"
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             # str(exc) of aiohttp errors names host/port and the OS reason, never headers or bodies.
@@ -149,9 +150,3 @@ class MockTransport:
 
     async def aclose(self) -> None:
         self.closed = True
-
-
-def _path(url: str) -> str:
-    """The path of ``url`` after the app id, for error messages."""
-    tail = url.split("://", 1)[-1]
-    return "/" + tail.split("/", 1)[-1] if "/" in tail else "/"

@@ -275,3 +275,21 @@ async def test_secrets_never_leak(caplog: pytest.LogCaptureFixture) -> None:
     blob = "\n".join(texts)
     for secret in (APP_KEY, MASTER_SECRET, *tokens):
         assert secret not in blob
+
+
+@pytest.mark.integration
+async def test_timeout_text_never_carries_the_path(make_mock: Any) -> None:
+    """DELETE /auth/{token} puts the token in the path: a timeout's text names no path at all."""
+    from getui_async.errors import TransportError
+    from getui_async.transport import AiohttpTransport
+
+    mock = await make_mock(hang_rate=1.0, hang_s=1.0, faults_on_auth=True)
+    transport = AiohttpTransport(settings(base_url=mock.base_url, request_timeout_s=0.2))
+    secret_path = "/auth/tok-0123456789abcdef-secret"
+    try:
+        with pytest.raises(TransportError) as info:
+            await transport.request("DELETE", f"{mock.base_url}/{mock.app_id}{secret_path}", headers={})
+    finally:
+        await transport.aclose()
+    assert "no reply within" in str(info.value)
+    assert "secret" not in str(info.value)
