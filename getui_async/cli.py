@@ -21,6 +21,7 @@ import os
 import signal
 import stat
 import sys
+import typing
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +44,10 @@ from .config import (
 )
 from .engine import Campaign, Summary
 from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError
-from .messages import MessageTemplate
+from .messages import CLICK_FIELD, ClickType, MessageTemplate
 from .mock import cli as mock_cli
 from .progress import ProgressBar, format_summary
-from .sources import open_source
+from .sources import Format, open_source
 
 __all__ = ["main"]
 
@@ -55,8 +56,8 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
 DEFAULT_CONCURRENCY: Final = 64
 GC_THRESHOLDS: Final = (20_000, 20, 100)
 
-FORMATS: Final = ("csv", "jsonl")
-CLICK_TYPES: Final = ("startapp", "url", "intent", "payload", "payload_custom", "none")
+FORMATS: Final = typing.get_args(Format)
+CLICK_TYPES: Final = tuple(click.value for click in ClickType)
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 MODES: Final = tuple(m.value for m in Mode)
 
@@ -290,7 +291,7 @@ def resolve_template(args: argparse.Namespace, config: Mapping[str, Any]) -> Mes
             raise UsageError(f"{message}: not valid JSON: {exc}") from None
         return MessageTemplate.from_dict(data, source=message)
     click = simple["click_type"] or "startapp"
-    needs = {"url": "url", "intent": "intent", "payload": "payload", "payload_custom": "payload"}.get(click)
+    needs = CLICK_FIELD[ClickType(click)]
     if needs in ("url", "intent") and simple[needs] is None:
         raise UsageError(f"--click-type {click} needs --{needs}")
     if needs == "payload" and simple["payload"] is None:

@@ -33,6 +33,7 @@ from .config import MAX_BATCH_SIZE, MAX_LIST_CHUNK
 from .errors import MessageError
 
 __all__ = [
+    "CLICK_FIELD",
     "LIMITS",
     "NOTIFY_ID_MAX",
     "TTL_MAX_MS",
@@ -113,7 +114,8 @@ class ClickType(str, enum.Enum):
     NONE = "none"
 
 
-_CLICK_FIELD: Final[Mapping[ClickType, str | None]] = MappingProxyType(
+#: The field each click_type requires (None: nothing).
+CLICK_FIELD: Final[Mapping[ClickType, str | None]] = MappingProxyType(
     {
         ClickType.INTENT: "intent",
         ClickType.URL: "url",
@@ -180,7 +182,7 @@ def _check_notification(value: Any, path: str, required: set[str]) -> None:
     _require(note, "title", path, required)
     _require(note, "body", path, required)
     click = _click_type(note.get("click_type"), f"{path}.click_type")
-    field = _CLICK_FIELD[click]
+    field = CLICK_FIELD[click]
     if field is not None:
         _require(note, field, path, required, f" when click_type is '{click.value}'")
     if note.get("notify_id") is not None:
@@ -816,7 +818,7 @@ class MessageTemplate:
         """
         click = _click_type(click_type, f"{_NOTE}.click_type")
         for name, value in (("url", url), ("intent", intent), ("payload", payload)):
-            if value is not None and _CLICK_FIELD[click] != name:
+            if value is not None and CLICK_FIELD[click] != name:
                 raise MessageError(f"{_NOTE}.{name}", f"is set, but click_type is '{click.value}'")
         note = Notification(title=title, body=body, click_type=click, url=url, intent=intent, payload=payload)
         # Vendor channels cannot show a notification that does not open the app: closest is payload.
