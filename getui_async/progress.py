@@ -49,6 +49,7 @@ class ProgressBar:
         self._description = description
         self._progress: Any = None
         self._task: Any = None
+        self._saved_handlers: list[logging.Handler] = []
 
     def __call__(self, event: object) -> None:
         """The observer: count, never render (rendering happens on the refresh timer)."""
@@ -89,14 +90,15 @@ class ProgressBar:
             transient=True,
         )
         self._task = self._progress.add_task(self._description, total=self._total, rate="0", status="")
-        # Log lines go above the bar instead of through it.
+        # Log lines go above the bar instead of through it, while the bar shows.
         root = logging.getLogger()
-        for handler in list(root.handlers):
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, RichHandler):
-                root.removeHandler(handler)
-                rich_handler = RichHandler(console=console, show_path=False, show_time=False)
-                rich_handler.setLevel(handler.level)
-                root.addHandler(rich_handler)
+        self._saved_handlers = list(root.handlers)
+        root.handlers[:] = [
+            _above_the_bar(handler, console, RichHandler)
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, RichHandler)
+            else handler
+            for handler in self._saved_handlers
+        ]
         self._progress.start()
         return self
 
@@ -106,6 +108,7 @@ class ProgressBar:
         if self._progress is not None:
             self.refresh()
             self._progress.stop()
+            logging.getLogger().handlers[:] = self._saved_handlers
 
     def refresh(self) -> None:
         if self._progress is None:
@@ -139,6 +142,12 @@ class ProgressBar:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
+
+
+def _above_the_bar(handler: logging.Handler, console: Any, rich_handler: Any) -> logging.Handler:
+    replacement: logging.Handler = rich_handler(console=console, show_path=False, show_time=False)
+    replacement.setLevel(handler.level)
+    return replacement
 
 
 def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
