@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,7 @@ import pytest
 
 from getui_async import _json
 from getui_async.mock import MockConfig, MockGetui
+from tests.cli_harness import ThreadedMock
 
 MakeMock = Callable[..., Awaitable[MockGetui]]
 
@@ -56,6 +58,19 @@ async def make_mock() -> AsyncIterator[MakeMock]:
     yield make
     for mock in started:
         await mock.stop()
+
+
+@pytest.fixture
+def served() -> Iterator[ThreadedMock]:
+    """A default mock served from its own thread, for in-process and subprocess CLI runs."""
+    with ThreadedMock() as served:
+        yield served
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """Where a CLI test writes its results file."""
+    return tmp_path / "results.jsonl"
 
 
 # --- a plain HTTP caller for the mock's tests ---------------------------------------------------------

@@ -2,197 +2,44 @@
 
 Most tests call :func:`getui_async.cli.main` in-process (fast, stderr captured) against the bundled mock
 served from its own thread; the few that need a real process (stdin, signals, a terminal, the console
-script) start ``python -m getui_async``. The helpers here are shared by the other CLI test modules.
+script) start ``python -m getui_async``. Helpers: tests/cli_harness.py; ``served``/``out``: conftest.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
-import inspect
-import io
-import logging
 import os
 import pty
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from getui_async import _json
-from getui_async.cli import build_parser, main, resolve_options
-from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_BASE_URL, ENV_MASTER_SECRET, Mode
-from getui_async.mock import MockConfig, MockGetui, MockStats
+from getui_async.cli import build_parser, resolve_options
+from getui_async.config import ENV_BASE_URL, ENV_MASTER_SECRET, Mode
 from getui_async.results import meta_path
-
-T = TypeVar("T")
-DATA = Path(__file__).parent / "data"
-#: Every field the contract promises on each result line.
-RESULT_FIELDS = ("line", "request_id", "status", "code", "msg", "taskid", "attempts", "ts")
-SUBPROCESS_TIMEOUT_S = 60.0
-
-# -- helpers shared by test_cli*.py and test_security.py -----------------------------------------------------
-
-
-class ThreadedMock:
-    """The bundled mock on 127.0.0.1, served by its own thread and loop, so the CLI can run its own loop."""
-
-    def __init__(self, mock: MockGetui | None = None, **config: Any) -> None:
-        self.mock = mock if mock is not None else MockGetui(MockConfig(**config))
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="mock-getui", daemon=True)
-
-    def __enter__(self) -> ThreadedMock:
-        self._thread.start()
-        self.call(self.mock.start)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.call(self.mock.stop)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=30)
-            self._loop.close()
-
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` on the mock's loop (awaiting it if it is a coroutine function) and return its result."""
-
-        async def invoke() -> Any:
-            result = fn(*args, **kwargs)
-            return await result if inspect.isawaitable(result) else result
-
-        return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout=30)
-
-    @property
-    def env(self) -> dict[str, str]:
-        """The ``GETUI_*`` variables that point the CLI at this mock."""
-        m = self.mock
-        return {
-            ENV_APP_ID: m.app_id,
-            ENV_APP_KEY: m.app_key,
-            ENV_MASTER_SECRET: m.master_secret,
-            ENV_BASE_URL: m.base_url,
-        }
-
-    def stats(self) -> MockStats:
-        return self.call(self.mock.stats)  # type: ignore[no-any-return]
-
-    def deliveries(self) -> dict[str, int]:
-        return self.call(lambda: dict(self.mock.deliveries))  # type: ignore[no-any-return]
-
-    def pushes(self) -> Counter[str]:
-        """Requests per push route (``POST /push/...``), auth and control calls left out."""
-        return Counter({k: n for k, n in self.stats().requests.items() if "/push/" in k})
-
-
-@dataclass
-class CliResult:
-    """What one ``getui-push`` run produced."""
-
-    code: int | str | None
-    out: str
-    err: str
-
-    def assert_clean(self) -> None:
-        """No Python traceback leaked to the user."""
-        assert "Traceback" not in self.err, self.err
-        assert "Traceback" not in self.out, self.out
-
-
-@contextlib.contextmanager
-def _restored_logging() -> Iterator[None]:
-    """``main`` installs its own root handler; give pytest its handlers back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
-
-def run_cli(*argv: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> CliResult:
-    """``getui-push ARGV`` in-process with ``env`` as its whole environment; argparse exits are caught."""
-    out, err = io.StringIO(), io.StringIO()
-    with _restored_logging(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code: int | str | None = main([os.fspath(a) for a in argv], environ=dict(env or {}))
-        except SystemExit as exc:
-            code = exc.code
-    return CliResult(code, out.getvalue(), err.getvalue())
-
-
-def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without any ``GETUI_*`` variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GETUI_")}
-    env.update(extra or {})
-    return env
-
-
-def command(*argv: str | os.PathLike[str]) -> list[str]:
-    return [sys.executable, "-m", "getui_async", *(os.fspath(a) for a in argv)]
-
-
-def run_process(
-    *argv: str | os.PathLike[str], env: Mapping[str, str] | None = None, stdin: bytes | None = None
-) -> CliResult:
-    """``python -m getui_async ARGV`` as a real process (for stdin, signals and the entry points)."""
-    done = subprocess.run(
-        command(*argv),
-        input=stdin,
-        capture_output=True,
-        env=clean_environ(env),
-        timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
-    )
-    return CliResult(done.returncode, done.stdout.decode(), done.stderr.decode())
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """Every line of a results file, decoded (each must be a whole JSON object)."""
-    with path.open("rb") as handle:
-        return [_json.loads(line) for line in handle]
-
-
-def read_meta(path: Path) -> dict[str, Any]:
-    meta: dict[str, Any] = _json.loads(meta_path(path).read_bytes())
-    return meta
-
-
-def write_recipients(path: Path, count: int, *, start: int = 0, kind: str = "cid") -> Path:
-    """A CSV of ``count`` recipients ``{kind},name``; cids are 32 hex digits, names ``User i``."""
-    rows = [f"{kind},name"] + [f"{i:032x},User {i}" for i in range(start, start + count)]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
-
-
-def closed_port_url() -> str:
-    """An http base URL on 127.0.0.1 where nothing listens: any connection is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v2"
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout_s: float = 20.0) -> None:
-    """Poll another process's progress (there is no clock to drive across processes); bounded."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-
+from tests.cli_harness import (
+    DATA,
+    RESULT_FIELDS,
+    SUBPROCESS_TIMEOUT_S,
+    ThreadedMock,
+    clean_environ,
+    closed_port_url,
+    command,
+    read_meta,
+    read_results,
+    run_cli,
+    run_process,
+    wait_until,
+    write_recipients,
+)
 
 SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
 
@@ -200,20 +47,8 @@ SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
 
 
 @pytest.fixture
-def served() -> Iterator[ThreadedMock]:
-    """A default mock on its own thread."""
-    with ThreadedMock() as served:
-        yield served
-
-
-@pytest.fixture
 def recipients(tmp_path: Path) -> Path:
     return write_recipients(tmp_path / "recipients.csv", 12)
-
-
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    return tmp_path / "results.jsonl"
 
 
 # -- sending and exit statuses -------------------------------------------------------------------------------

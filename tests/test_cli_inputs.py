@@ -14,7 +14,6 @@ import errno
 import gzip
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from getui_async import results as results_module
 from getui_async import sources as sources_module
 from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_MASTER_SECRET
 from getui_async.sources import MAX_LINE_BYTES, MAX_RECORD_BYTES, MAX_RECORD_LINES
-from tests.test_cli import DATA, CliResult, ThreadedMock, read_results, run_cli, write_recipients
+from tests.cli_harness import DATA, CliResult, ThreadedMock, read_results, run_cli, write_recipients
 
 #: A message every corpus record fits: JSONL records may override title, body and payload.
 FLAGS = ("--title", "T", "--body", "B", "--click-type", "payload", "--payload", "p", "--no-progress")
@@ -66,17 +65,6 @@ WHOLE_FILE: dict[str, tuple[int | None, str]] = {
     "jsonl_blank_only.jsonl": (1, "empty file: no JSON lines"),
     "recipients.txt": (None, "unknown format"),
 }
-
-
-@pytest.fixture
-def served() -> Iterator[ThreadedMock]:
-    with ThreadedMock() as served:
-        yield served
-
-
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    return tmp_path / "results.jsonl"
 
 
 def send(served: ThreadedMock | None, path: Path, out: Path, *flags: str) -> CliResult:

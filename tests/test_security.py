@@ -37,7 +37,7 @@ from getui_async.messages import MessageTemplate
 from getui_async.mock import MockConfig, MockGetui
 from getui_async.results import meta_path
 from getui_async.transport import AiohttpTransport
-from tests.test_cli import (
+from tests.cli_harness import (
     SUBPROCESS_TIMEOUT_S,
     ThreadedMock,
     clean_environ,
