@@ -192,7 +192,7 @@ class Mock:
         if cpu is not None:
             os.sched_setaffinity(self.proc.pid, {cpu})
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode().strip()
+        line = self.proc.stdout.readline().decode().strip().removeprefix("export ")
         if not line.startswith("GETUI_BASE_URL=http://127.0.0.1:"):
             self.close()
             raise RuntimeError(f"the mock server did not start: {line!r}")

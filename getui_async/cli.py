@@ -8,7 +8,10 @@ shows progress, prints the summary and maps outcomes to the exit statuses of the
     2  nothing sent: usage, configuration, credential or input-file error (message on stderr)
     3  stopped before finishing (SIGINT/SIGTERM, daily quota): results consistent, --resume finishes
 
-Precedence for every setting: command-line flag, then environment (``GETUI_*``), then ``--config``.
+Precedence for every setting: command-line flag, then environment (``GETUI_*``), then the config file:
+``--config FILE``, else the first of ``./getui-push.toml`` and ``$XDG_CONFIG_HOME/getui-push/config.toml``
+(``~/.config`` when the variable is unset). Running a send lives in :mod:`getui_async.runner`; the mock
+server (aiohttp.web) is imported only by the commands that start it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,10 @@ import asyncio
 import gc
 import logging
 import os
-import signal
 import stat
 import sys
 import typing
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -42,17 +43,15 @@ from .config import (
     RetrySettings,
     Settings,
 )
-from .engine import Campaign, Summary
-from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError
+from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
 from .messages import CLICK_FIELD, ClickType, MessageTemplate
-from .mock import cli as mock_cli
-from .progress import ProgressBar, format_summary
-from .sources import Format, open_source
+from .runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG, STDOUT, SendJob, run_send
+from .sources import Format
 
-__all__ = ["main"]
+__all__ = ["build_parser", "find_config", "main"]
 
-PROG: Final = "getui-push"
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
+#: Where a config file is looked for without ``--config``, in order (the first that exists is used).
+CONFIG_NAME: Final = "getui-push.toml"
 DEFAULT_CONCURRENCY: Final = 64
 GC_THRESHOLDS: Final = (20_000, 20, 100)
 
@@ -91,38 +90,78 @@ class UsageError(GetuiError):
 # -- argument parsing -------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+def _number(text: str, kind: type[int] | type[float], what: str) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not value > 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return int(_number(text, int, "a whole number >= 1"))
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
-    return value
+    return float(_number(text, float, "a positive number"))
 
 
 def _list_chunk(text: str) -> int:
     value = _positive_int(text)
     if value > MAX_LIST_CHUNK:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_LIST_CHUNK}, got {value}")
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_LIST_CHUNK}, got {text!r}")
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Push Getui (个推) campaigns fast, exactly once, resumably."
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its "argument --rate: ..." errors said as "--rate: ..." (the flag first)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        if message.startswith("argument "):
+            message = message[len("argument ") :]
+        super().error(message)
+
+
+SEND_EPILOG: Final = f"""\
+environment:
+  {ENV_APP_ID}, {ENV_APP_KEY}, {ENV_MASTER_SECRET}
+                        the app's credentials (Getui console; mock-server prints the mock's)
+  {ENV_BASE_URL}        API base (default https://restapi.getui.com/v2)
+  XDG_CONFIG_HOME       where the config file is looked for (default ~/.config)
+
+settings come from flags, then the environment, then the config file: --config FILE,
+else ./{CONFIG_NAME}, else $XDG_CONFIG_HOME/getui-push/config.toml.
+
+exit statuses:
+  {EXIT_OK}  finished, no record failed or was rejected
+  {EXIT_SOME_FAILED}  finished, some records failed or were rejected (see RESULTS)
+  {EXIT_USAGE}  nothing sent: bad flag, configuration, credentials or input file
+  {EXIT_STOPPED}  stopped before the end (Ctrl-C, SIGTERM, daily quota): run again with --resume
+
+examples:
+  {PROG} send recipients.csv --out results.jsonl --title 'Hi {{name}}' --body 'Your {{city}} coupon'
+  {PROG} send recipients.csv --out results.jsonl --title 'Hi {{name}}' --body 'Your {{city}} coupon' --resume
+"""
+
+
+def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
+    """The whole command line. ``mock_flags`` adds mock-server's flags (it imports the mock server)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Push Getui (个推) campaigns fast, exactly once, resumably.",
+        epilog=f"Run '{PROG} COMMAND --help' for a command's flags, environment and exit statuses.",
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
 
     send = commands.add_parser(
         "send",
         help="push one campaign to every recipient in a file",
         description="Push one message (with per-recipient {field} placeholders) to every record of INPUT.",
+        epilog=SEND_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     send.add_argument(
         "input", metavar="INPUT", help=".csv, .jsonl or .ndjson (optionally .gz), or - for stdin"
@@ -166,9 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
     ui = send.add_argument_group("connection and output")
     ui.add_argument("--base-url", help=f"API base (default ${ENV_BASE_URL} or https://restapi.getui.com/v2)")
-    ui.add_argument("--config", metavar="FILE.toml", help="settings file (flags and environment override it)")
-    ui.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ui.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON to FILE")
+    ui.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help=f"settings file (flags and environment override it; default ./{CONFIG_NAME}, "
+        "else $XDG_CONFIG_HOME/getui-push/config.toml)",
+    )
+    ui.add_argument("--no-progress", action="store_true", help="no progress line")
+    ui.add_argument("-q", "--quiet", action="store_true", help="only errors and the final one-line result")
+    ui.add_argument(
+        "--summary-json", metavar="FILE", help="also write the summary as JSON to FILE (- for stdout)"
+    )
     ui.add_argument("--log-level", choices=LOG_LEVELS, help="default warning")
 
     demo = commands.add_parser(
@@ -180,18 +227,58 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--dir", default="getui-demo", help="where to write the demo files (default ./getui-demo)"
     )
-    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.add_argument("--no-progress", action="store_true", help="no progress line")
 
-    mock = commands.add_parser("mock-server", help="serve the bundled mock Getui API until stopped")
-    mock_cli.add_arguments(mock)
+    mock = commands.add_parser(
+        "mock-server",
+        help="serve the bundled mock Getui API until stopped; prints the credentials it accepts",
+        description="Serve the bundled mock Getui REST v2 API on 127.0.0.1 until SIGINT/SIGTERM.",
+    )
+    if mock_flags:
+        from .mock import cli as mock_cli  # noqa: PLC0415 - aiohttp.web only for the commands that need it
+
+        mock_cli.add_arguments(mock)
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh, fish, ...)",
+        description="Print the completion script for SHELL; e.g. in ~/.bashrc: "
+        f'eval "$({PROG} completion bash)"',
+    )
+    completion.add_argument(
+        "shell", metavar="SHELL", choices=COMPLETION_SHELLS, help=", ".join(COMPLETION_SHELLS)
+    )
     return parser
+
+
+#: Shells ``completion`` writes scripts for (all that shtab supports).
+COMPLETION_SHELLS: Final = ("bash", "zsh", "fish", "tcsh")
+#: Commands whose flags include the mock server's (building them imports aiohttp.web).
+_MOCK_COMMANDS: Final = frozenset({"mock-server", "completion"})
+
+
+def _completion_script(shell: str) -> str:
+    """The completion script for ``shell``, generated by shtab from the one parser (mock flags too)."""
+    import shtab  # noqa: PLC0415 - only this command needs it
+
+    return str(shtab.complete(build_parser(mock_flags=True), shell=shell))
 
 
 # -- settings resolution ---------------------------------------------------------------------------------
 
 
+def find_config(environ: Mapping[str, str], cwd: Path | None = None) -> str | None:
+    """The config file used without ``--config``: ./getui-push.toml, else the XDG one; None if neither."""
+    xdg = environ.get("XDG_CONFIG_HOME", "").strip()
+    home = Path(xdg) if xdg else Path(environ.get("HOME") or Path.home()) / ".config"
+    for candidate in ((cwd or Path.cwd()) / CONFIG_NAME, home / "getui-push" / "config.toml"):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
 def load_config(path: str | None) -> dict[str, Any]:
-    """The ``--config`` TOML file as a flat dict; unknown keys are an error naming them."""
+    """The TOML config file as a flat dict; unknown keys are an error naming them."""
     if path is None:
         return {}
     if sys.version_info >= (3, 11):
@@ -327,94 +414,9 @@ def resolve_options(args: argparse.Namespace, config: Mapping[str, Any]) -> Camp
 # -- running -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SendJob:
-    """A fully resolved ``send``: what the ``demo`` command builds too."""
-
-    input: str
-    format: str | None
-    out: Path
-    template: MessageTemplate
-    settings: Settings | None
-    options: CampaignSettings
-    resume: bool
-    progress: bool
-    summary_json: Path | None = None
-
-
-def _count_records(path: str, fmt: str | None) -> int | None:
-    """Records in a plain file, for the progress bar's ETA (None for stdin and gzip: unknown)."""
-    if path == "-" or path.endswith(".gz"):
-        return None
-    lines = 0
-    last = b"\n"
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    lines += last != b"\n"
-    is_csv = (fmt or ("csv" if path.endswith(".csv") else "jsonl")) == "csv"
-    return max(0, lines - 1) if is_csv else lines
-
-
-async def run_send(job: SendJob, *, stderr: Any = None) -> tuple[Summary, int]:
-    """Run a resolved send with signals, progress and the summary; returns (summary, exit status)."""
-    stderr = stderr or sys.stderr
-    loop = asyncio.get_running_loop()
-    source = await asyncio.to_thread(open_source, job.input, format=job.format)  # type: ignore[arg-type]
-    try:
-        total = None
-        if job.progress:
-            total = await asyncio.to_thread(_count_records, job.input, job.format)
-        bar = ProgressBar(
-            total=total, enabled=job.progress, description="dry run" if job.options.dry_run else "sending"
-        )
-        campaign = Campaign(
-            source,
-            job.template,
-            job.settings,
-            job.options,
-            out=job.out,
-            resume=job.resume,
-            observers=[bar] if bar.enabled else [],  # no per-record events unless someone shows them
-        )
-        print(f"{PROG}: campaign {campaign.campaign_id} -> {job.out}", file=stderr)
-        signals = 0
-
-        def on_signal(signum: int) -> None:
-            nonlocal signals
-            signals += 1
-            if signals == 1:
-                print(
-                    f"\n{PROG}: {signal.Signals(signum).name}: finishing requests in flight "
-                    "(again to exit at once)",
-                    file=stderr,
-                    flush=True,
-                )
-                campaign.request_stop("signal", f"{signal.Signals(signum).name} received")
-            else:
-                campaign.flush_now()
-                os._exit(EXIT_STOPPED)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig)
-        try:
-            async with bar.running():
-                summary = await campaign.run()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-    finally:
-        source.close()
-    format_summary(summary, out=stderr)
-    if job.summary_json is not None:
-        job.summary_json.write_bytes(_json.dumps(summary.to_dict()) + b"\n")
-    return summary, summary.exit_code
-
-
 def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
-    config = load_config(args.config)
-    level = _pick(args, config, "log_level")
+    config = load_config(args.config or find_config(environ))
+    level = "error" if args.quiet else _pick(args, config, "log_level")
     if level:
         logging.getLogger().setLevel(level.upper())
     options = resolve_options(args, config)
@@ -430,13 +432,19 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         settings=settings,
         options=options,
         resume=bool(args.resume),
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress and not args.quiet and sys.stderr.isatty(),
         summary_json=Path(args.summary_json) if args.summary_json else None,
+        quiet=bool(args.quiet),
     )
 
 
 def _results_path(text: str) -> Path:
     """``--out`` as a path, refused early when it cannot be a results file."""
+    if text == STDOUT:
+        raise UsageError(
+            "--out -: the results file must be a real file (it is appended to, checked and resumed); "
+            "give a path such as --out results.jsonl"
+        )
     out = Path(text)
     if out.is_dir():
         raise UsageError(f"--out {text}: is a directory; give the path of a results file")
@@ -449,6 +457,17 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo  # noqa: PLC0415 - the demo pulls in the mock server
 
     return _run(run_demo(records=args.records, directory=Path(args.dir), progress=not args.no_progress))
+
+
+def _mock_server(args: argparse.Namespace) -> int:
+    from .mock import cli as mock_cli  # noqa: PLC0415 - aiohttp.web only for the commands that need it
+
+    return mock_cli.run(args)
+
+
+def _completion(args: argparse.Namespace) -> int:
+    sys.stdout.write(_completion_script(args.shell))
+    return EXIT_OK
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
@@ -485,12 +504,16 @@ def _fail(message: str) -> int:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Entry point of ``getui-push`` and ``python -m getui_async``; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(mock_flags=bool(_MOCK_COMMANDS & set(argv))).parse_args(argv)
     if args.command == "mock-server":
-        return mock_cli.run(args)
+        return _mock_server(args)
+    if args.command == "completion":
+        return _completion(args)
     _setup_logging()
+    env = os.environ if environ is None else environ
     commands: dict[str, Callable[[], int]] = {
-        "send": lambda: _run(_send_main(args, os.environ if environ is None else environ)),
+        "send": lambda: _run(_send_main(args, env)),
         "demo": lambda: _demo(args),
     }
     try:
@@ -498,7 +521,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except (ConfigError, UsageError, InputError, MessageError) as exc:
         return _fail(str(exc))
     except GetuiError as exc:  # results file refused, or the pre-flight /auth failed
-        return _fail(_describe(exc))
+        return _fail(_describe(exc, args, env))
     except OSError as exc:
         return _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
 
@@ -509,7 +532,16 @@ async def _send_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     return code
 
 
-def _describe(exc: GetuiError) -> str:
-    if isinstance(exc, ApiError):
-        return f"nothing was sent: {exc}"
-    return str(exc)
+def _describe(exc: GetuiError, args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    """The error as a person can act on it: which flag, variable or value to change."""
+    if not isinstance(exc, ApiError):
+        return str(exc)
+    if isinstance(exc, TransportError):
+        base = getattr(args, "base_url", None) or environ.get(ENV_BASE_URL) or "https://restapi.getui.com/v2"
+        where = "--base-url" if getattr(args, "base_url", None) else f"{ENV_BASE_URL} or --base-url"
+        return f"nothing was sent: cannot reach Getui at {base} ({exc}); check {where}"
+    if exc.code == 404 or "appid" in exc.msg.lower().replace(" ", ""):
+        app_id = environ.get(ENV_APP_ID, "").strip()
+        shown = repr(app_id) if app_id else "not set in the environment (the config file's app_id)"
+        return f"nothing was sent: {exc}; check {ENV_APP_ID} (or app_id in the config file): it is {shown}"
+    return f"nothing was sent: {exc}"

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Final
 
 from . import _json
-from .cli import PROG, SendJob, run_send
 from .config import CampaignSettings, Credentials, RetrySettings, Settings
 from .messages import MessageTemplate
 from .mock import MockConfig, MockGetui
+from .mock.cli import export_lines
 from .results import meta_path
+from .runner import EXIT_STOPPED, PROG, SendJob, run_send
 
 __all__ = ["run_demo"]
 
@@ -58,11 +59,19 @@ def _prepare(directory: Path, records: int) -> tuple[Path, Path]:
 
 
 async def run_demo(*, records: int, directory: Path, progress: bool) -> int:
-    """Run the demo; 0 when the campaign ran to the end and the mock agrees with the results."""
+    """Run the demo; the exit status is the send's (1: the sample holds bad records on purpose).
+
+    A disagreement between the mock's delivery log and the results file is also 1, said on stderr.
+    """
     recipients, out = await asyncio.to_thread(_prepare, directory, records)
     config = MockConfig(latency_ms=2.0, latency_jitter_ms=3.0, http_5xx_rate=0.01, seed=7)
     async with MockGetui(config) as mock:
-        print(f"{PROG} demo: mock Getui server on {mock.base_url} (5xx on 1% of requests)", file=sys.stderr)
+        print(
+            f"{PROG} demo: mock Getui server on {mock.base_url} (5xx on 1% of requests); to send to it "
+            f"yourself while it runs ({PROG} mock-server starts one that stays up), it accepts:",
+            file=sys.stderr,
+        )
+        print("\n".join(f"  {line}" for line in export_lines(mock)), file=sys.stderr)
         settings = Settings(
             credentials=Credentials(
                 app_id=mock.app_id, app_key=mock.app_key, master_secret=mock.master_secret
@@ -92,5 +101,14 @@ async def run_demo(*, records: int, directory: Path, progress: bool) -> int:
         file=sys.stderr,
     )
     print(f"{PROG} demo: recipients {recipients}\n{PROG} demo: results    {out}", file=sys.stderr)
-    consistent = twice == 0 and sent == len(delivered) and not summary.stopped
-    return 0 if consistent else 1
+    if summary.stopped:
+        return EXIT_STOPPED
+    if twice or sent != len(delivered):
+        print(f"{PROG} demo: MISMATCH between the mock's deliveries and the results file", file=sys.stderr)
+        return max(1, summary.exit_code)
+    print(
+        f"{PROG} demo: exit status {summary.exit_code}, as for any send"
+        + (": the sample has failed and rejected records on purpose" if summary.exit_code else ""),
+        file=sys.stderr,
+    )
+    return summary.exit_code

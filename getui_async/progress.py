@@ -1,7 +1,9 @@
-"""What the CLI shows: a live progress bar (rich, only on a terminal) and the end-of-run summary.
+"""What the CLI shows: a live progress line (rich, only on a terminal) and the end-of-run summary.
 
-Both are observers of engine events and read counters; neither decides anything. The bar is updated
-a few times a second from plain counters, never once per record.
+Both are observers of engine events and read counters; neither decides anything. The line is redrawn
+a few times a second from plain counters, never once per record. It is laid out for the terminal's
+width on every redraw: whole fields are dropped by priority (:func:`fit_fields`) instead of each field
+being cut, and the bar takes whatever room is left. It is transient: every way out erases it.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections import Counter
-from collections.abc import AsyncIterator
+import time
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any, Final
 
 from .engine import Summary
-from .events import RecordDone, RetryScheduled, Throttled
+from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled
 
-__all__ = ["ProgressBar", "format_summary", "status_line"]
+__all__ = ["Field", "ProgressBar", "fit_fields", "format_summary", "plural", "status_line", "summary_line"]
 
 _SHORT: Final = {
     "successed_online": "online",
@@ -30,6 +34,21 @@ _SHORT: Final = {
     "duplicate": "duplicate",
     "validated": "validated",
 }
+#: Status counts on the line, most important first: problems before deliveries.
+_STATUS_PRIORITY: Final = (
+    "failed", "rejected", "successed_online", "successed_offline", "accepted", "validated",
+    "successed_ignore", "duplicate",
+)  # fmt: skip
+#: The bar is shown only with at least this many cells, and never wider than ``_BAR_MAX``.
+_BAR_MIN: Final = 10
+_BAR_MAX: Final = 40
+#: Seconds of history behind the rate (and so the ETA).
+_RATE_WINDOW_S: Final = 5.0
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 result line``, ``2 result lines`` (with thousands separators)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
 
 
 def status_line(counts: Counter[str]) -> str:
@@ -37,19 +56,73 @@ def status_line(counts: Counter[str]) -> str:
     return " · ".join(f"{short} {counts[status]:,}" for status, short in _SHORT.items() if counts[status])
 
 
-class ProgressBar:
-    """A rich progress bar fed by engine events; a no-op object when ``enabled`` is false."""
+@dataclass(frozen=True)
+class Field:
+    """One piece of the progress line: ``rank`` orders dropping (0 is kept longest), ``order`` placement."""
 
-    def __init__(self, *, total: int | None, enabled: bool, description: str = "sending") -> None:
+    text: str
+    rank: int
+    order: int
+    style: str = ""
+
+
+def fit_fields(fields: Sequence[Field], width: int, *, sep: str = "  ") -> tuple[list[Field], int]:
+    """The fields that fit in ``width`` cells, in display order, and the cells left for a bar.
+
+    Fields are dropped whole, lowest priority (highest ``rank``) first; the bar (placed after the first
+    field) gets the room left over, or 0 when fewer than ``_BAR_MIN`` cells remain.
+    """
+    from rich.cells import cell_len  # noqa: PLC0415 - rich is imported only for a terminal
+
+    kept = sorted(fields, key=lambda f: f.rank)
+
+    def used(chosen: Sequence[Field]) -> int:
+        return sum(cell_len(f.text) for f in chosen) + len(sep) * max(0, len(chosen) - 1)
+
+    while kept and used(kept) > width:
+        kept.pop()
+    room = width - used(kept) - len(sep)
+    bar = min(_BAR_MAX, room) if room >= _BAR_MIN else 0
+    return sorted(kept, key=lambda f: f.order), bar
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressBar:
+    """A one-line progress display fed by engine events; a no-op object when ``enabled`` is false.
+
+    ``initial`` is the number of records a previous run already finished (a resume), so the line
+    counts the whole campaign against ``total``. :meth:`set_wait` shows why nothing moves (a pause,
+    a retry wait, a stop) in words; an event with a ``waiting`` attribute (text or None) does the same.
+    """
+
+    def __init__(
+        self,
+        *,
+        total: int | None,
+        enabled: bool,
+        description: str = "sending",
+        initial: int = 0,
+        file: IO[str] | None = None,
+    ) -> None:
         self.enabled = enabled
         self.counts: Counter[str] = Counter()
         self.retries = 0
         self.pauses = 0
+        self.initial = initial
         self._total = total
         self._description = description
-        self._progress: Any = None
-        self._task: Any = None
+        self._file = file
+        self._wait: tuple[str, float | None] | None = None
+        self._started = time.monotonic()
+        self._samples: deque[tuple[float, int]] = deque()
+        self._live: Any = None
         self._saved_handlers: list[logging.Handler] = []
+
+    # -- feeding ---------------------------------------------------------------------------------------
 
     def __call__(self, event: object) -> None:
         """The observer: count, never render (rendering happens on the refresh timer)."""
@@ -59,72 +132,139 @@ class ProgressBar:
             self.retries += 1
         elif isinstance(event, Throttled):
             self.pauses += 1
+            self.set_wait("Getui's per-minute limit", for_s=event.pause_s)
+        elif isinstance(event, CampaignStopping):
+            self.set_wait("stopping: finishing requests in flight")
+        elif hasattr(event, "waiting"):
+            waiting = event.waiting
+            self.set_wait(waiting if isinstance(waiting, str) else None)
+
+    def set_wait(self, text: str | None, *, for_s: float | None = None) -> None:
+        """Show ``text`` (why the run is waiting; with a countdown when ``for_s`` is given), or clear it."""
+        self._wait = None if text is None else (text, None if for_s is None else time.monotonic() + for_s)
+
+    @property
+    def done(self) -> int:
+        """Records finished in the whole campaign: earlier runs' and this one's."""
+        return self.initial + sum(self.counts.values())
+
+    # -- layout ----------------------------------------------------------------------------------------
+
+    def fields(self, now: float | None = None) -> list[Field]:
+        """The line's fields for the current counters (rank: what survives a narrow terminal)."""
+        now = time.monotonic() if now is None else now
+        done, total = self.done, self._total
+        rate = self._rate(now, done)
+        out = [Field(self._description, 0, 0, "bold")]
+        if total:
+            out.append(Field(f"{min(100, done * 100 // total):>3d}%", 1, 2))
+            out.append(Field(f"{done:,}/{total:,}", 2, 3))
+        else:
+            out.append(Field(f"{done:,}", 1, 3))
+        out.append(Field(f"{rate:,.0f}/s", 5, 4))
+        out.append(Field(_clock(now - self._started), 8, 5))
+        if total and rate > 0 and done < total:
+            out.append(Field(f"eta {_clock((total - done) / rate)}", 4, 6))
+        for i, status in enumerate(_STATUS_PRIORITY):
+            if self.counts[status]:
+                style = "red" if status in ("failed", "rejected") else ""
+                out.append(Field(f"{_SHORT[status]} {self.counts[status]:,}", 6 + i * 2, 10 + i, style))
+        if self.retries:
+            out.append(Field(f"retries {self.retries:,}", 9, 30))
+        if self._wait is not None:
+            text, until = self._wait
+            if until is not None:
+                left = until - now
+                if left <= 0:
+                    self._wait = None
+                    return out
+                text = f"{text}, {left:.0f} s left"
+            out.append(Field(f"paused: {text}", 3, 40, "yellow"))
+        return out
+
+    def render_text(self, width: int, now: float | None = None) -> Any:
+        """The line as a rich ``Text`` no wider than ``width``."""
+        from rich.text import Text  # noqa: PLC0415
+
+        chosen, bar = fit_fields(self.fields(now), width)
+        line = Text(no_wrap=True, overflow="crop")
+        for i, item in enumerate(chosen):
+            if i:
+                line.append("  ")
+            line.append(item.text, style=item.style)
+            if i == 0 and bar:
+                line.append("  ")
+                line.append_text(self._bar(bar))
+        return line
+
+    def _bar(self, cells: int) -> Any:
+        from rich.text import Text  # noqa: PLC0415
+
+        if not self._total:
+            return Text("━" * cells, style="bright_black")
+        filled = min(cells, self.done * cells // self._total)
+        return Text.assemble(("━" * filled, "magenta"), ("━" * (cells - filled), "bright_black"))
+
+    def _rate(self, now: float, done: int) -> float:
+        samples = self._samples
+        if not samples or samples[-1][0] < now:
+            samples.append((now, done))
+        while len(samples) > 2 and now - samples[0][0] > _RATE_WINDOW_S:
+            samples.popleft()
+        (t0, d0), (t1, d1) = samples[0], samples[-1]
+        return (d1 - d0) / (t1 - t0) if t1 > t0 else 0.0
+
+    # -- showing ---------------------------------------------------------------------------------------
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        # One cell short of the edge: a line filling the last column makes some terminals wrap.
+        yield self.render_text(max(1, options.max_width - 1))
 
     def __enter__(self) -> ProgressBar:
         if not self.enabled:
             return self
         from rich.console import Console  # noqa: PLC0415 - rich is imported only for a terminal
-        from rich.logging import RichHandler  # noqa: PLC0415
-        from rich.progress import (  # noqa: PLC0415
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.live import Live  # noqa: PLC0415
 
-        console = Console(file=sys.stderr)
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}/s"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=console,
-            transient=True,
-        )
-        self._task = self._progress.add_task(self._description, total=self._total, rate="0", status="")
-        # Log lines go above the bar instead of through it, while the bar shows.
+        console = Console(file=self._file or sys.stderr)
+        self._started = time.monotonic()
+        self._live = Live(
+            self, console=console, auto_refresh=False, transient=True, redirect_stdout=False,
+            redirect_stderr=False,
+        )  # fmt: skip
+        # Log lines go above the line, formatted exactly as without a terminal.
         root = logging.getLogger()
         self._saved_handlers = list(root.handlers)
-        root.handlers[:] = [
-            _above_the_bar(handler, console, RichHandler)
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, RichHandler)
-            else handler
-            for handler in self._saved_handlers
-        ]
-        self._progress.start()
+        root.handlers[:] = [_above_the_line(h, console) for h in self._saved_handlers]
+        self._live.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._progress is not None:
-            self.refresh()
-            self._progress.stop()
+        self.close()
+
+    def close(self) -> None:
+        """Erase the line and give logging its handlers back; safe to call twice (a second signal)."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.stop()
             logging.getLogger().handlers[:] = self._saved_handlers
 
+    def print(self, text: str) -> None:
+        """Print a message above the line (or plainly when there is none)."""
+        if self._live is not None:
+            self._live.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(text, file=self._file or sys.stderr, flush=True)
+
     def refresh(self) -> None:
-        if self._progress is None:
-            return
-        done = sum(self.counts.values())
-        task = self._progress.tasks[0]
-        speed = task.speed or 0.0
-        extra = f" · retries {self.retries:,}" if self.retries else ""
-        extra += f" · throttle pauses {self.pauses}" if self.pauses else ""
-        self._progress.update(
-            self._task, completed=done, rate=f"{speed:,.0f}", status=status_line(self.counts) + extra
-        )
+        if self._live is not None:
+            self._live.refresh()
 
     @contextlib.asynccontextmanager
     async def running(self, interval_s: float = 0.2) -> AsyncIterator[ProgressBar]:
-        """Refresh the bar every ``interval_s`` while the block runs."""
+        """Redraw every ``interval_s`` while the block runs."""
         with self:
             if not self.enabled:
                 yield self
@@ -144,10 +284,40 @@ class ProgressBar:
                     await ticker
 
 
-def _above_the_bar(handler: logging.Handler, console: Any, rich_handler: Any) -> logging.Handler:
-    replacement: logging.Handler = rich_handler(console=console, show_path=False, show_time=False)
+class _ConsoleStream:
+    """A text stream that prints through a rich console, so a log line lands above the live line."""
+
+    def __init__(self, console: Any) -> None:
+        self._console = console
+
+    def write(self, text: str) -> int:
+        self._console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        self._console.file.flush()
+
+
+def _above_the_line(handler: logging.Handler, console: Any) -> logging.Handler:
+    if not isinstance(handler, logging.StreamHandler) or handler.stream not in (sys.stderr, console.file):
+        return handler
+    replacement = logging.StreamHandler(_ConsoleStream(console))  # type: ignore[arg-type]
     replacement.setLevel(handler.level)
+    replacement.setFormatter(handler.formatter)
+    for log_filter in handler.filters:
+        replacement.addFilter(log_filter)
     return replacement
+
+
+def summary_line(summary: Summary) -> str:
+    """The whole run in one line (what ``--quiet`` prints)."""
+    what = "dry run" if summary.dry_run else "campaign"
+    state = f"STOPPED ({summary.stopped})" if summary.stopped else "finished"
+    counts = status_line(summary.counts + summary.previous) or "nothing to do"
+    return (
+        f"getui-push: {what} {summary.campaign_id} {state}: {plural(summary.done, 'result line')}; "
+        f"{counts}; exit {summary.exit_code}"
+    )
 
 
 def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
@@ -161,8 +331,8 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
     else:
         lines.append(f"getui-push: {what} {summary.campaign_id} finished")
     lines.append(
-        f"  {summary.done:,} result lines in {summary.elapsed_s:.2f} s "
-        f"({summary.recipients_per_s:,.0f} recipients/s); {summary.records:,} records read"
+        f"  {plural(summary.done, 'result line')} in {summary.elapsed_s:.2f} s "
+        f"({summary.recipients_per_s:,.0f} recipients/s); {plural(summary.records, 'record')} read"
         + (f", {summary.skipped:,} already done" if summary.skipped else "")
     )
     width = max((len(s) for s in summary.counts), default=0)
@@ -176,9 +346,9 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
         )
     if summary.already_taken:
         lines.append(
-            f"  note: Getui already had the request_id of {summary.already_taken:,} recipients (a retry "
-            f"whose first reply was lost, or an earlier run of campaign {summary.campaign_id}); if this "
-            "message was meant to reach them again, send it with a new --campaign"
+            f"  note: Getui already had the request_id of {plural(summary.already_taken, 'recipient')} (a "
+            f"retry whose first reply was lost, or an earlier run of campaign {summary.campaign_id}); if "
+            "this message was meant to reach them again, send it with a new --campaign"
         )
     if summary.results_path:
         lines.append(f"  results: {summary.results_path}")

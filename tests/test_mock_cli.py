@@ -11,7 +11,7 @@ import sys
 import aiohttp
 import pytest
 
-from getui_async.mock import DEMO_MASTER_SECRET, MockConfig
+from getui_async.mock import DEMO_APP_KEY, DEMO_MASTER_SECRET, MockConfig
 from getui_async.mock.cli import HELP, add_arguments, check_host, config_from_args, run
 
 
@@ -91,7 +91,7 @@ def test_unknown_choice_is_an_argparse_error(capsys):
 
 @pytest.mark.integration
 async def test_python_m_serves_until_sigterm():
-    """`python -m getui_async.mock` prints GETUI_BASE_URL first, serves, and exits 0 on SIGTERM."""
+    """`python -m getui_async.mock` prints an export of GETUI_BASE_URL first, serves, exits 0 on SIGTERM."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "getui_async.mock", "--port", "0", "--seed", "3",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -100,7 +100,7 @@ async def test_python_m_serves_until_sigterm():
         assert proc.stdout is not None
         first = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode().strip()
         name, _, base_url = first.partition("=")
-        assert name == "GETUI_BASE_URL"
+        assert name == "export GETUI_BASE_URL"
         assert base_url.startswith("http://127.0.0.1:")
         assert base_url.endswith("/v2")
         root = base_url.removesuffix("/v2")
@@ -109,8 +109,9 @@ async def test_python_m_serves_until_sigterm():
         proc.send_signal(signal.SIGTERM)
         rest, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
         assert proc.returncode == 0
-        assert b"GETUI_APP_ID=demo-app" in rest
-        assert DEMO_MASTER_SECRET.encode() not in rest
+        assert b"export GETUI_APP_ID=demo-app\n" in rest
+        assert f"export GETUI_APP_KEY={DEMO_APP_KEY}\n".encode() in rest
+        assert f"export GETUI_MASTER_SECRET={DEMO_MASTER_SECRET}\n".encode() in rest
     finally:
         if proc.returncode is None:
             proc.kill()

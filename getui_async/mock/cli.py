@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import ipaddress
+import shlex
 import signal
 import sys
 import typing
@@ -19,7 +20,7 @@ from typing import Any, Final
 from .config import MockConfig, choices_of
 from .server import MockGetui
 
-__all__ = ["add_arguments", "check_host", "config_from_args", "main", "run"]
+__all__ = ["add_arguments", "check_host", "config_from_args", "export_lines", "main", "run"]
 
 #: Help per setting; a setting missing here still gets a flag (a test checks that every one has help).
 HELP: Final[dict[str, str]] = {
@@ -140,13 +141,24 @@ async def _serve(config: MockConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with MockGetui(config) as mock:
         # A parent process reads these lines to find the server: print them at once and flush.
-        print(f"GETUI_BASE_URL={mock.base_url}")
-        print(f"GETUI_APP_ID={mock.app_id}")
-        print(
-            "# GETUI_APP_KEY and GETUI_MASTER_SECRET: the mock's (demo) values; see --app-key/--master-secret"
-        )
+        print("# the mock accepts these (demo values, not secrets): paste them into your shell")
+        print("\n".join(export_lines(mock)))
         print(f"# control: {mock.url}/_mock/stats  (stop with Ctrl-C)", flush=True)
         await stop.wait()
+
+
+def export_lines(mock: MockGetui) -> list[str]:
+    """``export GETUI_...=...`` lines for the base URL and the credentials the mock accepts.
+
+    They are the mock's demo values (or the ones given by flag), so printing them leaks nothing.
+    """
+    values = {
+        "GETUI_BASE_URL": mock.base_url,
+        "GETUI_APP_ID": mock.app_id,
+        "GETUI_APP_KEY": mock.app_key,
+        "GETUI_MASTER_SECRET": mock.master_secret,
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
 
 def _run_loop(coro: Coroutine[Any, Any, None]) -> None:

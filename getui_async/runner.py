@@ -1,0 +1,170 @@
+"""Running one resolved send for a person at a terminal: signals, the progress line, the summary.
+
+``getui-push send`` and ``getui-push demo`` both call :func:`run_send`; argument parsing stays in
+:mod:`getui_async.cli`, the engine in :mod:`getui_async.engine`. Signals: the first SIGINT/SIGTERM asks
+the campaign to stop (requests in flight finish, their lines are written); a second one exits at once
+through :func:`exit_now`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final, NoReturn
+
+from . import _json
+from .config import CampaignSettings, Settings
+from .engine import Campaign, Summary
+from .messages import MessageTemplate
+from .progress import ProgressBar, format_summary, summary_line
+from .sources import open_source
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_SOME_FAILED",
+    "EXIT_STOPPED",
+    "EXIT_USAGE",
+    "PROG",
+    "SendJob",
+    "count_records",
+    "count_result_lines",
+    "exit_now",
+    "run_send",
+]
+
+PROG: Final = "getui-push"
+#: The exit statuses of the command-line contract (``getui-push send --help`` lists them).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
+#: ``--summary-json`` to this name writes to stdout.
+STDOUT: Final = "-"
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """A fully resolved ``send``: what the ``demo`` command builds too."""
+
+    input: str
+    format: str | None
+    out: Path
+    template: MessageTemplate
+    settings: Settings | None
+    options: CampaignSettings
+    resume: bool
+    progress: bool
+    summary_json: Path | None = None
+    #: Only errors and the final one-line result (``--quiet``).
+    quiet: bool = False
+
+
+def count_records(path: str, fmt: str | None) -> int | None:
+    """Records in a plain file, for the progress line's ETA (None for stdin and gzip: unknown)."""
+    if path == "-" or path.endswith(".gz"):
+        return None
+    lines = _count_lines(Path(path))
+    is_csv = (fmt or ("csv" if path.endswith(".csv") else "jsonl")) == "csv"
+    return max(0, lines - 1) if is_csv else lines
+
+
+def count_result_lines(out: Path) -> int:
+    """Lines an earlier run left in a results file (one per finished record); 0 when there is none."""
+    try:
+        return _count_lines(out)
+    except FileNotFoundError:
+        return 0
+
+
+def _count_lines(path: Path) -> int:
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
+    """The second signal: erase the line, write what the writer holds, say so, and exit 3 at once.
+
+    The one place an immediate exit happens (swap in the engine's abort hook here when it has one).
+    Lines already written stay whole; records without a line are exactly what ``--resume`` sends.
+    """
+    bar.close()
+    print(
+        f"{PROG}: second signal: exiting now; `--resume` will send the records without a result line",
+        file=stderr,
+        flush=True,
+    )
+    try:
+        campaign.flush_now()
+    finally:
+        os._exit(EXIT_STOPPED)
+
+
+async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summary, int]:
+    """Run a resolved send with signals, progress and the summary; returns (summary, exit status)."""
+    err = stderr or sys.stderr
+    loop = asyncio.get_running_loop()
+    source = await asyncio.to_thread(open_source, job.input, format=job.format)  # type: ignore[arg-type]
+    try:
+        total = initial = None
+        if job.progress and not job.quiet:
+            total = await asyncio.to_thread(count_records, job.input, job.format)
+            if job.resume:
+                initial = await asyncio.to_thread(count_result_lines, job.out)
+        bar = ProgressBar(
+            total=total,
+            initial=initial or 0,
+            enabled=job.progress and not job.quiet,
+            description="dry run" if job.options.dry_run else "sending",
+            file=err,
+        )
+        campaign = Campaign(
+            source,
+            job.template,
+            job.settings,
+            job.options,
+            out=job.out,
+            resume=job.resume,
+            observers=[bar] if bar.enabled else [],  # no per-record events unless someone shows them
+        )
+        if not job.quiet:
+            print(f"{PROG}: campaign {campaign.campaign_id} -> {job.out}", file=err)
+        signals = 0
+
+        def on_signal(signum: int) -> None:
+            nonlocal signals
+            signals += 1
+            name = signal.Signals(signum).name
+            if signals > 1:
+                exit_now(campaign, bar, err)
+            if not job.quiet:
+                bar.print(f"{PROG}: {name}: finishing requests in flight (again to exit at once)")
+            campaign.request_stop("signal", f"{name} received")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            async with bar.running():
+                summary = await campaign.run()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    finally:
+        source.close()
+    if job.quiet:
+        print(summary_line(summary), file=err)
+    else:
+        format_summary(summary, out=err)
+    if job.summary_json is not None:
+        data = _json.dumps(summary.to_dict()) + b"\n"
+        if str(job.summary_json) == STDOUT:
+            sys.stdout.write(data.decode())
+            sys.stdout.flush()
+        else:
+            job.summary_json.write_bytes(data)
+    return summary, summary.exit_code
