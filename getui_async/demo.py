@@ -67,8 +67,8 @@ async def run_demo(*, records: int, directory: Path, progress: bool) -> int:
     config = MockConfig(latency_ms=2.0, latency_jitter_ms=3.0, http_5xx_rate=0.01, seed=7)
     async with MockGetui(config) as mock:
         print(
-            f"{PROG} demo: mock Getui server on {mock.base_url} (5xx on 1% of requests); to send to it "
-            f"yourself while it runs ({PROG} mock-server starts one that stays up), it accepts:",
+            f"{PROG} demo: mock Getui server on {mock.base_url} (5xx on 1% of requests); it accepts these "
+            f"demo credentials, as `{PROG} mock-server` does (it serves until Ctrl-C):",
             file=sys.stderr,
         )
         print("\n".join(f"  {line}" for line in export_lines(mock)), file=sys.stderr)

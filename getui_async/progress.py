@@ -301,7 +301,7 @@ class _ConsoleStream:
 def _above_the_line(handler: logging.Handler, console: Any) -> logging.Handler:
     if not isinstance(handler, logging.StreamHandler) or handler.stream not in (sys.stderr, console.file):
         return handler
-    replacement = logging.StreamHandler(_ConsoleStream(console))  # type: ignore[arg-type]
+    replacement = logging.StreamHandler(_ConsoleStream(console))
     replacement.setLevel(handler.level)
     replacement.setFormatter(handler.formatter)
     for log_filter in handler.filters:

@@ -141,8 +141,8 @@ async def _serve(config: MockConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with MockGetui(config) as mock:
         # A parent process reads these lines to find the server: print them at once and flush.
-        print("# the mock accepts these (demo values, not secrets): paste them into your shell")
         print("\n".join(export_lines(mock)))
+        print("# the credentials this mock accepts (demo values): paste these lines into your shell")
         print(f"# control: {mock.url}/_mock/stats  (stop with Ctrl-C)", flush=True)
         await stop.wait()
 
