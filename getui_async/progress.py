@@ -42,6 +42,8 @@ _STATUS_PRIORITY: Final = (
 #: The bar is shown only with at least this many cells, and never wider than ``_BAR_MAX``.
 _BAR_MIN: Final = 10
 _BAR_MAX: Final = 40
+#: The bar's place in the dropping order (see :meth:`ProgressBar.fields`): after the failure count.
+_BAR_RANK: Final = 7
 #: Seconds of history behind the rate (and so the ETA).
 _RATE_WINDOW_S: Final = 5.0
 
@@ -66,23 +68,29 @@ class Field:
     style: str = ""
 
 
-def fit_fields(fields: Sequence[Field], width: int, *, sep: str = "  ") -> tuple[list[Field], int]:
-    """The fields that fit in ``width`` cells, in display order, and the cells left for a bar.
+def fit_fields(
+    fields: Sequence[Field], width: int, *, bar_rank: int | None = None, sep: str = "  "
+) -> tuple[list[Field], int]:
+    """The fields that fit in ``width`` cells, in display order, and the cells for the bar (0: none).
 
-    Fields are dropped whole, lowest priority (highest ``rank``) first; the bar (placed after the first
-    field) gets the room left over, or 0 when fewer than ``_BAR_MIN`` cells remain.
+    Fields are dropped whole, lowest priority (highest ``rank``) first. The bar, when it has a
+    ``bar_rank``, competes like a field ``_BAR_MIN`` cells wide and then takes the room left over.
     """
     from rich.cells import cell_len  # noqa: PLC0415 - rich is imported only for a terminal
 
     kept = sorted(fields, key=lambda f: f.rank)
+    with_bar = bar_rank is not None
 
-    def used(chosen: Sequence[Field]) -> int:
-        return sum(cell_len(f.text) for f in chosen) + len(sep) * max(0, len(chosen) - 1)
+    def used(chosen: Sequence[Field], bar: bool) -> int:
+        cells = sum(cell_len(f.text) for f in chosen) + len(sep) * max(0, len(chosen) - 1)
+        return cells + (len(sep) + _BAR_MIN if bar else 0)
 
-    while kept and used(kept) > width:
-        kept.pop()
-    room = width - used(kept) - len(sep)
-    bar = min(_BAR_MAX, room) if room >= _BAR_MIN else 0
+    while (kept or with_bar) and used(kept, with_bar) > width:
+        if with_bar and (not kept or (bar_rank or 0) >= kept[-1].rank):
+            with_bar = False
+        else:
+            kept.pop()
+    bar = min(_BAR_MAX, width - used(kept, False) - len(sep)) if with_bar else 0
     return sorted(kept, key=lambda f: f.order), bar
 
 
@@ -116,7 +124,7 @@ class ProgressBar:
         self._total = total
         self._description = description
         self._file = file
-        self._wait: tuple[str, float | None] | None = None
+        self._wait: tuple[str, float | None, bool] | None = None
         self._started = time.monotonic()
         self._samples: deque[tuple[float, int]] = deque()
         self._live: Any = None
@@ -132,16 +140,22 @@ class ProgressBar:
             self.retries += 1
         elif isinstance(event, Throttled):
             self.pauses += 1
-            self.set_wait("Getui's per-minute limit", for_s=event.pause_s)
+            self.set_wait("paused by Getui's per-minute limit", for_s=event.pause_s)
         elif isinstance(event, CampaignStopping):
             self.set_wait("stopping: finishing requests in flight")
         elif hasattr(event, "waiting"):
             waiting = event.waiting
             self.set_wait(waiting if isinstance(waiting, str) else None)
 
-    def set_wait(self, text: str | None, *, for_s: float | None = None) -> None:
-        """Show ``text`` (why the run is waiting; with a countdown when ``for_s`` is given), or clear it."""
-        self._wait = None if text is None else (text, None if for_s is None else time.monotonic() + for_s)
+    def set_wait(self, text: str | None, *, for_s: float | None = None, countdown: bool = True) -> None:
+        """Show ``text`` (why the run is waiting), or clear it; ``for_s`` bounds how long it shows.
+
+        With ``countdown`` the seconds left are shown too (a pause of known length).
+        """
+        if text is None:
+            self._wait = None
+        else:
+            self._wait = (text, None if for_s is None else time.monotonic() + for_s, countdown)
 
     @property
     def done(self) -> int:
@@ -172,21 +186,22 @@ class ProgressBar:
         if self.retries:
             out.append(Field(f"retries {self.retries:,}", 9, 30))
         if self._wait is not None:
-            text, until = self._wait
+            text, until, countdown = self._wait
             if until is not None:
                 left = until - now
                 if left <= 0:
                     self._wait = None
                     return out
-                text = f"{text}, {left:.0f} s left"
-            out.append(Field(f"paused: {text}", 3, 40, "yellow"))
+                if countdown:
+                    text = f"{text}, {left:.0f} s left"
+            out.append(Field(f"waiting: {text}", 3, 40, "yellow"))
         return out
 
     def render_text(self, width: int, now: float | None = None) -> Any:
         """The line as a rich ``Text`` no wider than ``width``."""
         from rich.text import Text  # noqa: PLC0415
 
-        chosen, bar = fit_fields(self.fields(now), width)
+        chosen, bar = fit_fields(self.fields(now), width, bar_rank=_BAR_RANK)
         line = Text(no_wrap=True, overflow="crop")
         for i, item in enumerate(chosen):
             if i:
@@ -355,7 +370,7 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
     if summary.stopped == "input":
         lines.append("  the input cannot be read past that point: the records after it were not sent")
     elif summary.stopped:
-        lines.append("  the results are consistent: run the same command with --resume to send the rest")
+        lines.append("  the results are consistent: the same command with --resume sends the rest")
     text = "\n".join(lines)
     if out is not None:
         print(text, file=out)

@@ -9,9 +9,12 @@ through :func:`exit_now`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, NoReturn
@@ -87,6 +90,47 @@ def _count_lines(path: Path) -> int:
     return lines + (last != b"\n")
 
 
+class RepeatFilter(logging.Filter):
+    """Show a warning once per run; its repeats (same logger, same template) go to the progress line.
+
+    A retried pre-flight or a flapping connection would otherwise print the same line every few
+    seconds, burying the one error that says what to change.
+    """
+
+    def __init__(self, bar: ProgressBar) -> None:
+        super().__init__()
+        self._bar = bar
+        self._seen: set[tuple[str, object]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        key = (record.name, record.msg)
+        if key not in self._seen:
+            self._seen.add(key)
+            return True
+        if self._bar.enabled:
+            self._bar.set_wait(record.getMessage(), for_s=REPEAT_SHOWN_S, countdown=False)
+        return False
+
+
+#: How long a repeated warning stays on the progress line (unless a newer one replaces it).
+REPEAT_SHOWN_S: Final = 10.0
+
+
+@contextlib.contextmanager
+def _repeats_filtered(bar: ProgressBar) -> Iterator[None]:
+    handlers = list(logging.getLogger().handlers)
+    repeat = RepeatFilter(bar)
+    for handler in handlers:
+        handler.addFilter(repeat)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(repeat)
+
+
 def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
     """The second signal: erase the line, write what the writer holds, say so, and exit 3 at once.
 
@@ -149,8 +193,9 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig)
         try:
-            async with bar.running():
-                summary = await campaign.run()
+            with _repeats_filtered(bar):
+                async with bar.running():
+                    summary = await campaign.run()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

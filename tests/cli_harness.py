@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -180,3 +180,82 @@ def wait_until(predicate: Callable[[], bool], *, timeout_s: float = 20.0) -> Non
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.01)
+
+
+class Terminal:
+    """``python -m getui_async ARGV`` with stderr on a pseudo-terminal of ``columns`` x ``rows``, read
+    through the ``pyte`` emulator, so a test sees the screen a person would (not the raw bytes)."""
+
+    def __init__(self, argv: Sequence[str | os.PathLike[str]], env: Mapping[str, str], *, columns: int,
+                 rows: int = 24) -> None:  # fmt: skip
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        import pyte
+
+        self.screen = pyte.Screen(columns, rows)
+        self._stream = pyte.ByteStream(self.screen)
+        self.raw = b""
+        self._master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        environ = {k: v for k, v in clean_environ(env).items() if k not in ("COLUMNS", "LINES")}
+        self.proc = subprocess.Popen(
+            command(*argv),
+            env={**environ, "TERM": "xterm-256color"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+        )
+        os.close(slave)
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
+        os.close(self._master)
+
+    def _pump(self, timeout_s: float) -> bool:
+        """Feed what the child wrote within ``timeout_s`` to the emulator; False at end of output."""
+        import select
+
+        ready, _, _ = select.select([self._master], [], [], timeout_s)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self._master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            return False
+        if not chunk:
+            return False
+        self.raw += chunk
+        self._stream.feed(chunk)
+        return True
+
+    def lines(self) -> list[str]:
+        """The screen's non-blank lines, right-trimmed."""
+        return [line.rstrip() for line in self.screen.display if line.strip()]
+
+    def wait_for(self, predicate: Callable[[list[str]], bool], *, timeout_s: float = 20.0) -> list[str]:
+        """Read until the screen satisfies ``predicate``; bounded in time."""
+        deadline = time.monotonic() + timeout_s
+        while not predicate(self.lines()):
+            assert time.monotonic() < deadline, f"timed out; screen: {self.lines()}"
+            if not self._pump(0.05):
+                assert predicate(self.lines()), f"the program ended; screen: {self.lines()}"
+        return self.lines()
+
+    def finish(self) -> tuple[int, list[str]]:
+        """Read to the end; the exit status and the final screen."""
+        deadline = time.monotonic() + SUBPROCESS_TIMEOUT_S
+        while self._pump(0.05):
+            assert time.monotonic() < deadline, "timed out waiting for the end"
+            if self.proc.poll() is not None:
+                while self._pump(0.05) and time.monotonic() < deadline:
+                    pass
+                break
+        return self.proc.wait(timeout=SUBPROCESS_TIMEOUT_S), self.lines()
