@@ -534,14 +534,34 @@ async def _send_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
 
 def _describe(exc: GetuiError, args: argparse.Namespace, environ: Mapping[str, str]) -> str:
     """The error as a person can act on it: which flag, variable or value to change."""
-    if not isinstance(exc, ApiError):
+    if not isinstance(exc, ApiError) or getattr(args, "command", None) != "send":
         return str(exc)
+    config_path = args.config or find_config(environ)
+    config = load_config(config_path)
+    settings = resolve_settings(args, config, environ)
     if isinstance(exc, TransportError):
-        base = getattr(args, "base_url", None) or environ.get(ENV_BASE_URL) or "https://restapi.getui.com/v2"
-        where = "--base-url" if getattr(args, "base_url", None) else f"{ENV_BASE_URL} or --base-url"
-        return f"nothing was sent: cannot reach Getui at {base} ({exc}); check {where}"
+        where = _where(args, environ, config_path, config, ENV_BASE_URL, "base_url", "--base-url")
+        return f"nothing was sent: cannot reach Getui at {settings.base_url} ({exc}); {where}"
     if exc.code == 404 or "appid" in exc.msg.lower().replace(" ", ""):
-        app_id = environ.get(ENV_APP_ID, "").strip()
-        shown = repr(app_id) if app_id else "not set in the environment (the config file's app_id)"
-        return f"nothing was sent: {exc}; check {ENV_APP_ID} (or app_id in the config file): it is {shown}"
+        where = _where(args, environ, config_path, config, ENV_APP_ID, "app_id")
+        return f"nothing was sent: {exc}; the app id is {settings.credentials.app_id!r}: {where}"
     return f"nothing was sent: {exc}"
+
+
+def _where(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    config_path: str | None,
+    config: Mapping[str, Any],
+    env: str,
+    key: str,
+    flag: str | None = None,
+) -> str:
+    """Where a setting came from, said as what to change."""
+    if flag and getattr(args, flag.lstrip("-").replace("-", "_"), None):
+        return f"check {flag} (or set {env})"
+    if environ.get(env, "").strip():
+        return f"check {env}" + (f" or {flag}" if flag else "")
+    if key in config:
+        return f"check {key} in {config_path}" + (f" (or set {env})" if env else "")
+    return f"not set: the default was used; set {env}" + (f" or {flag}" if flag else "")
