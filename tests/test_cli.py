@@ -655,3 +655,177 @@ def test_no_command_is_a_usage_error():
     result = run_cli()
     assert result.code == 2
     assert "usage" in result.err
+
+
+# -- the command line as a person meets it (issue #15) ---------------------------------------------------
+
+
+def test_short_version_flag():
+    """-V is --version."""
+    result = run_cli("-V")
+    assert result.code == 0
+    assert result.out.startswith("getui-push ")
+
+
+def test_top_level_help_lists_every_command_with_one_line():
+    """`getui-push --help` names each command with its one-line help."""
+    result = run_cli("--help")
+    assert result.code == 0
+    for name in ("send", "demo", "mock-server", "completion"):
+        line = next((ln for ln in result.out.splitlines() if ln.strip().startswith(name + " ")), None)
+        assert line is not None, (name, result.out)
+        assert len(line.split(None, 1)) == 2, line
+
+
+def test_send_help_ends_with_environment_exit_statuses_and_examples():
+    """`send --help` ends with the GETUI_* variables, the config file places, the exit statuses, examples."""
+    text = run_cli("send", "--help").out
+    tail = text[text.index("environment:") :]
+    for name in ("GETUI_APP_ID", "GETUI_APP_KEY", "GETUI_MASTER_SECRET", "GETUI_BASE_URL"):
+        assert name in tail
+    assert "./getui-push.toml" in tail
+    assert "$XDG_CONFIG_HOME/getui-push/config.toml" in tail
+    statuses = tail[tail.index("exit statuses:") :]
+    for code in ("0 ", "1 ", "2 ", "3 "):
+        assert f"\n  {code}" in statuses
+    examples = tail[tail.index("examples:") :].strip().splitlines()[1:]
+    assert len(examples) == 2
+    assert all(line.strip().startswith("getui-push send ") for line in examples)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--rate", "abc"), "--rate: expected a positive number, got 'abc'"),
+        (("--rate", "0"), "--rate: expected a positive number, got '0'"),
+        (("--concurrency", "x"), "--concurrency: expected a whole number >= 1, got 'x'"),
+        (("--list-chunk", "5000"), "--list-chunk: expected at most 1000, got '5000'"),
+    ],
+)
+def test_bad_numbers_are_named_by_flag(recipients, out, argv, message):
+    """A bad number says the flag, what it expects and what it got (no argparse internals)."""
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, *argv)
+    assert result.code == 2
+    assert message in result.err
+    assert "_positive" not in result.err
+
+
+def test_out_dash_is_refused_clearly(recipients):
+    """--out - is refused, saying the results file must be a real file; nothing named '-' appears."""
+    result = run_cli("send", recipients, "--out", "-", *SIMPLE, "--dry-run")
+    assert result.code == 2
+    assert "--out -" in result.err
+    assert "results.jsonl" in result.err
+    assert not Path("-").exists()
+
+
+def test_summary_json_dash_writes_to_stdout(served, recipients, out, tmp_path, monkeypatch):
+    """--summary-json - prints the summary JSON on stdout and creates no file named '-'."""
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--summary-json", "-", env=served.env)
+    assert result.code == 0, result.err
+    data = _json.loads(result.out)
+    assert data["lines_written"] == 12
+    assert not (tmp_path / "-").exists()
+
+
+def test_quiet_prints_only_the_one_line_result(served, recipients, out):
+    """-q: no campaign line, no table; one line with the count, the statuses and the exit status."""
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "-q", env=served.env)
+    assert result.code == 0, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "12 result lines" in lines[0]
+    assert "exit 0" in lines[0]
+
+
+def test_quiet_still_shows_errors(served, recipients, out):
+    """-q keeps errors: a refused connection still says what to change."""
+    env = {**served.env, ENV_BASE_URL: closed_port_url()}
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, "--quiet", "--max-attempts", "1", env=env)
+    assert result.code == 2
+    assert "error:" in result.err
+    assert "WARNING" not in result.err
+
+
+def test_one_result_line_is_singular(served, tmp_path, out):
+    """The summary says '1 result line', not '1 result lines'."""
+    path = write_recipients(tmp_path / "one.csv", 1)
+    result = run_cli("send", path, "--out", out, *SIMPLE, env=served.env)
+    assert result.code == 0, result.err
+    assert "1 result line in" in result.err
+    assert "1 record read" in result.err
+
+
+def test_refused_connection_names_base_url_once(served, recipients, out):
+    """A refused connection: at most one warning, then an error naming GETUI_BASE_URL and the URL."""
+    url = closed_port_url()
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env={**served.env, ENV_BASE_URL: url})
+    assert result.code == 2
+    assert result.err.count("WARNING") <= 1, result.err
+    error = result.err.strip().splitlines()[-1]
+    assert "GETUI_BASE_URL" in error
+    assert "--base-url" in error
+    assert url in error
+
+
+def test_unknown_app_id_names_the_variable_and_value(served, recipients, out):
+    """`appId is invalid (code 404)` comes with GETUI_APP_ID and the id that was used."""
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env={**served.env, "GETUI_APP_ID": "no-such"})
+    assert result.code == 2
+    assert "GETUI_APP_ID" in result.err
+    assert "'no-such'" in result.err
+
+
+def test_config_file_in_the_working_directory_is_found(served, recipients, tmp_path, out, monkeypatch):
+    """Without --config, ./getui-push.toml supplies settings (here the credentials)."""
+    env = dict(served.env)
+    (tmp_path / "getui-push.toml").write_text(f'master_secret = "{env.pop(ENV_MASTER_SECRET)}"\n')
+    (tmp_path / "getui-push.toml").chmod(0o600)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env={**env, "XDG_CONFIG_HOME": str(tmp_path)})
+    assert result.code == 0, result.err
+
+
+def test_xdg_config_file_is_found_after_the_working_directory(served, recipients, tmp_path, out, monkeypatch):
+    """$XDG_CONFIG_HOME/getui-push/config.toml is used when ./getui-push.toml is absent; ./ wins over it."""
+    env = dict(served.env)
+    secret = env.pop(ENV_MASTER_SECRET)
+    xdg = tmp_path / "xdg"
+    (xdg / "getui-push").mkdir(parents=True)
+    (xdg / "getui-push" / "config.toml").write_text(f'master_secret = "{secret}"\nmode = "single"\n')
+    (xdg / "getui-push" / "config.toml").chmod(0o600)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    env["XDG_CONFIG_HOME"] = str(xdg)
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env=env)
+    assert result.code == 0, result.err
+    (work / "getui-push.toml").write_text('master_secret = "wrong"\n')
+    (work / "getui-push.toml").chmod(0o600)
+    refused = run_cli("send", recipients, "--out", tmp_path / "o2.jsonl", *SIMPLE, env=env)
+    assert refused.code == 2
+
+
+def test_environment_still_overrides_a_found_config_file(served, recipients, tmp_path, out, monkeypatch):
+    """A found config file has the --config file's precedence: the environment beats it."""
+    (tmp_path / "getui-push.toml").write_text('master_secret = "wrong"\n')
+    (tmp_path / "getui-push.toml").chmod(0o600)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("send", recipients, "--out", out, *SIMPLE, env=served.env)
+    assert result.code == 0, result.err
+
+
+def test_send_does_not_import_the_mock_server():
+    """Importing the CLI (what every send does) never imports aiohttp.web; mock-server's flags still work."""
+    code = (
+        "import sys, getui_async.cli as c; assert 'aiohttp.web' not in sys.modules, 'imported'; "
+        "c.build_parser().parse_args(['send', 'x', '--out', 'y']); assert 'aiohttp.web' not in sys.modules"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=SUBPROCESS_TIMEOUT_S, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    result = run_cli("mock-server", "--help")
+    assert result.code == 0
+    assert "--http-5xx-rate" in result.out
