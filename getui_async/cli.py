@@ -140,9 +140,9 @@ exit statuses:
   {EXIT_USAGE}  nothing sent: bad flag, configuration, credentials or input file
   {EXIT_STOPPED}  stopped before the end (Ctrl-C, SIGTERM, daily quota): run again with --resume
 
-examples:
+examples (after a stop, run the same command again with --resume):
   {PROG} send recipients.csv --out results.jsonl --title 'Hi {{name}}' --body 'Your {{city}} coupon'
-  {PROG} send recipients.csv --out results.jsonl --title 'Hi {{name}}' --body 'Your {{city}} coupon' --resume
+  zcat users.jsonl.gz | {PROG} send - --format jsonl --out results.jsonl --message template.json
 """
 
 
@@ -151,7 +151,9 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Push Getui (个推) campaigns fast, exactly once, resumably.",
-        epilog=f"Run '{PROG} COMMAND --help' for a command's flags, environment and exit statuses.",
+        epilog=f"Settings come from flags, then GETUI_* variables, then a config file (--config, else "
+        f"./{CONFIG_NAME}, else $XDG_CONFIG_HOME/getui-push/config.toml). Run '{PROG} COMMAND --help' "
+        "for a command's flags, environment and exit statuses.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
