@@ -688,7 +688,7 @@ def test_send_help_ends_with_environment_exit_statuses_and_examples():
     statuses = tail[tail.index("exit statuses:") :]
     for code in ("0 ", "1 ", "2 ", "3 "):
         assert f"\n  {code}" in statuses
-    examples = tail[tail.index("examples:") :].strip().splitlines()[1:]
+    examples = tail[tail.index("examples") :].strip().splitlines()[1:]
     assert len(examples) == 2
     assert all("getui-push send " in line for line in examples)
 
