@@ -67,8 +67,8 @@ async def run_demo(*, records: int, directory: Path, progress: bool) -> int:
     config = MockConfig(latency_ms=2.0, latency_jitter_ms=3.0, http_5xx_rate=0.01, seed=7)
     async with MockGetui(config) as mock:
         print(
-            f"{PROG} demo: mock Getui server on {mock.base_url} (5xx on 1% of requests); it accepts these "
-            f"demo credentials, as `{PROG} mock-server` does (it serves until Ctrl-C):",
+            f"{PROG} demo: mock Getui server on {mock.base_url} (5xx on 1%)\n"
+            f"{PROG} demo: the credentials it accepts (`{PROG} mock-server` takes them too):",
             file=sys.stderr,
         )
         print("\n".join(f"  {line}" for line in export_lines(mock)), file=sys.stderr)
@@ -95,9 +95,10 @@ async def run_demo(*, records: int, directory: Path, progress: bool) -> int:
     sent = sum(n for status, n in statuses.items() if status.startswith("successed_"))
     twice = sum(1 for n in delivered.values() if n > 1)
     print(
-        f"{PROG} demo: the mock delivered {sum(delivered.values()):,} notifications to {len(delivered):,} "
-        f"devices ({twice} twice); the results file has {sum(statuses.values()):,} lines for "
-        f"{records:,} input records, {sent:,} delivered",
+        f"{PROG} demo: the mock delivered {sum(delivered.values()):,} to {len(delivered):,} devices "
+        f"({twice} twice)\n"
+        f"{PROG} demo: results: {sum(statuses.values()):,} lines for {records:,} records, "
+        f"{sent:,} delivered",
         file=sys.stderr,
     )
     print(f"{PROG} demo: recipients {recipients}\n{PROG} demo: results    {out}", file=sys.stderr)
@@ -106,9 +107,6 @@ async def run_demo(*, records: int, directory: Path, progress: bool) -> int:
     if twice or sent != len(delivered):
         print(f"{PROG} demo: MISMATCH between the mock's deliveries and the results file", file=sys.stderr)
         return max(1, summary.exit_code)
-    print(
-        f"{PROG} demo: exit status {summary.exit_code}, as for any send"
-        + (": the sample has failed and rejected records on purpose" if summary.exit_code else ""),
-        file=sys.stderr,
-    )
+    if summary.exit_code:
+        print(f"{PROG} demo: exit 1: the sample has failed and rejected records on purpose", file=sys.stderr)
     return summary.exit_code

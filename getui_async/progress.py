@@ -175,7 +175,8 @@ class ProgressBar:
             out.append(Field(f"{done:,}/{total:,}", 2, 3))
         else:
             out.append(Field(f"{done:,}", 1, 3))
-        out.append(Field(f"{rate:,.0f}/s", 5, 4))
+        if rate > 0:
+            out.append(Field(f"{rate:,.0f}/s", 5, 4))
         out.append(Field(_clock(now - self._started), 8, 5))
         if total and rate > 0 and done < total:
             out.append(Field(f"eta {_clock((total - done) / rate)}", 4, 6))
