@@ -1,0 +1,347 @@
+"""Read a results file into the final outcome of each record, in one backward pass and near-constant memory.
+
+The last line for a record wins (a ``--retry-failed`` run appends a line that supersedes the earlier one).
+Reading the file from its end, the first line met for a record *is* its last line; a bitmap of records
+already met (one bit per record: 125 KB per million) tells every earlier line for it is superseded. So
+nothing per record is held but that bit and, for ``--retryable``, a second bit. The tables by reason
+(failed code+message, rejected field+reason) keep at most :data:`MAX_REASONS` keys each; the timeline
+coarsens its buckets (second, minute, hour, day) to stay under :data:`MAX_BUCKETS`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from .. import _json
+from ..errors import ResultsFileError
+from ..results import meta_path
+from .groups import GROUP_ORDER, Group, classify
+
+__all__ = [
+    "MAX_BUCKETS",
+    "MAX_REASONS",
+    "OTHER_REASONS",
+    "Bitmap",
+    "Outcomes",
+    "Timeline",
+    "read_outcomes",
+]
+
+MAX_REASONS: Final = 200
+MAX_BUCKETS: Final = 20_000
+OTHER_REASONS: Final = "(other reasons: too many distinct messages to list)"
+_BLOCK: Final = 1 << 20
+#: ts prefix lengths of one bucket: second, minute, hour, day (ISO-8601 ``YYYY-MM-DDTHH:MM:SS``).
+_TS_KEYS: Final = (19, 16, 13, 10)
+_TS_PAD: Final = {19: "", 16: ":00", 13: ":00:00", 10: "T00:00:00"}
+_BUCKET_S: Final = {19: 1, 16: 60, 13: 3600, 10: 86400}
+_GAVE_UP: Final = re.compile(r" \(gave up after \d+ attempts?\)$")
+_GROUPS: Final = {g: i for i, g in enumerate(GROUP_ORDER)}
+
+
+class Bitmap:
+    """A growable set of positive ints, one bit each."""
+
+    __slots__ = ("_bits",)
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+
+    def add(self, n: int) -> bool:
+        """Set ``n``; return True if it was already set."""
+        byte, mask = n >> 3, 1 << (n & 7)
+        bits = self._bits
+        if byte >= len(bits):
+            bits.extend(bytes(byte - len(bits) + 1))
+        old = bits[byte] & mask
+        bits[byte] |= mask
+        return bool(old)
+
+    def __contains__(self, n: object) -> bool:
+        if not isinstance(n, int):
+            return False
+        byte = n >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (n & 7)))
+
+    def __len__(self) -> int:
+        return sum(b.bit_count() for b in self._bits)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self._bits)
+
+
+class Timeline:
+    """Result lines per bucket of time by group, from ``ts``; the bucket widens when there are too many."""
+
+    def __init__(self) -> None:
+        self.key_len = _TS_KEYS[0]
+        self.buckets: dict[str, list[int]] = {}
+
+    def add(self, ts: str, group: int) -> None:
+        key = ts[: self.key_len]
+        row = self.buckets.get(key)
+        if row is None:
+            if len(self.buckets) >= MAX_BUCKETS and self.key_len != _TS_KEYS[-1]:
+                self._coarsen()
+                key = ts[: self.key_len]
+                row = self.buckets.get(key)
+            if row is None:
+                row = self.buckets[key] = [0] * len(GROUP_ORDER)
+        row[group] += 1
+
+    def _coarsen(self) -> None:
+        self.key_len = _TS_KEYS[_TS_KEYS.index(self.key_len) + 1]
+        merged: dict[str, list[int]] = {}
+        for key, row in self.buckets.items():
+            into = merged.setdefault(key[: self.key_len], [0] * len(row))
+            for i, n in enumerate(row):
+                into[i] += n
+        self.buckets = merged
+
+    @property
+    def bucket_s(self) -> int:
+        """Seconds per bucket."""
+        return _BUCKET_S[self.key_len]
+
+    def series(self) -> list[tuple[int, dict[str, int]]]:
+        """(epoch seconds of the bucket start, {group: lines}) in time order, groups with lines only."""
+        out = []
+        pad = _TS_PAD[self.key_len]
+        for key in sorted(self.buckets):
+            try:
+                start = calendar.timegm(time.strptime(key + pad, "%Y-%m-%dT%H:%M:%S"))
+            except ValueError:
+                continue  # not an ISO timestamp: left out of the timeline, still counted elsewhere
+            row = self.buckets[key]
+            out.append((start, {GROUP_ORDER[i].value: n for i, n in enumerate(row) if n}))
+        return out
+
+
+@dataclass
+class Outcomes:
+    """Everything the report says, from one results file and its sidecar."""
+
+    path: Path
+    meta: dict[str, Any]
+    lines: int = 0
+    records: int = 0
+    superseded: int = 0
+    supersedes_lines: int = 0
+    torn_tail: bool = False
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_group: Counter[str] = field(default_factory=Counter)
+    failed_by_reason: Counter[tuple[int | None, str]] = field(default_factory=Counter)
+    retryable_by_reason: Counter[tuple[int | None, str]] = field(default_factory=Counter)
+    rejected_by_field: Counter[tuple[str, str]] = field(default_factory=Counter)
+    already_taken: int = 0
+    first_ts: str | None = None
+    last_ts: str | None = None
+    attempts: int = 0
+    retried_records: int = 0
+    single_push_records: int = 0
+    list_taskids: set[str] = field(default_factory=set)
+    list_push_records: int = 0
+    runs_in_lines: set[Any] = field(default_factory=set)
+    timeline: Timeline = field(default_factory=Timeline)
+    retryable_records: Bitmap = field(default_factory=Bitmap)
+    seen_bytes: int = 0
+
+    @property
+    def campaign_id(self) -> str | None:
+        value = self.meta.get("campaign_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def group_name(self) -> str | None:
+        """The campaign's Getui ``group_name``: recorded in the sidecar, else the campaign id."""
+        value = self.meta.get("group_name")
+        return value if isinstance(value, str) and value else self.campaign_id
+
+    @property
+    def runs(self) -> int | None:
+        """Runs (the first and each resume): from the sidecar, else distinct ``run`` fields, else unknown."""
+        value = self.meta.get("runs")
+        if isinstance(value, list):
+            return len(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return len(self.runs_in_lines) or None
+
+    @property
+    def requests(self) -> int | None:
+        """Requests sent, when the sidecar recorded them (lines of a batch share their request)."""
+        for key in ("requests", "requests_sent"):
+            value = self.meta.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The sidecar ``RESULTS.meta.json`` as a dict (empty if missing)."""
+    sidecar = meta_path(path)
+    try:
+        data = _json.loads(sidecar.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, _json.JSONDecodeError) as exc:
+        raise ResultsFileError(f"{sidecar}: unreadable sidecar: {exc}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def read_outcomes(path: Path, *, dead_cids: BinaryIO | None = None) -> Outcomes:
+    """Read ``path`` (and its sidecar) into :class:`Outcomes`; write dead cids to ``dead_cids`` if given.
+
+    Raises :class:`ResultsFileError` naming the file and line for anything that is not a result line.
+    """
+    out = Outcomes(path=path, meta=read_meta(path))
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise ResultsFileError(f"{path}: no such results file") from None
+    except OSError as exc:
+        raise ResultsFileError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        _scan(handle, out, dead_cids)
+    return out
+
+
+def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
+    seen = Bitmap()
+    loads, decode_error = _json.loads, _json.JSONDecodeError
+    group_of, index_of = classify, _GROUPS
+    by_status, by_group = out.by_status, out.by_group
+    timeline_add, retry_add = out.timeline.add, out.retryable_records.add
+    lines = records = attempts_total = retried = 0
+    first_ts = last_ts = None
+    for offset, raw in _lines_backwards(handle, out):
+        lines += 1
+        try:
+            line = loads(raw)
+            record = line["record"]
+            status = line["status"]
+        except (decode_error, KeyError, TypeError):
+            raise _bad(out.path, handle, offset, "not a getui-push result line") from None
+        if type(record) is not int or record < 1 or not isinstance(status, str):
+            raise _bad(out.path, handle, offset, "unexpected record number or status")
+        group = group_of(line)
+        ts = line.get("ts")
+        if isinstance(ts, str):
+            timeline_add(ts, index_of[group])
+            if last_ts is None or ts > last_ts:
+                last_ts = ts
+            if first_ts is None or ts < first_ts:
+                first_ts = ts
+        if "supersedes" in line:
+            out.supersedes_lines += 1
+        run = line.get("run")
+        if run is not None and len(out.runs_in_lines) < MAX_REASONS and isinstance(run, (int, str)):
+            out.runs_in_lines.add(run)
+        if seen.add(record):
+            out.superseded += 1
+            continue
+        records += 1
+        by_status[status] += 1
+        by_group[group.value] += 1
+        attempts = line.get("attempts")
+        if type(attempts) is int:
+            attempts_total += attempts
+            if attempts > 1:
+                retried += 1
+        taskid = line.get("taskid")
+        if isinstance(taskid, str) and taskid:
+            if taskid.startswith("RASL"):
+                out.list_push_records += 1
+                if len(out.list_taskids) < 100_000:
+                    out.list_taskids.add(taskid)
+            else:
+                out.single_push_records += 1
+        if group is Group.REACHED or group is Group.INACTIVE:
+            continue
+        if group is Group.DEAD:
+            cid = line.get("cid")
+            if dead_cids is not None and isinstance(cid, str):
+                dead_cids.write(cid.encode() + b"\n")
+        elif group is Group.RETRYABLE:
+            retry_add(record)
+            _count(out.retryable_by_reason, _reason_key(line))
+        elif group is Group.FAILED:
+            _count(out.failed_by_reason, _reason_key(line))
+        elif group is Group.REJECTED:
+            _count(out.rejected_by_field, _field_key(line))
+        elif group is Group.ACCEPTED and "already taken" in str(line.get("msg", "")):
+            out.already_taken += 1
+    out.lines, out.records = lines, records
+    out.attempts, out.retried_records = attempts_total, retried
+    out.first_ts, out.last_ts = first_ts, last_ts
+    out.seen_bytes = seen.nbytes
+
+
+def _count(table: Counter[Any], key: Any) -> None:
+    if key in table or len(table) < MAX_REASONS:
+        table[key] += 1
+    else:
+        table[(key[0], OTHER_REASONS) if isinstance(key[0], int) or key[0] is None else ("*", OTHER_REASONS)] += 1
+
+
+def _reason_key(line: Mapping[str, Any]) -> tuple[int | None, str]:
+    code = line.get("code")
+    msg = line.get("msg")
+    text = _GAVE_UP.sub("", msg) if isinstance(msg, str) else ""
+    http = line.get("http_status")
+    if isinstance(http, int) and f"HTTP {http}" not in text:
+        text = f"{text} (HTTP {http})" if text else f"HTTP {http}"
+    return (code if type(code) is int else None), text[:200]
+
+
+def _field_key(line: Mapping[str, Any]) -> tuple[str, str]:
+    name = line.get("field")
+    msg = line.get("msg")
+    text = msg if isinstance(msg, str) else ""
+    if isinstance(name, str):
+        prefix = f"field '{name}': "
+        text = text.removeprefix(prefix)
+    return (name if isinstance(name, str) else "(record)"), text[:200]
+
+
+def _lines_backwards(handle: BinaryIO, out: Outcomes) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) from the last complete line to the first; a torn last line is skipped."""
+    pos = os.fstat(handle.fileno()).st_size
+    carry = b""  # the start of a line whose end was read with the block after this one
+    last_block = True
+    while pos > 0:
+        start = max(0, pos - _BLOCK)
+        handle.seek(start)
+        data = handle.read(pos - start) + carry
+        parts = data.split(b"\n")
+        cursor = start + len(data)
+        if last_block:
+            torn = parts.pop()  # after the file's last newline: nothing, or a line cut short by a kill
+            out.torn_tail = out.torn_tail or bool(torn)
+            cursor -= len(torn) + 1
+            if not parts:  # no newline in this block: the torn line is longer still
+                pos = start
+                continue
+            last_block = False
+        carry = parts.pop(0) if start > 0 else b""
+        for part in reversed(parts):
+            offset = cursor - len(part)
+            if part.strip():
+                yield offset, part
+            cursor = offset - 1
+        pos = start
+
+
+def _bad(path: Path, handle: BinaryIO, offset: int, why: str) -> ResultsFileError:
+    handle.seek(0)
+    number = handle.read(offset).count(b"\n") + 1
+    return ResultsFileError(f"{path}:{number}: {why}; is this a getui-push results file?")
