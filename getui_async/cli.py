@@ -47,6 +47,7 @@ from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError
 from .messages import CLICK_FIELD, ClickType, MessageTemplate
 from .mock import cli as mock_cli
 from .progress import ProgressBar, format_summary
+from .report import command as report_command
 from .sources import Format, open_source
 
 __all__ = ["main"]
@@ -184,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     mock = commands.add_parser("mock-server", help="serve the bundled mock Getui API until stopped")
     mock_cli.add_arguments(mock)
+    report_command.add_arguments(
+        commands.add_parser("report", help="final outcome per record of a results file; dead cids, funnel")
+    )
     return parser
 
 
@@ -492,6 +496,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     commands: dict[str, Callable[[], int]] = {
         "send": lambda: _run(_send_main(args, os.environ if environ is None else environ)),
         "demo": lambda: _demo(args),
+        "report": lambda: report_command.run(
+            args,
+            lambda: resolve_settings(
+                args, load_config(args.config), os.environ if environ is None else environ
+            ),
+        ),
     }
     try:
         return commands[args.command]()

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..errors import Action, InvalidTargetError, error_for_reply, error_for_status
+from getui_async.errors import Action, InvalidTargetError, error_for_reply, error_for_status
 
 __all__ = ["EXPLAIN", "GROUP_ORDER", "Group", "classify"]
 
@@ -75,10 +75,10 @@ def classify(line: Mapping[str, Any]) -> Group:
     status = line.get("status")
     if status != "failed":
         return _BY_STATUS.get(status, Group.OTHER) if isinstance(status, str) else Group.OTHER
-    code, msg = line.get("code"), line.get("msg")
+    code, msg = _int_or_none(line.get("code")), line.get("msg")
     http_status = _int_or_none(line.get("http_status"))
     exc = None
-    if _int_or_none(code) is not None and code != 0:
+    if code is not None and code != 0:
         exc = error_for_reply(code, msg if isinstance(msg, str) else "", http_status=http_status)
         if isinstance(exc, InvalidTargetError):
             return Group.DEAD

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from .. import _json
-from ..errors import ResultsFileError
-from ..results import meta_path
+from getui_async import _json
+from getui_async.errors import ResultsFileError
+from getui_async.results import meta_path
+
 from .groups import GROUP_ORDER, Group, classify
 
 __all__ = [
@@ -290,7 +291,7 @@ def _count(table: Counter[Any], key: Any) -> None:
     if key in table or len(table) < MAX_REASONS:
         table[key] += 1
     else:
-        table[(key[0], OTHER_REASONS) if isinstance(key[0], int) or key[0] is None else ("*", OTHER_REASONS)] += 1
+        table[(key[0], OTHER_REASONS)] += 1
 
 
 def _reason_key(line: Mapping[str, Any]) -> tuple[int | None, str]:
