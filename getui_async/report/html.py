@@ -1,12 +1,13 @@
 """``--html FILE``: one self-contained page (inline CSS and SVG, no script, no network fetch).
 
 The charts are SVG drawn here, so the page looks the same opened from disk, printed or mailed:
-a bar per outcome group, a stacked-area timeline of result lines per bucket by group, and Getui's
+a bar per outcome group, a stacked-bar timeline of result lines per second by group, and Getui's
 funnel per channel when ``--fetch`` was given.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Final
@@ -116,8 +117,8 @@ def _bars(data: Mapping[str, Any]) -> str:
 
 
 def _timeline(data: Mapping[str, Any]) -> str:
-    series: Sequence[tuple[int, Mapping[str, int]]] = data["timeline"]["series"]
-    bucket_s = int(data["timeline"]["bucket_s"])
+    series: Sequence[tuple[float, Mapping[str, int]]] = data["timeline"]["series"]
+    bucket_s = float(data["timeline"]["bucket_s"])
     if not series:
         return '<p class="muted">no timestamps in the results: no timeline</p>'
     width, height, left, bottom = 900, 260, 60, 30
@@ -126,15 +127,15 @@ def _timeline(data: Mapping[str, Any]) -> str:
     peak = max(sum(row.values()) for _, row in series) / bucket_s or 1
     plot_w, plot_h = width - left - 10, height - bottom - 10
     names = [g.value for g in GROUP_ORDER if any(row.get(g.value) for _, row in series)]
-    unit = {1: "s", 60: "min", 3600: "h", 86400: "day"}.get(bucket_s, f"{bucket_s}s")
+    unit = _duration(bucket_s)
     out = [
-        f'<svg id="timeline-chart" role="img" aria-label="result lines per {unit} by outcome" '
+        f'<svg id="timeline-chart" role="img" aria-label="result lines per second by outcome" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="{left}" y1="{10 + plot_h}" x2="{width - 10}" y2="{10 + plot_h}" stroke="#999"/>',
         f'<line x1="{left}" y1="10" x2="{left}" y2="{10 + plot_h}" stroke="#999"/>',
         f'<text x="0" y="18">{peak:,.0f}/s</text><text x="0" y="{10 + plot_h}">0</text>',
         f'<text x="{left}" y="{height - 8}">{_clock(t0)}</text>',
-        f'<text x="{width - 80}" y="{height - 8}">{_clock(t1)}</text>',
+        f'<text x="{width - 10}" y="{height - 8}" text-anchor="end">{_clock(t1)}</text>',
     ]
     bar_w = max(plot_w * bucket_s / span, 1.0)
     for start, row in series:
@@ -154,13 +155,20 @@ def _timeline(data: Mapping[str, Any]) -> str:
     legend = " ".join(
         f'<span><span class="sw" style="background:{COLOURS[n]}"></span>{n}</span>' for n in names
     )
-    return "".join(out) + f'<p class="muted">lines per second by outcome, per {unit}: {legend}</p>'
+    return "".join(out) + f'<p class="muted">result lines per second by outcome (bins of {unit}): {legend}</p>'
 
 
-def _clock(epoch: int) -> str:
-    import time  # noqa: PLC0415 - only the page needs it
-
+def _clock(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch)) + "Z"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:g} s"
 
 
 def _reason_tables(data: Mapping[str, Any]) -> str:

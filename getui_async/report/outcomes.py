@@ -40,10 +40,13 @@ MAX_REASONS: Final = 200
 MAX_BUCKETS: Final = 20_000
 OTHER_REASONS: Final = "(other reasons: too many distinct messages to list)"
 _BLOCK: Final = 1 << 20
-#: ts prefix lengths of one bucket: second, minute, hour, day (ISO-8601 ``YYYY-MM-DDTHH:MM:SS``).
-_TS_KEYS: Final = (19, 16, 13, 10)
-_TS_PAD: Final = {19: "", 16: ":00", 13: ":00:00", 10: "T00:00:00"}
-_BUCKET_S: Final = {19: 1, 16: 60, 13: 3600, 10: 86400}
+#: ts prefix lengths of one bucket: 100 ms, second, minute, hour, day (``YYYY-MM-DDTHH:MM:SS.mmmZ``).
+_TS_KEYS: Final = (21, 19, 16, 13, 10)
+_TS_PAD: Final = {21: "", 19: "", 16: ":00", 13: ":00:00", 10: "T00:00:00"}
+_BUCKET_S: Final = {21: 0.1, 19: 1.0, 16: 60.0, 13: 3600.0, 10: 86400.0}
+#: Bins of the charted timeline, at most, and the widths (seconds) it may choose from.
+MAX_BINS: Final = 240
+_ROUND_S: Final = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 _GAVE_UP: Final = re.compile(r" \(gave up after \d+ attempts?\)$")
 _GROUPS: Final = {g: i for i, g in enumerate(GROUP_ORDER)}
 
@@ -109,22 +112,41 @@ class Timeline:
         self.buckets = merged
 
     @property
-    def bucket_s(self) -> int:
+    def bucket_s(self) -> float:
         """Seconds per bucket."""
         return _BUCKET_S[self.key_len]
 
-    def series(self) -> list[tuple[int, dict[str, int]]]:
+    def series(self) -> list[tuple[float, dict[str, int]]]:
         """(epoch seconds of the bucket start, {group: lines}) in time order, groups with lines only."""
         out = []
         pad = _TS_PAD[self.key_len]
         for key in sorted(self.buckets):
             try:
-                start = calendar.timegm(time.strptime(key + pad, "%Y-%m-%dT%H:%M:%S"))
-            except ValueError:
+                whole = calendar.timegm(time.strptime((key + pad)[:19], "%Y-%m-%dT%H:%M:%S"))
+                start = whole + (int(key[20]) / 10 if self.key_len == 21 else 0.0)
+            except (ValueError, IndexError):
                 continue  # not an ISO timestamp: left out of the timeline, still counted elsewhere
             row = self.buckets[key]
             out.append((start, {GROUP_ORDER[i].value: n for i, n in enumerate(row) if n}))
         return out
+
+    def binned(self, max_bins: int = MAX_BINS) -> tuple[float, list[tuple[float, dict[str, int]]]]:
+        """(bin width in seconds, series) with at most ``max_bins`` bins of a round width."""
+        series = self.series()
+        if not series:
+            return self.bucket_s, []
+        span = series[-1][0] - series[0][0] + self.bucket_s
+        width = next(
+            (w for w in _ROUND_S if w >= self.bucket_s and span / w <= max_bins),
+            max(self.bucket_s, span / max_bins),
+        )
+        origin = series[0][0] - series[0][0] % width
+        bins: dict[int, dict[str, int]] = {}
+        for start, row in series:
+            into = bins.setdefault(int((start - origin) / width + 1e-9), {})
+            for name, n in row.items():
+                into[name] = into.get(name, 0) + n
+        return width, [(origin + i * width, bins[i]) for i in sorted(bins)]
 
 
 @dataclass

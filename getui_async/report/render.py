@@ -17,6 +17,7 @@ TEXT_ROWS: Final = 15
 def summary(out: Outcomes, funnel: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Everything the report knows as plain JSON types (the ``--json`` output and the HTML page's data)."""
     groups = {g.value: out.by_group.get(g.value, 0) for g in GROUP_ORDER}
+    width, series = out.timeline.binned()
     rejected_fields: dict[str, int] = {}
     for (name, _reason), n in out.rejected_by_field.items():
         rejected_fields[name] = rejected_fields.get(name, 0) + n
@@ -48,10 +49,7 @@ def summary(out: Outcomes, funnel: Mapping[str, Any] | None = None) -> dict[str,
         "list_push_records": out.list_push_records,
         "list_taskids": sorted(out.list_taskids),
         "explain": {g.value: EXPLAIN[g] for g in GROUP_ORDER if groups[g.value]},
-        "timeline": {
-            "bucket_s": out.timeline.bucket_s,
-            "series": [[start, row] for start, row in out.timeline.series()],
-        },
+        "timeline": {"bucket_s": width, "series": [[start, row] for start, row in series]},
     }
     if funnel is not None:
         data["getui"] = dict(funnel)
