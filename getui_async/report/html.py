@@ -155,7 +155,9 @@ def _timeline(data: Mapping[str, Any]) -> str:
     legend = " ".join(
         f'<span><span class="sw" style="background:{COLOURS[n]}"></span>{n}</span>' for n in names
     )
-    return "".join(out) + f'<p class="muted">result lines per second by outcome (bins of {unit}): {legend}</p>'
+    return (
+        "".join(out) + f'<p class="muted">result lines per second by outcome (bins of {unit}): {legend}</p>'
+    )
 
 
 def _clock(epoch: float) -> str:

@@ -81,7 +81,7 @@ def to_text(data: Mapping[str, Any]) -> str:
     lines.append("")
     for group in GROUP_ORDER:
         n = data["groups"][group.value]
-        if n or group in (Group.REACHED, Group.DEAD, Group.RETRYABLE):
+        if n or group in (Group.REACHED, Group.INACTIVE, Group.DEAD, Group.RETRYABLE):
             lines.append(f"  {group.value:<10} {n:>12,} {_pct(n, total)}  {EXPLAIN[group]}")
     if data["already_taken"]:
         lines.append(
