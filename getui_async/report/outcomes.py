@@ -38,6 +38,8 @@ __all__ = [
 
 MAX_REASONS: Final = 200
 MAX_BUCKETS: Final = 20_000
+#: List taskids kept for --fetch (a campaign has a handful: one list message per run).
+MAX_LIST_TASKS: Final = 100_000
 OTHER_REASONS: Final = "(other reasons: too many distinct messages to list)"
 _BLOCK: Final = 1 << 20
 #: ts prefix lengths of one bucket: 100 ms, second, minute, hour, day (``YYYY-MM-DDTHH:MM:SS.mmmZ``).
@@ -238,75 +240,124 @@ def read_outcomes(path: Path, *, dead_cids: BinaryIO | None = None) -> Outcomes:
     return out
 
 
+#: Statuses whose group needs no look at code or message, as group indices (the fast path).
+_PLAIN: Final = {
+    status: _GROUPS[classify({"status": status})]
+    for status in (
+        "successed_online",
+        "successed_offline",
+        "successed_ignore",
+        "accepted",
+        "rejected",
+        "duplicate",
+        "excluded",
+        "capped",
+        "validated",
+    )
+}
+_I_REACHED, _I_INACTIVE = _GROUPS[Group.REACHED], _GROUPS[Group.INACTIVE]
+_I_DEAD, _I_RETRYABLE = _GROUPS[Group.DEAD], _GROUPS[Group.RETRYABLE]
+_I_FAILED, _I_REJECTED = _GROUPS[Group.FAILED], _GROUPS[Group.REJECTED]
+_I_ACCEPTED, _I_OTHER = _GROUPS[Group.ACCEPTED], _GROUPS[Group.OTHER]
+
+
 def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
-    seen = Bitmap()
+    """The hot loop (once per line): locals, group indices and an inlined bitmap, for speed."""
+    seen = bytearray()
     loads, decode_error = _json.loads, _json.JSONDecodeError
-    group_of, index_of = classify, _GROUPS
-    by_status, by_group = out.by_status, out.by_group
-    timeline_add, retry_add = out.timeline.add, out.retryable_records.add
-    lines = records = attempts_total = retried = 0
-    first_ts = last_ts = None
-    for offset, raw in _lines_backwards(handle, out):
-        lines += 1
-        try:
-            line = loads(raw)
-            record = line["record"]
-            status = line["status"]
-        except (decode_error, KeyError, TypeError):
-            raise _bad(out.path, handle, offset, "not a getui-push result line") from None
-        if type(record) is not int or record < 1 or not isinstance(status, str):
-            raise _bad(out.path, handle, offset, "unexpected record number or status")
-        group = group_of(line)
-        ts = line.get("ts")
-        if isinstance(ts, str):
-            timeline_add(ts, index_of[group])
-            if last_ts is None or ts > last_ts:
-                last_ts = ts
-            if first_ts is None or ts < first_ts:
-                first_ts = ts
-        if "supersedes" in line:
-            out.supersedes_lines += 1
-        run = line.get("run")
-        if run is not None and len(out.runs_in_lines) < MAX_REASONS and isinstance(run, (int, str)):
-            out.runs_in_lines.add(run)
-        if seen.add(record):
-            out.superseded += 1
-            continue
-        records += 1
-        by_status[status] += 1
-        by_group[group.value] += 1
-        attempts = line.get("attempts")
-        if type(attempts) is int:
-            attempts_total += attempts
-            if attempts > 1:
-                retried += 1
-        taskid = line.get("taskid")
-        if isinstance(taskid, str) and taskid:
-            if taskid.startswith("RASL"):
-                out.list_push_records += 1
-                if len(out.list_taskids) < 100_000:
-                    out.list_taskids.add(taskid)
-            else:
-                out.single_push_records += 1
-        if group is Group.REACHED or group is Group.INACTIVE:
-            continue
-        if group is Group.DEAD:
-            cid = line.get("cid")
-            if dead_cids is not None and isinstance(cid, str):
-                dead_cids.write(cid.encode() + b"\n")
-        elif group is Group.RETRYABLE:
-            retry_add(record)
-            _count(out.retryable_by_reason, _reason_key(line))
-        elif group is Group.FAILED:
-            _count(out.failed_by_reason, _reason_key(line))
-        elif group is Group.REJECTED:
-            _count(out.rejected_by_field, _field_key(line))
-        elif group is Group.ACCEPTED and "already taken" in str(line.get("msg", "")):
-            out.already_taken += 1
-    out.lines, out.records = lines, records
+    plain = _PLAIN
+    status_counts: dict[str, int] = {}
+    group_counts = [0] * len(GROUP_ORDER)
+    timeline = out.timeline
+    retry_add = out.retryable_records.add
+    lines = records = attempts_total = retried = superseded = supersedes = 0
+    first_ts = last_ts = ""
+    buckets, key_len = timeline.buckets, timeline.key_len
+    for first, parts in _blocks_backwards(handle, out):
+        for index in range(len(parts) - 1, -1, -1):
+            raw = parts[index]
+            if not raw or raw.isspace():
+                continue
+            lines += 1
+            try:
+                line = loads(raw)
+                record = line["record"]
+                status = line["status"]
+            except (decode_error, KeyError, TypeError):
+                at = _offset(first, parts, index)
+                raise _bad(out.path, handle, at, "not a getui-push result line") from None
+            if type(record) is not int or record < 1 or type(status) is not str:
+                at = _offset(first, parts, index)
+                raise _bad(out.path, handle, at, "unexpected record number or status")
+            group = plain.get(status)
+            if group is None:
+                group = _GROUPS[classify(line)]
+            ts = line.get("ts")
+            if type(ts) is str:
+                row = buckets.get(ts[:key_len])
+                if row is None:
+                    timeline.add(ts, group)  # a new bucket: may coarsen, which replaces the dict
+                    buckets, key_len = timeline.buckets, timeline.key_len
+                else:
+                    row[group] += 1
+                last_ts = max(last_ts, ts)
+                if not first_ts or ts < first_ts:
+                    first_ts = ts
+            if "supersedes" in line:
+                supersedes += 1
+            if "run" in line:
+                _add_run(line["run"], out)
+            byte, mask = record >> 3, 1 << (record & 7)
+            if byte >= len(seen):
+                seen.extend(bytes(byte - len(seen) + 1))
+            if seen[byte] & mask:
+                superseded += 1
+                continue
+            seen[byte] |= mask
+            records += 1
+            status_counts[status] = status_counts.get(status, 0) + 1
+            group_counts[group] += 1
+            attempts = line.get("attempts")
+            if type(attempts) is int:
+                attempts_total += attempts
+                if attempts > 1:
+                    retried += 1
+            taskid = line.get("taskid")
+            if taskid:
+                if type(taskid) is str and taskid.startswith("RASL"):
+                    out.list_push_records += 1
+                    if len(out.list_taskids) < MAX_LIST_TASKS:
+                        out.list_taskids.add(taskid)
+                else:
+                    out.single_push_records += 1
+            if group in (_I_REACHED, _I_INACTIVE):
+                continue
+            if group == _I_DEAD:
+                cid = line.get("cid")
+                if dead_cids is not None and type(cid) is str:
+                    dead_cids.write(cid.encode() + b"\n")
+            elif group == _I_RETRYABLE:
+                retry_add(record)
+                _count(out.retryable_by_reason, _reason_key(line))
+            elif group == _I_FAILED:
+                _count(out.failed_by_reason, _reason_key(line))
+            elif group == _I_REJECTED:
+                _count(out.rejected_by_field, _field_key(line))
+            elif group == _I_ACCEPTED and "already taken" in str(line.get("msg", "")):
+                out.already_taken += 1
+    out.lines, out.records, out.superseded = lines, records, superseded
+    out.supersedes_lines = supersedes
     out.attempts, out.retried_records = attempts_total, retried
-    out.first_ts, out.last_ts = first_ts, last_ts
-    out.seen_bytes = seen.nbytes
+    out.first_ts, out.last_ts = first_ts or None, last_ts or None
+    out.by_status.update(status_counts)
+    out.by_group.update({GROUP_ORDER[i].value: n for i, n in enumerate(group_counts) if n})
+    out.seen_bytes = len(seen)
+
+
+def _add_run(run: Any, out: Outcomes) -> None:
+    """A line's run label, if the engine writes one: distinct labels count the runs."""
+    if isinstance(run, (int, str)) and len(out.runs_in_lines) < MAX_REASONS:
+        out.runs_in_lines.add(run)
 
 
 def _count(table: Counter[Any], key: Any) -> None:
@@ -336,8 +387,11 @@ def _field_key(line: Mapping[str, Any]) -> tuple[str, str]:
     return (name if isinstance(name, str) else "(record)"), text[:200]
 
 
-def _lines_backwards(handle: BinaryIO, out: Outcomes) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) from the last complete line to the first; a torn last line is skipped."""
+def _blocks_backwards(handle: BinaryIO, out: Outcomes) -> Iterator[tuple[int, list[bytes]]]:
+    """(offset of the first line, whole lines in file order) per block, from the file's end to its start.
+
+    A torn last line (no newline: a kill mid-write) is left out and noted in ``out.torn_tail``.
+    """
     pos = os.fstat(handle.fileno()).st_size
     carry = b""  # the start of a line whose end was read with the block after this one
     last_block = True
@@ -346,22 +400,25 @@ def _lines_backwards(handle: BinaryIO, out: Outcomes) -> Iterator[tuple[int, byt
         handle.seek(start)
         data = handle.read(pos - start) + carry
         parts = data.split(b"\n")
-        cursor = start + len(data)
         if last_block:
             torn = parts.pop()  # after the file's last newline: nothing, or a line cut short by a kill
             out.torn_tail = out.torn_tail or bool(torn)
-            cursor -= len(torn) + 1
             if not parts:  # no newline in this block: the torn line is longer still
                 pos = start
                 continue
             last_block = False
-        carry = parts.pop(0) if start > 0 else b""
-        for part in reversed(parts):
-            offset = cursor - len(part)
-            if part.strip():
-                yield offset, part
-            cursor = offset - 1
+        if start > 0:
+            carry = parts[0]
+            yield start + len(carry) + 1, parts[1:]
+        else:
+            carry = b""
+            yield 0, parts
         pos = start
+
+
+def _offset(first: int, parts: list[bytes], index: int) -> int:
+    """The file offset of ``parts[index]`` in a block whose first line starts at ``first``."""
+    return first + sum(len(p) + 1 for p in parts[:index])
 
 
 def _bad(path: Path, handle: BinaryIO, offset: int, why: str) -> ResultsFileError:
