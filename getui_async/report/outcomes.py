@@ -276,19 +276,19 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
     for first, parts in _blocks_backwards(handle, out):
         for index in range(len(parts) - 1, -1, -1):
             raw = parts[index]
-            if not raw or raw.isspace():
-                continue
-            lines += 1
             try:
                 line = loads(raw)
                 record = line["record"]
                 status = line["status"]
             except (decode_error, KeyError, TypeError):
+                if not raw.strip():
+                    continue  # a blank line
                 at = _offset(first, parts, index)
                 raise _bad(out.path, handle, at, "not a getui-push result line") from None
             if type(record) is not int or record < 1 or type(status) is not str:
                 at = _offset(first, parts, index)
                 raise _bad(out.path, handle, at, "unexpected record number or status")
+            lines += 1
             group = plain.get(status)
             if group is None:
                 group = _GROUPS[classify(line)]
@@ -300,16 +300,17 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
                     buckets, key_len = timeline.buckets, timeline.key_len
                 else:
                     row[group] += 1
-                last_ts = max(last_ts, ts)
-                if not first_ts or ts < first_ts:
+                if ts < first_ts or not first_ts:
                     first_ts = ts
+                elif ts > last_ts:
+                    last_ts = ts
             if "supersedes" in line:
                 supersedes += 1
             if "run" in line:
                 _add_run(line["run"], out)
             byte, mask = record >> 3, 1 << (record & 7)
-            if byte >= len(seen):
-                seen.extend(bytes(byte - len(seen) + 1))
+            if byte >= len(seen):  # reading backwards, the first record met is near the largest
+                seen.extend(bytes(max(byte - len(seen) + 1, len(seen))))
             if seen[byte] & mask:
                 superseded += 1
                 continue
@@ -348,7 +349,7 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
     out.lines, out.records, out.superseded = lines, records, superseded
     out.supersedes_lines = supersedes
     out.attempts, out.retried_records = attempts_total, retried
-    out.first_ts, out.last_ts = first_ts or None, last_ts or None
+    out.first_ts, out.last_ts = first_ts or None, max(last_ts, first_ts) or None
     out.by_status.update(status_counts)
     out.by_group.update({GROUP_ORDER[i].value: n for i, n in enumerate(group_counts) if n})
     out.seen_bytes = len(seen)
