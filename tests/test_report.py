@@ -177,12 +177,21 @@ statuses = st.sampled_from(["successed_online", "successed_ignore", "failed", "r
 
 @settings(max_examples=60, deadline=None)
 @given(
-    events=st.lists(st.tuples(st.integers(1, 40), statuses, st.integers(0, 3)), min_size=1, max_size=120),
+    events=st.lists(
+        st.tuples(st.integers(1, 40), statuses, st.integers(0, 3), st.integers(0, 59)),
+        min_size=1,
+        max_size=120,
+    ),
     block=st.integers(16, 400),
 )
 def test_backward_reading_matches_a_dict_of_every_record_at_any_block_size(tmp_path_factory, events, block):
     """Whatever the block size, the bitmap reader gives the same final outcomes as the obvious dict."""
-    lines = [line(r, s, msg="x" * pad * 30, code=None if s == "failed" else 0) for r, s, pad in events]
+    lines = [
+        line(
+            r, s, msg="x" * pad * 30, code=None if s == "failed" else 0, ts=f"2026-12-01T10:{sec:02d}:00.000Z"
+        )
+        for r, s, pad, sec in events
+    ]
     path = write_lines(tmp_path_factory.mktemp("r") / "r.jsonl", lines)
     expected = last_wins(lines)
     original = outcomes_module._BLOCK
@@ -196,6 +205,7 @@ def test_backward_reading_matches_a_dict_of_every_record_at_any_block_size(tmp_p
     assert out.by_status == Counter(x["status"] for x in expected.values())
     retryable = {r for r, x in expected.items() if classify(x) is Group.RETRYABLE}
     assert {r for r in range(1, 41) if r in out.retryable_records} == retryable
+    assert (out.first_ts, out.last_ts) == (min(x["ts"] for x in lines), max(x["ts"] for x in lines))
 
 
 def test_the_timeline_coarsens_instead_of_growing(tmp_path, monkeypatch):
@@ -205,6 +215,23 @@ def test_the_timeline_coarsens_instead_of_growing(tmp_path, monkeypatch):
     out = read_outcomes(write_lines(tmp_path / "r.jsonl", lines))
     assert out.timeline.bucket_s == 3600
     assert sum(sum(row.values()) for _, row in out.timeline.series()) == 29
+
+
+def test_the_html_funnel_says_n_a_where_getui_gave_no_figure(tmp_path):
+    """A figure Getui did not return is shown as n/a in the page, never as a zero."""
+    from getui_async.report.html import to_html
+    from getui_async.report.render import summary
+
+    out = read_outcomes(write_lines(tmp_path / "r.jsonl", [line(1, "successed_online", taskid="RASL-1")]))
+    funnel = {
+        "notes": [],
+        "tasks": {
+            "taskids": ["RASL-1"],
+            "channels": {"all": {"target": 5, "received": 4, "displayed": None}},
+        },
+    }
+    page = to_html(summary(out, funnel))
+    assert '<td class="n">5</td><td class="n">4</td><td class="n">n/a</td>' in page
 
 
 # -- the command ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ _BUCKET_S: Final = {21: 0.1, 19: 1.0, 16: 60.0, 13: 3600.0, 10: 86400.0}
 #: Bins of the charted timeline, at most, and the widths (seconds) it may choose from.
 MAX_BINS: Final = 240
 _ROUND_S: Final = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+_AFTER_ALL: Final = "\uffff"  # sorts after any timestamp
 _GAVE_UP: Final = re.compile(r" \(gave up after \d+ attempts?\)$")
 _GROUPS: Final = {g: i for i, g in enumerate(GROUP_ORDER)}
 
@@ -271,7 +272,7 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
     timeline = out.timeline
     retry_add = out.retryable_records.add
     lines = records = attempts_total = retried = superseded = supersedes = 0
-    first_ts = last_ts = ""
+    first_ts, last_ts = _AFTER_ALL, ""
     buckets, key_len = timeline.buckets, timeline.key_len
     for first, parts in _blocks_backwards(handle, out):
         for index in range(len(parts) - 1, -1, -1):
@@ -300,9 +301,9 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
                     buckets, key_len = timeline.buckets, timeline.key_len
                 else:
                     row[group] += 1
-                if ts < first_ts or not first_ts:
+                if ts < first_ts:  # noqa: PLR1730 - a comparison is cheaper than min() in this loop
                     first_ts = ts
-                elif ts > last_ts:
+                if ts > last_ts:  # noqa: PLR1730 - a comparison is cheaper than max() in this loop
                     last_ts = ts
             if "supersedes" in line:
                 supersedes += 1
@@ -349,7 +350,7 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
     out.lines, out.records, out.superseded = lines, records, superseded
     out.supersedes_lines = supersedes
     out.attempts, out.retried_records = attempts_total, retried
-    out.first_ts, out.last_ts = first_ts or None, max(last_ts, first_ts) or None
+    out.first_ts, out.last_ts = (first_ts, last_ts) if last_ts else (None, None)
     out.by_status.update(status_counts)
     out.by_group.update({GROUP_ORDER[i].value: n for i, n in enumerate(group_counts) if n})
     out.seen_bytes = len(seen)
