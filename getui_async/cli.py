@@ -1,4 +1,4 @@
-"""The ``getui-push`` command: ``send``, ``demo`` and ``mock-server``.
+"""The ``getui-push`` command: ``send``, ``report``, ``demo`` and ``mock-server``.
 
 This module turns argv, the environment and an optional TOML file into settings, sets up logging,
 shows progress, prints the summary and maps outcomes to the exit statuses of the contract:
