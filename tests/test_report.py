@@ -302,6 +302,44 @@ def test_retryable_writes_the_original_input_rows_of_retryable_records(faulty, t
     assert rows == [original[0]] + [original[n - 1] for n in wanted]
 
 
+def test_retryable_copies_jsonl_records_numbered_as_the_send_numbered_them(tmp_path):
+    """Blank lines do not count as records: the copied JSONL lines are the retryable records' own lines."""
+    source = tmp_path / "in.jsonl"
+    rows = [b'{"cid": "a", "name": "A"}', b"", b'{"cid": "b", "name": "B"}', b"  ", b'{"cid": "c", "x": 1}']
+    source.write_bytes(b"\n".join(rows) + b"\n")
+    results = write_lines(
+        tmp_path / "r.jsonl",
+        [
+            line(1, "successed_online", cid="a", line=1),
+            line(2, "failed", cid="b", line=3, code=None, msg="timeout"),
+            line(3, "failed", cid="c", line=5, code=30019, msg="busy"),
+            line(2, "failed", cid="b", line=3, code=None, msg="timeout again", supersedes="failed"),
+        ],
+    )
+    meta = {
+        "campaign_id": "c1",
+        "input": {"name": "in.jsonl", "format": "jsonl", "size": source.stat().st_size},
+    }
+    meta_path(results).write_bytes(_json.dumps(meta))
+    again = tmp_path / "again.jsonl"
+    result = run_cli("report", results, "--retryable", again, env={})
+    assert result.code == 0, result.err
+    assert again.read_bytes().splitlines() == [rows[2], rows[4]]
+
+
+def test_retryable_refuses_an_input_that_is_not_the_one_sent(tmp_path):
+    """An input whose size differs from the sidecar's is refused with exit 2, naming it."""
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"cid": "a"}\n')
+    results = write_lines(tmp_path / "r.jsonl", [line(1, "failed", cid="a", code=None, msg="timeout")])
+    meta = {"campaign_id": "c1", "input": {"name": "in.jsonl", "format": "jsonl", "size": 999}}
+    meta_path(results).write_bytes(_json.dumps(meta))
+    result = run_cli("report", results, "--retryable", tmp_path / "again.jsonl", env={})
+    assert result.code == 2
+    assert "size differs" in result.err
+    assert not (tmp_path / "again.jsonl").exists()
+
+
 def test_the_text_report_explains_the_groups(served, tmp_path, out):
     """The text names the campaign and explains successed_ignore in words."""
     run_cli("send", write_recipients(tmp_path / "in.csv", 40), "--out", out, *SIMPLE, env=served.env)

@@ -21,9 +21,9 @@ from getui_async.errors import ConfigError
 
 from .fetch import fetch_funnel
 from .html import to_html
-from .outcomes import read_outcomes
+from .outcomes import read_meta, read_outcomes
 from .render import summary, to_text
-from .resend import find_input, write_records
+from .resend import find_input, recorded_format, write_records
 
 __all__ = ["add_arguments", "run"]
 
@@ -85,18 +85,14 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     retry_path = _output("--retryable", args.retryable)
     html_path = _output("--html", args.html)
     fetch_settings = settings() if args.fetch else None  # missing credentials: exit 2 before any read
-    input_path = None
-    if retry_path is not None:
-        from .outcomes import read_meta  # noqa: PLC0415
-
-        input_path = find_input(results, read_meta(results), args.input)
+    meta = read_meta(results)
+    input_path = find_input(results, meta, args.input) if retry_path is not None else None
     with _aside(dead_path) as dead:
         out = read_outcomes(results, dead_cids=dead)
     if retry_path is not None and input_path is not None:
-        fmt = out.meta.get("input", {}).get("format") if isinstance(out.meta.get("input"), dict) else None
         with _aside(retry_path) as handle:
             assert handle is not None
-            write_records(input_path, fmt, out.retryable_records, handle)
+            write_records(input_path, recorded_format(meta), out.retryable_records, handle)
     funnel: dict[str, Any] | None = None
     if fetch_settings is not None:
         funnel = asyncio.run(fetch_funnel(fetch_settings, out))

@@ -18,7 +18,7 @@ from getui_async.sources import Format, open_source
 
 from .outcomes import Bitmap
 
-__all__ = ["find_input", "write_records"]
+__all__ = ["find_input", "input_format", "recorded_format", "write_records"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -53,8 +53,14 @@ def find_input(results: Path, meta: Mapping[str, Any], given: str | None) -> Pat
 
 
 def input_format(value: Any) -> Format | None:
-    """The format recorded in the sidecar, if it is one :func:`open_source` knows."""
+    """``value`` as a format :func:`open_source` knows, else None (then the file name decides)."""
     return cast(Format, value) if value in ("csv", "jsonl") else None
+
+
+def recorded_format(meta: Mapping[str, Any]) -> Format | None:
+    """The input format the sidecar recorded, if any."""
+    recorded = meta.get("input")
+    return input_format(recorded.get("format")) if isinstance(recorded, Mapping) else None
 
 
 def write_records(path: Path, fmt: Any, wanted: Bitmap, out: BinaryIO) -> int:
