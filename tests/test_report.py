@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections import Counter
 from pathlib import Path
@@ -12,13 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from getui_async import _json
+from getui_async.config import Credentials, RetrySettings, Settings
 from getui_async.errors import CODE_TABLE, Action, ResultsFileError
 from getui_async.report import Group, classify, read_outcomes
 from getui_async.report import outcomes as outcomes_module
+from getui_async.report.fetch import fetch_funnel
 from getui_async.results import meta_path
 from tests.cli_harness import ThreadedMock, read_results, run_cli, write_recipients
 
 SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
+#: One message for everyone, sent as a Getui list task (which has task statistics).
+LIST = ("--mode", "list", "--title", "Hi", *SIMPLE[2:])
 
 
 def line(record: int, status: str, **fields: Any) -> dict[str, Any]:
@@ -368,6 +373,24 @@ def test_fetch_shows_getui_funnel_for_list_tasks_and_says_single_pushes_have_non
     text = run_cli("report", out, "--fetch", env=served.env).out
     assert "target" in text
     assert "received" in text
+
+
+def test_fetch_retries_transient_failures_of_the_report_endpoints(served, tmp_path, out):
+    """A 5xx from the report endpoint is retried by the shared retry policy, not shown as unavailable."""
+    source = write_recipients(tmp_path / "in.csv", 12)
+    sent = run_cli(
+        "send", source, "--out", out, "--mode", "list", "--title", "Hi", *SIMPLE[2:], env=served.env
+    )
+    assert sent.code == 0, sent.err
+    served.call(served.mock.configure, http_5xx_rate=0.6)
+    m = served.mock
+    settings = Settings(
+        credentials=Credentials(app_id=m.app_id, app_key=m.app_key, master_secret=m.master_secret),
+        base_url=m.base_url,
+        retry=RetrySettings(max_attempts=30, zero_waits=True),
+    )
+    getui = asyncio.run(fetch_funnel(settings, read_outcomes(out)))
+    assert getui["tasks"]["channels"]["all"]["target"] == 12
 
 
 def test_fetch_on_single_pushes_says_there_are_no_task_statistics(served, tmp_path, out):

@@ -8,20 +8,20 @@ so instead of showing zeros. A figure Getui did not return is ``None`` (shown "n
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Final
 from urllib.parse import quote
 
 from getui_async.client import MAX_REPORT_TASKS, GetuiClient
-from getui_async.config import Settings
+from getui_async.config import RetrySettings, Settings
 from getui_async.errors import ApiError
+from getui_async.retry import call_with_retry
 
 from .outcomes import Outcomes
 
 __all__ = ["CHANNELS", "FUNNEL", "fetch_funnel", "funnel_from_reply"]
 
-log = logging.getLogger(__name__)
 
 #: Getui's keys in a task report, and the names shown for them.
 CHANNELS: Final[Mapping[str, str]] = {
@@ -90,9 +90,9 @@ async def fetch_funnel(
     try:
         if own:
             await api.__aenter__()
-        result["tasks"] = await _tasks(api, sorted(out.list_taskids))
+        result["tasks"] = await _tasks(api, sorted(out.list_taskids), settings.retry)
         if out.group_name:
-            result["group"] = await _group(api, out.group_name)
+            result["group"] = await _group(api, out.group_name, settings.retry)
         else:
             result["group"] = {"name": None, "unavailable": "no campaign id in the sidecar, so no group name"}
     finally:
@@ -101,13 +101,14 @@ async def fetch_funnel(
     return result
 
 
-async def _tasks(api: GetuiClient, taskids: Sequence[str]) -> dict[str, Any]:
+async def _tasks(api: GetuiClient, taskids: Sequence[str], policy: RetrySettings) -> dict[str, Any]:
     if not taskids:
         return {"taskids": [], "unavailable": "the results name no list task (RASL-...): nothing to ask for"}
     replies: dict[str, Any] = {}
     try:
         for i in range(0, len(taskids), MAX_REPORT_TASKS):
-            replies.update(await api.report_push_task(taskids[i : i + MAX_REPORT_TASKS]))
+            chunk = list(taskids[i : i + MAX_REPORT_TASKS])
+            replies.update(await call_with_retry(partial(api.report_push_task, chunk), policy))
     except ApiError as exc:
         return {"taskids": list(taskids), "unavailable": f"Getui answered: {exc}"}
     missing = [t for t in taskids if t not in replies]
@@ -117,12 +118,19 @@ async def _tasks(api: GetuiClient, taskids: Sequence[str]) -> dict[str, Any]:
     return block
 
 
-async def _group(api: GetuiClient, name: str) -> dict[str, Any]:
+async def _group(api: GetuiClient, name: str, policy: RetrySettings) -> dict[str, Any]:
+    # The client's own method where this tree has it; else the same GET through its generic path.
+    method = getattr(api, "report_push_task_group", None)
     path = f"/report/push/task_group/{quote(name, safe='')}"
+
+    async def ask() -> Any:
+        return await method(name) if method is not None else await api.call("GET", path)
+
     try:
-        method = getattr(api, "report_push_task_group", None)
-        data = await method(name) if method is not None else await api.call("GET", path)
+        data = await call_with_retry(ask, policy)
     except ApiError as exc:
+        if exc.http_status == 404:
+            return {"name": name, "unavailable": "this server has no group report (HTTP 404)"}
         return {"name": name, "unavailable": f"Getui answered: {exc}"}
     channels = funnel_from_reply(_group_tasks(name, data))
     if not channels:
