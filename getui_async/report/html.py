@@ -212,12 +212,25 @@ def _funnels(getui: Mapping[str, Any]) -> str:
         head = "<tr><th>channel</th><th>target</th><th>received</th><th>displayed</th><th>clicked</th></tr>"
         body = "".join(
             f"<tr><td>{escape(ch)}</td>"
-            + "".join(f'<td class="n">{_figure(row.get(k))}</td>' for k in FUNNEL)
+            + "".join(f'<td class="n">{_funnel_cell(row.get(k), row.get("target"))}</td>' for k in FUNNEL)
             + "</tr>"
             for ch, row in block.get("channels", {}).items()
         )
         out.append(f'<table class="funnel">{head}{body}</table>')
     return "".join(out)
+
+
+def _funnel_cell(value: Any, target: Any) -> str:
+    """A funnel figure with a bar scaled to the channel's target; "n/a" where Getui gave none."""
+    if not isinstance(value, int) or not isinstance(target, int) or target <= 0:
+        return _figure(value)
+    share = min(value / target, 1.0)
+    bar = (
+        f'<svg class="step" width="60" height="10" xmlns="http://www.w3.org/2000/svg">'
+        f'<rect width="60" height="10" fill="#eee"/><rect width="{60 * share:.1f}" height="10" '
+        f'fill="{COLOURS[Group.REACHED.value]}"/></svg>'
+    )
+    return f"{value:,} {bar} {100 * share:.0f}%"
 
 
 def _figure(value: Any) -> str:
