@@ -79,6 +79,8 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     """Run ``report`` for parsed ``args``; ``settings`` is called only for ``--fetch``. Returns 0."""
     stdout = stdout or sys.stdout
     results = Path(args.results)
+    if results.is_dir():
+        raise ConfigError(f"{args.results}: is a directory; give the results file written by send --out")
     if not results.is_file():
         raise ConfigError(f"{args.results}: no such results file")
     dead_path = _output("--dead-cids", args.dead_cids)
