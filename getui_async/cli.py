@@ -1,4 +1,4 @@
-"""The ``getui-push`` command: ``send``, ``demo`` and ``mock-server``.
+"""The ``getui-push`` command: ``send``, ``report``, ``demo`` and ``mock-server``.
 
 This module turns argv, the environment and an optional TOML file into settings, sets up logging,
 shows progress, prints the summary and maps outcomes to the exit statuses of the contract:
@@ -45,6 +45,7 @@ from .config import (
 )
 from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
 from .messages import CLICK_FIELD, ClickType, MessageTemplate
+from .report import command as report_command
 from .runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG, STDOUT, SendJob, run_send
 from .sources import Format
 
@@ -231,6 +232,9 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-progress", action="store_true", help="no progress line")
 
+    report_command.add_arguments(
+        commands.add_parser("report", help="final outcome per record of a results file; dead cids, funnel")
+    )
     mock = commands.add_parser(
         "mock-server",
         help="serve the bundled mock Getui API until stopped; prints the credentials it accepts",
@@ -517,6 +521,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     commands: dict[str, Callable[[], int]] = {
         "send": lambda: _run(_send_main(args, env)),
         "demo": lambda: _demo(args),
+        "report": lambda: report_command.run(
+            args,
+            lambda: resolve_settings(args, load_config(args.config or find_config(env)), env),
+        ),
     }
     try:
         return commands[args.command]()

@@ -1,0 +1,110 @@
+"""The ``report`` subcommand's flags and its run, for :mod:`getui_async.cli` to wire in.
+
+Every output path is checked before anything is read or written (exit 2 naming the flag); files are
+written aside and renamed into place, so a refused results file leaves no half-written output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from getui_async import _json
+from getui_async.config import Settings
+from getui_async.errors import ConfigError
+
+from .fetch import fetch_funnel
+from .html import to_html
+from .outcomes import read_meta, read_outcomes
+from .render import summary, to_text
+from .resend import find_input, recorded_format, write_records
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``getui-push report``."""
+    parser.add_argument("results", metavar="RESULTS", help="a results file written by send --out")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument(
+        "--dead-cids", metavar="FILE", help="write the dead cids (Getui: target invalid) here, one a line"
+    )
+    parser.add_argument(
+        "--retryable", metavar="FILE", help="write the input records whose outcome is retryable here"
+    )
+    parser.add_argument(
+        "--input", metavar="PATH", help="the send's input, if not next to RESULTS (for --retryable)"
+    )
+    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML page here")
+    parser.add_argument(
+        "--fetch", action="store_true", help="add Getui's own delivery figures (needs credentials)"
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML settings (credentials for --fetch)")
+    parser.add_argument("--base-url", help="Getui API base URL (for --fetch)")
+
+
+def _output(flag: str, text: str | None) -> Path | None:
+    if text is None:
+        return None
+    path = Path(text)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {text}: is a directory; give a file path")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{flag} {text}: the directory {path.parent} does not exist")
+    return path
+
+
+@contextmanager
+def _aside(path: Path | None) -> Iterator[BinaryIO | None]:
+    """A file written next to ``path`` and renamed onto it only when the block succeeds."""
+    if path is None:
+        yield None
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            yield handle
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: IO[str] | None = None) -> int:
+    """Run ``report`` for parsed ``args``; ``settings`` is called only for ``--fetch``. Returns 0."""
+    stdout = stdout or sys.stdout
+    results = Path(args.results)
+    if results.is_dir():
+        raise ConfigError(f"{args.results}: is a directory; give the results file written by send --out")
+    if not results.is_file():
+        raise ConfigError(f"{args.results}: no such results file")
+    dead_path = _output("--dead-cids", args.dead_cids)
+    retry_path = _output("--retryable", args.retryable)
+    html_path = _output("--html", args.html)
+    fetch_settings = settings() if args.fetch else None  # missing credentials: exit 2 before any read
+    meta = read_meta(results)
+    input_path = find_input(results, meta, args.input) if retry_path is not None else None
+    with _aside(dead_path) as dead:
+        out = read_outcomes(results, dead_cids=dead)
+    if retry_path is not None and input_path is not None:
+        with _aside(retry_path) as handle:
+            assert handle is not None
+            write_records(input_path, recorded_format(meta), out.retryable_records, handle)
+    funnel: dict[str, Any] | None = None
+    if fetch_settings is not None:
+        funnel = asyncio.run(fetch_funnel(fetch_settings, out))
+    data = summary(out, funnel)
+    if html_path is not None:
+        with _aside(html_path) as page:
+            assert page is not None
+            page.write(to_html(data).encode())
+    if args.json:
+        stdout.write(_json.dumps(data).decode() + "\n")
+    else:
+        stdout.write(to_text(data))
+    return 0

@@ -1,0 +1,429 @@
+"""Read a results file into the final outcome of each record, in one backward pass and near-constant memory.
+
+The last line for a record wins (a ``--retry-failed`` run appends a line that supersedes the earlier one).
+Reading the file from its end, the first line met for a record *is* its last line; a bitmap of records
+already met (one bit per record: 125 KB per million) tells every earlier line for it is superseded. So
+nothing per record is held but that bit and, for ``--retryable``, a second bit. The tables by reason
+(failed code+message, rejected field+reason) keep at most :data:`MAX_REASONS` keys each; the timeline
+coarsens its buckets (second, minute, hour, day) to stay under :data:`MAX_BUCKETS`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from getui_async import _json
+from getui_async.errors import ResultsFileError
+from getui_async.results import meta_path
+
+from .groups import GROUP_ORDER, Group, classify
+
+__all__ = [
+    "MAX_BUCKETS",
+    "MAX_REASONS",
+    "OTHER_REASONS",
+    "Bitmap",
+    "Outcomes",
+    "Timeline",
+    "read_outcomes",
+]
+
+MAX_REASONS: Final = 200
+MAX_BUCKETS: Final = 20_000
+#: List taskids kept for --fetch (a campaign has a handful: one list message per run).
+MAX_LIST_TASKS: Final = 100_000
+OTHER_REASONS: Final = "(other reasons: too many distinct messages to list)"
+_BLOCK: Final = 1 << 20
+#: ts prefix lengths of one bucket: 100 ms, second, minute, hour, day (``YYYY-MM-DDTHH:MM:SS.mmmZ``).
+_TS_KEYS: Final = (21, 19, 16, 13, 10)
+_TS_PAD: Final = {21: "", 19: "", 16: ":00", 13: ":00:00", 10: "T00:00:00"}
+_BUCKET_S: Final = {21: 0.1, 19: 1.0, 16: 60.0, 13: 3600.0, 10: 86400.0}
+#: Bins of the charted timeline, at most, and the widths (seconds) it may choose from.
+MAX_BINS: Final = 240
+_ROUND_S: Final = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+_AFTER_ALL: Final = "\uffff"  # sorts after any timestamp
+_GAVE_UP: Final = re.compile(r" \(gave up after \d+ attempts?\)$")
+_GROUPS: Final = {g: i for i, g in enumerate(GROUP_ORDER)}
+
+
+class Bitmap:
+    """A growable set of positive ints, one bit each."""
+
+    __slots__ = ("_bits",)
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+
+    def add(self, n: int) -> bool:
+        """Set ``n``; return True if it was already set."""
+        byte, mask = n >> 3, 1 << (n & 7)
+        bits = self._bits
+        if byte >= len(bits):
+            bits.extend(bytes(byte - len(bits) + 1))
+        old = bits[byte] & mask
+        bits[byte] |= mask
+        return bool(old)
+
+    def __contains__(self, n: object) -> bool:
+        if not isinstance(n, int):
+            return False
+        byte = n >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (n & 7)))
+
+    def __len__(self) -> int:
+        return sum(b.bit_count() for b in self._bits)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self._bits)
+
+
+class Timeline:
+    """Result lines per bucket of time by group, from ``ts``; the bucket widens when there are too many."""
+
+    def __init__(self) -> None:
+        self.key_len = _TS_KEYS[0]
+        self.buckets: dict[str, list[int]] = {}
+
+    def add(self, ts: str, group: int) -> None:
+        key = ts[: self.key_len]
+        row = self.buckets.get(key)
+        if row is None:
+            if len(self.buckets) >= MAX_BUCKETS and self.key_len != _TS_KEYS[-1]:
+                self._coarsen()
+                key = ts[: self.key_len]
+                row = self.buckets.get(key)
+            if row is None:
+                row = self.buckets[key] = [0] * len(GROUP_ORDER)
+        row[group] += 1
+
+    def _coarsen(self) -> None:
+        self.key_len = _TS_KEYS[_TS_KEYS.index(self.key_len) + 1]
+        merged: dict[str, list[int]] = {}
+        for key, row in self.buckets.items():
+            into = merged.setdefault(key[: self.key_len], [0] * len(row))
+            for i, n in enumerate(row):
+                into[i] += n
+        self.buckets = merged
+
+    @property
+    def bucket_s(self) -> float:
+        """Seconds per bucket."""
+        return _BUCKET_S[self.key_len]
+
+    def series(self) -> list[tuple[float, dict[str, int]]]:
+        """(epoch seconds of the bucket start, {group: lines}) in time order, groups with lines only."""
+        out = []
+        pad = _TS_PAD[self.key_len]
+        for key in sorted(self.buckets):
+            try:
+                whole = calendar.timegm(time.strptime((key + pad)[:19], "%Y-%m-%dT%H:%M:%S"))
+                start = whole + (int(key[20]) / 10 if self.key_len == 21 else 0.0)
+            except (ValueError, IndexError):
+                continue  # not an ISO timestamp: left out of the timeline, still counted elsewhere
+            row = self.buckets[key]
+            out.append((start, {GROUP_ORDER[i].value: n for i, n in enumerate(row) if n}))
+        return out
+
+    def binned(self, max_bins: int = MAX_BINS) -> tuple[float, list[tuple[float, dict[str, int]]]]:
+        """(bin width in seconds, series) with at most ``max_bins`` bins of a round width."""
+        series = self.series()
+        if not series:
+            return self.bucket_s, []
+        span = series[-1][0] - series[0][0] + self.bucket_s
+        width = next(
+            (w for w in _ROUND_S if w >= self.bucket_s and span / w <= max_bins),
+            max(self.bucket_s, span / max_bins),
+        )
+        origin = series[0][0] - series[0][0] % width
+        bins: dict[int, dict[str, int]] = {}
+        for start, row in series:
+            into = bins.setdefault(int((start - origin) / width + 1e-9), {})
+            for name, n in row.items():
+                into[name] = into.get(name, 0) + n
+        return width, [(origin + i * width, bins[i]) for i in sorted(bins)]
+
+
+@dataclass
+class Outcomes:
+    """Everything the report says, from one results file and its sidecar."""
+
+    path: Path
+    meta: dict[str, Any]
+    lines: int = 0
+    records: int = 0
+    superseded: int = 0
+    supersedes_lines: int = 0
+    torn_tail: bool = False
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_group: Counter[str] = field(default_factory=Counter)
+    failed_by_reason: Counter[tuple[int | None, str]] = field(default_factory=Counter)
+    retryable_by_reason: Counter[tuple[int | None, str]] = field(default_factory=Counter)
+    rejected_by_field: Counter[tuple[str, str]] = field(default_factory=Counter)
+    already_taken: int = 0
+    first_ts: str | None = None
+    last_ts: str | None = None
+    attempts: int = 0
+    retried_records: int = 0
+    single_push_records: int = 0
+    list_taskids: set[str] = field(default_factory=set)
+    list_push_records: int = 0
+    runs_in_lines: set[Any] = field(default_factory=set)
+    timeline: Timeline = field(default_factory=Timeline)
+    retryable_records: Bitmap = field(default_factory=Bitmap)
+    seen_bytes: int = 0
+
+    @property
+    def campaign_id(self) -> str | None:
+        value = self.meta.get("campaign_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def group_name(self) -> str | None:
+        """The campaign's Getui ``group_name``: recorded in the sidecar, else the campaign id."""
+        value = self.meta.get("group_name")
+        return value if isinstance(value, str) and value else self.campaign_id
+
+    @property
+    def runs(self) -> int | None:
+        """Runs (the first and each resume): from the sidecar, else distinct ``run`` fields, else unknown."""
+        value = self.meta.get("runs")
+        if isinstance(value, list):
+            return len(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return len(self.runs_in_lines) or None
+
+    @property
+    def requests(self) -> int | None:
+        """Requests sent, when the sidecar recorded them (lines of a batch share their request)."""
+        for key in ("requests", "requests_sent"):
+            value = self.meta.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The sidecar ``RESULTS.meta.json`` as a dict (empty if missing)."""
+    sidecar = meta_path(path)
+    try:
+        data = _json.loads(sidecar.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, _json.JSONDecodeError) as exc:
+        raise ResultsFileError(f"{sidecar}: unreadable sidecar: {exc}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def read_outcomes(path: Path, *, dead_cids: BinaryIO | None = None) -> Outcomes:
+    """Read ``path`` (and its sidecar) into :class:`Outcomes`; write dead cids to ``dead_cids`` if given.
+
+    Raises :class:`ResultsFileError` naming the file and line for anything that is not a result line.
+    """
+    out = Outcomes(path=path, meta=read_meta(path))
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise ResultsFileError(f"{path}: no such results file") from None
+    except OSError as exc:
+        raise ResultsFileError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        _scan(handle, out, dead_cids)
+    return out
+
+
+#: Statuses whose group needs no look at code or message, as group indices (the fast path).
+_PLAIN: Final = {
+    status: _GROUPS[classify({"status": status})]
+    for status in (
+        "successed_online",
+        "successed_offline",
+        "successed_ignore",
+        "accepted",
+        "rejected",
+        "duplicate",
+        "excluded",
+        "capped",
+        "validated",
+    )
+}
+_I_REACHED, _I_INACTIVE = _GROUPS[Group.REACHED], _GROUPS[Group.INACTIVE]
+_I_DEAD, _I_RETRYABLE = _GROUPS[Group.DEAD], _GROUPS[Group.RETRYABLE]
+_I_FAILED, _I_REJECTED = _GROUPS[Group.FAILED], _GROUPS[Group.REJECTED]
+_I_ACCEPTED, _I_OTHER = _GROUPS[Group.ACCEPTED], _GROUPS[Group.OTHER]
+
+
+def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
+    """The hot loop (once per line): locals, group indices and an inlined bitmap, for speed."""
+    seen = bytearray()
+    loads, decode_error = _json.loads, _json.JSONDecodeError
+    plain = _PLAIN
+    status_counts: dict[str, int] = {}
+    group_counts = [0] * len(GROUP_ORDER)
+    timeline = out.timeline
+    retry_add = out.retryable_records.add
+    lines = records = attempts_total = retried = superseded = supersedes = 0
+    first_ts, last_ts = _AFTER_ALL, ""
+    buckets, key_len = timeline.buckets, timeline.key_len
+    for first, parts in _blocks_backwards(handle, out):
+        for index in range(len(parts) - 1, -1, -1):
+            raw = parts[index]
+            try:
+                line = loads(raw)
+                record = line["record"]
+                status = line["status"]
+            except (decode_error, KeyError, TypeError):
+                if not raw.strip():
+                    continue  # a blank line
+                at = _offset(first, parts, index)
+                raise _bad(out.path, handle, at, "not a getui-push result line") from None
+            if type(record) is not int or record < 1 or type(status) is not str:
+                at = _offset(first, parts, index)
+                raise _bad(out.path, handle, at, "unexpected record number or status")
+            lines += 1
+            group = plain.get(status)
+            if group is None:
+                group = _GROUPS[classify(line)]
+            ts = line.get("ts")
+            if type(ts) is str:
+                row = buckets.get(ts[:key_len])
+                if row is None:
+                    timeline.add(ts, group)  # a new bucket: may coarsen, which replaces the dict
+                    buckets, key_len = timeline.buckets, timeline.key_len
+                else:
+                    row[group] += 1
+                if ts < first_ts:  # noqa: PLR1730 - a comparison is cheaper than min() in this loop
+                    first_ts = ts
+                if ts > last_ts:  # noqa: PLR1730 - a comparison is cheaper than max() in this loop
+                    last_ts = ts
+            if "supersedes" in line:
+                supersedes += 1
+            if "run" in line:
+                _add_run(line["run"], out)
+            byte, mask = record >> 3, 1 << (record & 7)
+            if byte >= len(seen):  # reading backwards, the first record met is near the largest
+                seen.extend(bytes(max(byte - len(seen) + 1, len(seen))))
+            if seen[byte] & mask:
+                superseded += 1
+                continue
+            seen[byte] |= mask
+            records += 1
+            status_counts[status] = status_counts.get(status, 0) + 1
+            group_counts[group] += 1
+            attempts = line.get("attempts")
+            if type(attempts) is int:
+                attempts_total += attempts
+                if attempts > 1:
+                    retried += 1
+            taskid = line.get("taskid")
+            if taskid:
+                if type(taskid) is str and taskid.startswith("RASL"):
+                    out.list_push_records += 1
+                    if len(out.list_taskids) < MAX_LIST_TASKS:
+                        out.list_taskids.add(taskid)
+                else:
+                    out.single_push_records += 1
+            if group in (_I_REACHED, _I_INACTIVE):
+                continue
+            if group == _I_DEAD:
+                cid = line.get("cid")
+                if dead_cids is not None and type(cid) is str:
+                    dead_cids.write(cid.encode() + b"\n")
+            elif group == _I_RETRYABLE:
+                retry_add(record)
+                _count(out.retryable_by_reason, _reason_key(line))
+            elif group == _I_FAILED:
+                _count(out.failed_by_reason, _reason_key(line))
+            elif group == _I_REJECTED:
+                _count(out.rejected_by_field, _field_key(line))
+            elif group == _I_ACCEPTED and "already taken" in str(line.get("msg", "")):
+                out.already_taken += 1
+    out.lines, out.records, out.superseded = lines, records, superseded
+    out.supersedes_lines = supersedes
+    out.attempts, out.retried_records = attempts_total, retried
+    out.first_ts, out.last_ts = (first_ts, last_ts) if last_ts else (None, None)
+    out.by_status.update(status_counts)
+    out.by_group.update({GROUP_ORDER[i].value: n for i, n in enumerate(group_counts) if n})
+    out.seen_bytes = len(seen)
+
+
+def _add_run(run: Any, out: Outcomes) -> None:
+    """A line's run label, if the engine writes one: distinct labels count the runs."""
+    if isinstance(run, (int, str)) and len(out.runs_in_lines) < MAX_REASONS:
+        out.runs_in_lines.add(run)
+
+
+def _count(table: Counter[Any], key: Any) -> None:
+    if key in table or len(table) < MAX_REASONS:
+        table[key] += 1
+    else:
+        table[(key[0], OTHER_REASONS)] += 1
+
+
+def _reason_key(line: Mapping[str, Any]) -> tuple[int | None, str]:
+    code = line.get("code")
+    msg = line.get("msg")
+    text = _GAVE_UP.sub("", msg) if isinstance(msg, str) else ""
+    http = line.get("http_status")
+    if isinstance(http, int) and f"HTTP {http}" not in text:
+        text = f"{text} (HTTP {http})" if text else f"HTTP {http}"
+    return (code if type(code) is int else None), text[:200]
+
+
+def _field_key(line: Mapping[str, Any]) -> tuple[str, str]:
+    name = line.get("field")
+    msg = line.get("msg")
+    text = msg if isinstance(msg, str) else ""
+    if isinstance(name, str):
+        prefix = f"field '{name}': "
+        text = text.removeprefix(prefix)
+    return (name if isinstance(name, str) else "(record)"), text[:200]
+
+
+def _blocks_backwards(handle: BinaryIO, out: Outcomes) -> Iterator[tuple[int, list[bytes]]]:
+    """(offset of the first line, whole lines in file order) per block, from the file's end to its start.
+
+    A torn last line (no newline: a kill mid-write) is left out and noted in ``out.torn_tail``.
+    """
+    pos = os.fstat(handle.fileno()).st_size
+    carry = b""  # the start of a line whose end was read with the block after this one
+    last_block = True
+    while pos > 0:
+        start = max(0, pos - _BLOCK)
+        handle.seek(start)
+        data = handle.read(pos - start) + carry
+        parts = data.split(b"\n")
+        if last_block:
+            torn = parts.pop()  # after the file's last newline: nothing, or a line cut short by a kill
+            out.torn_tail = out.torn_tail or bool(torn)
+            if not parts:  # no newline in this block: the torn line is longer still
+                pos = start
+                continue
+            last_block = False
+        if start > 0:
+            carry = parts[0]
+            yield start + len(carry) + 1, parts[1:]
+        else:
+            carry = b""
+            yield 0, parts
+        pos = start
+
+
+def _offset(first: int, parts: list[bytes], index: int) -> int:
+    """The file offset of ``parts[index]`` in a block whose first line starts at ``first``."""
+    return first + sum(len(p) + 1 for p in parts[:index])
+
+
+def _bad(path: Path, handle: BinaryIO, offset: int, why: str) -> ResultsFileError:
+    handle.seek(0)
+    number = handle.read(offset).count(b"\n") + 1
+    return ResultsFileError(f"{path}:{number}: {why}; is this a getui-push results file?")

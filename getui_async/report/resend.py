@@ -1,0 +1,102 @@
+"""``--retryable FILE``: the input records whose final outcome is retryable, copied byte for byte.
+
+The input is the one the sidecar names (its basename, looked for next to the results file, or given
+with ``--input``), checked against the recorded size and head hash. It is read again with
+:mod:`getui_async.sources`, so records are numbered exactly as the send numbered them; each wanted
+record's physical lines (a CSV record may span several) are copied, after the CSV header.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from getui_async.errors import ResultsFileError
+from getui_async.sources import Format, open_source
+
+from .outcomes import Bitmap
+
+__all__ = ["find_input", "input_format", "recorded_format", "write_records"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def find_input(results: Path, meta: Mapping[str, Any], given: str | None) -> Path:
+    """The input file the results were written for; refused (naming why) if it is not that file."""
+    recorded = meta.get("input")
+    recorded = recorded if isinstance(recorded, Mapping) else {}
+    name = recorded.get("name")
+    if given is not None:
+        path = Path(given)
+    elif isinstance(name, str) and name and not name.startswith("<"):  # "<stdin>" cannot be re-read
+        candidates = [results.parent / name, Path(name)]
+        found = [p for p in candidates if p.is_file()]
+        if not found:
+            raise ResultsFileError(
+                f"--retryable: the input {name!r} named in {results}.meta.json is not next to {results} "
+                "or in the current directory; give it with --input PATH"
+            )
+        path = found[0]
+    else:
+        raise ResultsFileError(
+            f"--retryable: {results}.meta.json names no input file; give it with --input PATH"
+        )
+    with open_source(path, format=input_format(recorded.get("format"))) as source:
+        fingerprint = source.fingerprint()
+    for key in ("size", "head_sha256"):
+        want = recorded.get(key)
+        if want is not None and fingerprint.get(key) != want and fingerprint.get(key) is not None:
+            raise ResultsFileError(f"--retryable: {path} is not the input of {results} ({key} differs)")
+    return path
+
+
+def input_format(value: Any) -> Format | None:
+    """``value`` as a format :func:`open_source` knows, else None (then the file name decides)."""
+    return cast(Format, value) if value in ("csv", "jsonl") else None
+
+
+def recorded_format(meta: Mapping[str, Any]) -> Format | None:
+    """The input format the sidecar recorded, if any."""
+    recorded = meta.get("input")
+    return input_format(recorded.get("format")) if isinstance(recorded, Mapping) else None
+
+
+def write_records(path: Path, fmt: Any, wanted: Bitmap, out: BinaryIO) -> int:
+    """Copy the records numbered in ``wanted`` from ``path`` to ``out``; return how many were copied."""
+    copied = 0
+    with open_source(path, format=input_format(fmt)) as source:
+        is_csv = source.format == "csv"
+        raw = _physical_lines(path)
+        cursor = 1  # the next physical line not yet consumed from ``raw``
+        keep = is_csv  # lines before the first record: the CSV header (JSONL has none worth keeping)
+        for record, item in enumerate(source, start=1):
+            cursor = _copy_until(raw, cursor, item.line, out if keep else None)
+            keep = record in wanted
+            copied += keep
+        _copy_until(raw, cursor, None, out if keep else None)
+    return copied
+
+
+def _physical_lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        head = handle.read(2)
+        handle.seek(0)
+        if head == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+                yield from unzipped
+        else:
+            yield from handle
+
+
+def _copy_until(raw: Iterator[bytes], cursor: int, stop: int | None, out: BinaryIO | None) -> int:
+    """Consume physical lines ``cursor`` .. ``stop - 1`` (to the end if None), writing non-blank ones."""
+    while stop is None or cursor < stop:
+        line = next(raw, None)
+        if line is None:
+            break
+        cursor += 1
+        if out is not None and line.strip():
+            out.write(line if line.endswith(b"\n") else line + b"\n")
+    return cursor
