@@ -1,0 +1,113 @@
+"""Ledger cost per recipient: the --max-per-day check plus the delivery record, per batch of 200.
+
+The cell of issue #14: a ledger already holding ``--existing`` rows for the day (from an earlier
+campaign), then ``--recipients`` recipients of a new campaign in batches of ``--batch``; each batch is one
+``FrequencyCap.over`` (one read transaction) and one ``SqliteLedger.record`` of the recipients it did not
+cap (one write transaction), as the engine would do at intake and at the results hand-off. ``--overlap``
+is the share of recipients the earlier campaign reached. Prints µs per recipient for each half and
+compares with the engine's ~10 µs per batched recipient.
+
+    python bench/ledger_bench.py                      # 1 M + 1 M, in a temp dir
+    python bench/ledger_bench.py --recipients 100000 --existing 100000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from getui_async import _json
+from getui_async.ledger import FrequencyCap, Key, SqliteLedger
+
+ENGINE_US_PER_RECIPIENT = 10.0  # design.md: batch mode costs ~11-17 µs of client CPU per recipient
+DAY = date(2026, 12, 1)
+
+
+def cid(n: int) -> str:
+    """A 32-hex cid like Getui's, deterministic per number."""
+    return hashlib.blake2b(n.to_bytes(8, "little"), digest_size=16).hexdigest()
+
+
+def fill(ledger: SqliteLedger, rows: int, batch: int = 50_000) -> float:
+    """Rows ``0..rows-1`` delivered today by an earlier campaign; returns seconds taken."""
+    start = time.perf_counter()
+    for base in range(0, rows, batch):
+        keys: list[Key] = [("cid", cid(n)) for n in range(base, min(rows, base + batch))]
+        ledger.record("earlier-campaign", DAY, keys)
+    return time.perf_counter() - start
+
+
+def run(recipients: int, existing: int, batch: int, overlap: float, workdir: Path) -> dict[str, float]:
+    path = workdir / "ledger.sqlite"
+    with SqliteLedger(path) as ledger:
+        fill_s = fill(ledger, existing)
+        cap = FrequencyCap(ledger, "new-campaign", max_per_day=1)
+        # recipient i is a cid the earlier campaign reached when i < overlap * recipients
+        reached = int(overlap * recipients)
+        first_new = existing
+        check_s = record_s = 0.0
+        capped = 0
+        for base in range(0, recipients, batch):
+            keys: list[Key] = [
+                ("cid", cid(i if i < reached else first_new + i))
+                for i in range(base, min(recipients, base + batch))
+            ]
+            t0 = time.perf_counter()
+            over = cap.over(DAY, keys)
+            t1 = time.perf_counter()
+            ledger.record("new-campaign", DAY, [k for k in keys if k not in over])
+            t2 = time.perf_counter()
+            check_s += t1 - t0
+            record_s += t2 - t1
+            capped += len(over)
+        rows = ledger.rows()
+    size_mb = sum(p.stat().st_size for p in workdir.iterdir()) / 1e6
+    check_us = check_s / recipients * 1e6
+    record_us = record_s / recipients * 1e6
+    return {
+        "recipients": recipients,
+        "existing_rows": existing,
+        "batch": batch,
+        "overlap": overlap,
+        "capped": capped,
+        "rows_after": rows,
+        "fill_s": round(fill_s, 2),
+        "check_us_per_recipient": round(check_us, 2),
+        "record_us_per_recipient": round(record_us, 2),
+        "total_us_per_recipient": round(check_us + record_us, 2),
+        "overhead_vs_engine": round((check_us + record_us) / ENGINE_US_PER_RECIPIENT, 3),
+        "db_mb": round(size_mb, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=1_000_000)
+    parser.add_argument("--existing", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--overlap", type=float, default=0.5)
+    parser.add_argument("--dir", type=Path, default=None, help="where the ledger goes (default: a temp dir)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-", dir=args.dir) as tmp:
+        result = run(args.recipients, args.existing, args.batch, args.overlap, Path(tmp))
+    if args.json:
+        sys.stdout.write(_json.dumps(result).decode() + os.linesep)
+    else:
+        for key, value in result.items():
+            print(f"{key:>26}: {value}")
+        verdict = "within" if result["overhead_vs_engine"] <= 0.2 else "over"
+        print(
+            f"ledger + cap cost is {verdict} 20% of the engine's ~{ENGINE_US_PER_RECIPIENT:g} µs a recipient"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
