@@ -9,6 +9,7 @@ compares with the engine's ~10 µs per batched recipient.
 
     python bench/ledger_bench.py                      # 1 M + 1 M, in a temp dir
     python bench/ledger_bench.py --recipients 100000 --existing 100000 --json
+    python bench/ledger_bench.py --exclusions 5000000   # ExclusionSet: load time, peak RSS, lookups
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -23,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from getui_async import _json
+from getui_async.exclusions import ExclusionSet
 from getui_async.ledger import FrequencyCap, Key, SqliteLedger
 
 ENGINE_US_PER_RECIPIENT = 10.0  # design.md: batch mode costs ~11-17 µs of client CPU per recipient
@@ -86,6 +89,43 @@ def run(recipients: int, existing: int, batch: int, overlap: float, workdir: Pat
     }
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_exclusions(ids: int, lookups: int, batch: int, workdir: Path) -> dict[str, float]:
+    """Load ``ids`` cids from a text file into an ExclusionSet; time it, its memory and batch lookups."""
+    listed = workdir / "excluded.txt"
+    with listed.open("w") as out:
+        for base in range(0, ids, 100_000):
+            out.write("".join(f"{cid(n)}\n" for n in range(base, min(ids, base + 100_000))))
+    before = peak_rss_mb()
+    start = time.perf_counter()
+    with ExclusionSet.load([listed]) as excluded:
+        load_s = time.perf_counter() - start
+        loaded_peak = peak_rss_mb()
+        hits = 0
+        start = time.perf_counter()
+        for base in range(0, lookups, batch):  # half listed, half not
+            targets = [cid(n if n % 2 else ids + n) for n in range(base, base + batch)]
+            hits += len(excluded.contains_many("cid", targets))
+        lookup_s = time.perf_counter() - start
+        held = len(excluded)
+    return {
+        "excluded_ids": ids,
+        "held": held,
+        "load_s": round(load_s, 2),
+        "peak_rss_before_mb": round(before, 1),
+        "peak_rss_after_load_mb": round(loaded_peak, 1),
+        "rss_growth_mb": round(loaded_peak - before, 1),
+        "list_file_mb": round(listed.stat().st_size / 1e6, 1),
+        "lookups": lookups,
+        "hits": hits,
+        "lookup_us_per_recipient": round(lookup_s / lookups * 1e6, 2),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
@@ -94,14 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlap", type=float, default=0.5)
     parser.add_argument("--dir", type=Path, default=None, help="where the ledger goes (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--exclusions", type=int, default=0, help="measure an ExclusionSet of N ids instead")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ledger-bench-", dir=args.dir) as tmp:
-        result = run(args.recipients, args.existing, args.batch, args.overlap, Path(tmp))
+        if args.exclusions:
+            result = run_exclusions(args.exclusions, min(args.recipients, 200_000), args.batch, Path(tmp))
+        else:
+            result = run(args.recipients, args.existing, args.batch, args.overlap, Path(tmp))
     if args.json:
         sys.stdout.write(_json.dumps(result).decode() + os.linesep)
     else:
         for key, value in result.items():
             print(f"{key:>26}: {value}")
+    if args.exclusions:
+        return 0
+    if not args.json:
         verdict = "within" if result["overhead_vs_engine"] <= 0.2 else "over"
         print(
             f"ledger + cap cost is {verdict} 20% of the engine's ~{ENGINE_US_PER_RECIPIENT:g} µs a recipient"
