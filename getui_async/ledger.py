@@ -16,7 +16,6 @@ machines only has to implement the three methods.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 import time
@@ -42,7 +41,6 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "SqliteLedger",
-    "recipient_fingerprint",
     "repair_from_results",
 ]
 
@@ -60,7 +58,9 @@ SCHEMA_VERSION: Final = 1
 DEFAULT_MERGE_ROWS: Final = 100_000
 #: A day's snapshot of other campaigns' deliveries is reloaded after this long.
 DEFAULT_SNAPSHOT_TTL_S: Final = 300.0
-_FP_PERSON: Final = b"getui-ledger"
+_KIND_CODE: Final[dict[str, int]] = {"cid": 0, "alias": 1}
+#: Put before an alias for its in-memory key, so an alias never shares a cid's key.
+_ALIAS_MARK: Final = "\x00"
 #: Result lines replayed per transaction by :func:`repair_from_results`.
 _REPAIR_BATCH: Final = 10_000
 _BUSY_TIMEOUT_MS: Final = 30_000
@@ -91,14 +91,14 @@ def _day_number(day: date) -> int:
     return day.year * 10_000 + day.month * 100 + day.day
 
 
-def recipient_fingerprint(kind: str, target: str) -> int:
-    """A recipient's signed 64-bit key in the ledger (what SQLite stores: compact, one integer compare).
+def _memory_key(kind: str, target: str) -> int:
+    """A recipient's key in a snapshot: the process's own ``hash()``, which CPython caches on the string.
 
-    Two recipients share one with probability about n**2 / 2**65 (1 in 370,000 for ten million a
-    day); the cost of that is one push too few, never one too many.
+    Not stable across processes, and never stored: only the snapshot of this process uses it. Two
+    recipients share one with probability about n**2 / 2**65; the cost is one push too few, never one
+    too many.
     """
-    digest = hashlib.blake2b(f"{kind}\x00{target}".encode(), digest_size=8, person=_FP_PERSON).digest()
-    return int.from_bytes(digest, "little", signed=True)
+    return hash(target) if kind == "cid" else hash(_ALIAS_MARK + target)
 
 
 class SqliteLedger:
@@ -108,8 +108,9 @@ class SqliteLedger:
     to ``pending`` (a plain rowid table: sequential pages), and merged into the indexed ``deliveries``
     table sorted, at most every ``merge_rows`` rows and on :meth:`close`, so each index page is written
     once per merge instead of once per recipient. :meth:`counts` answers from a snapshot of the day's
-    other-campaign keys (a sorted ``array('q')``, 8 bytes a row, loaded with one indexed range scan and
-    reloaded after ``snapshot_ttl_s``), so a check is a C-level bisect, not a B-tree seek per key.
+    other-campaign recipients (their ``hash()`` values in a sorted ``array('q')``, 8 bytes a row, loaded
+    with one indexed range scan and reloaded after ``snapshot_ttl_s``), so a check is a cached string
+    hash and a C-level bisect, not a B-tree seek per key.
     Deliveries by campaigns running at the same time show up at the next reload.
 
     Safe to call from several threads (a lock serialises calls), so the engine may use
@@ -138,7 +139,7 @@ class SqliteLedger:
         self._lock = threading.Lock()
         self._campaigns: dict[str, int] = {}
         self._pending = 0  # rows this object appended to ``pending`` since its last merge
-        self._snapshot: tuple[int, str, float, array[int]] | None = None  # (day, excluded, loaded, fps)
+        self._snapshot: tuple[int, str, float, array[int]] | None = None  # (day, excluded, loaded, keys)
         try:
             self._setup(conn)
         except sqlite3.DatabaseError as exc:
@@ -156,15 +157,16 @@ class SqliteLedger:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS campaigns (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"
             )
-            # The primary key is the index: a day's keys are one range scan in fp order, and
+            # The primary key is the index: a day's recipients are one range scan, and
             # INSERT OR IGNORE on the full key makes re-recording idempotent.
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS deliveries (day INTEGER NOT NULL, fp INTEGER NOT NULL,"
-                " campaign INTEGER NOT NULL, PRIMARY KEY (day, fp, campaign)) WITHOUT ROWID"
+                "CREATE TABLE IF NOT EXISTS deliveries (day INTEGER NOT NULL, kind INTEGER NOT NULL,"
+                " target TEXT NOT NULL, campaign INTEGER NOT NULL,"
+                " PRIMARY KEY (day, kind, target, campaign)) WITHOUT ROWID"
             )
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS pending (day INTEGER NOT NULL, fp INTEGER NOT NULL,"
-                " campaign INTEGER NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS pending (day INTEGER NOT NULL, kind INTEGER NOT NULL,"
+                " target TEXT NOT NULL, campaign INTEGER NOT NULL)"
             )
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is None:
@@ -191,29 +193,31 @@ class SqliteLedger:
     def counts(self, day: date, keys: Sequence[Key], exclude_campaign: str) -> dict[Key, int]:
         """See :meth:`Ledger.counts`: two bisects per key in the day's snapshot."""
         with self._lock:
-            fps = self._day_snapshot(_day_number(day), exclude_campaign)
+            held = self._day_snapshot(_day_number(day), exclude_campaign)
         found: dict[Key, int] = {}
-        if not fps:
+        if not held:
             return found
-        left, right = bisect_left, bisect_right
+        left, right, size, mark = bisect_left, bisect_right, len(held), _ALIAS_MARK
         for key in keys:
-            fp = recipient_fingerprint(*key)
-            start = left(fps, fp)
-            if start < len(fps) and fps[start] == fp:
-                found[key] = right(fps, fp, start) - start
+            kind, target = key
+            h = hash(target) if kind == "cid" else hash(mark + target)  # inlined _memory_key
+            start = left(held, h)
+            if start < size and held[start] == h:
+                found[key] = right(held, h, start) - start
         return found
 
     def record(self, campaign_id: str, day: date, keys: Iterable[Key]) -> None:
         """See :meth:`Ledger.record`: one write transaction (an append) for the whole batch."""
         day_no = _day_number(day)
-        fp = recipient_fingerprint
+        codes = _KIND_CODE
         with self._lock:
             conn = self._db()
             try:
                 with _transaction(conn, immediate=True):
                     number = self._campaign(conn, campaign_id, create=True)
                     cursor = conn.executemany(
-                        "INSERT INTO pending VALUES (?, ?, ?)", ((day_no, fp(*key), number) for key in keys)
+                        "INSERT INTO pending VALUES (?, ?, ?, ?)",
+                        [(day_no, codes[kind], target, number) for kind, target in keys],
                     )
             except BaseException:
                 self._campaigns.pop(campaign_id, None)  # its row may have been rolled back too
@@ -253,14 +257,14 @@ class SqliteLedger:
         """Move every pending row (any process's) into ``deliveries``, sorted, in one transaction."""
         with _transaction(conn, immediate=True):
             conn.execute(
-                "INSERT OR IGNORE INTO deliveries SELECT day, fp, campaign FROM pending"
-                " ORDER BY day, fp, campaign"
+                "INSERT OR IGNORE INTO deliveries SELECT day, kind, target, campaign FROM pending"
+                " ORDER BY day, kind, target, campaign"
             )
             conn.execute("DELETE FROM pending")
         self._pending = 0
 
     def _day_snapshot(self, day_no: int, exclude_campaign: str) -> array[int]:
-        """The sorted fingerprints delivered on ``day_no`` by other campaigns (one per campaign)."""
+        """The sorted keys of recipients other campaigns reached on ``day_no`` (one per campaign)."""
         conn = self._db()
         now = self._clock()
         snap = self._snapshot
@@ -275,11 +279,12 @@ class SqliteLedger:
         own_no = -1 if own is None else own
         with _transaction(conn):
             rows = conn.execute(
-                "SELECT fp FROM deliveries WHERE day = ? AND campaign != ? ORDER BY fp", (day_no, own_no)
+                "SELECT kind, target FROM deliveries WHERE day = ? AND campaign != ?", (day_no, own_no)
             )
-            fps = array("q", (row[0] for row in rows))
-        self._snapshot = (day_no, exclude_campaign, now, fps)
-        return fps
+            kinds = ("cid", "alias")
+            held = array("q", sorted(_memory_key(kinds[kind], target) for kind, target in rows))
+        self._snapshot = (day_no, exclude_campaign, now, held)
+        return held
 
 
 @contextmanager

@@ -16,7 +16,6 @@ from getui_async.ledger import (
     Key,
     LedgerError,
     SqliteLedger,
-    recipient_fingerprint,
     repair_from_results,
 )
 from getui_async.results import meta_path
@@ -151,13 +150,6 @@ def test_closed_ledger_refuses(tmp_path: Path) -> None:
     ledger.close()
     with pytest.raises(LedgerError, match="closed"):
         ledger.record("x", DAY, cids("a"))
-
-
-def test_fingerprint_is_stable_and_kind_aware() -> None:
-    """A recipient's key is the same in every process and differs between a cid and an alias."""
-    assert recipient_fingerprint("cid", "abc") == recipient_fingerprint("cid", "abc")
-    assert recipient_fingerprint("cid", "abc") != recipient_fingerprint("alias", "abc")
-    assert -(2**63) <= recipient_fingerprint("cid", "abc") < 2**63
 
 
 def write_results(path: Path, lines: list[dict[str, object]], *, torn: bytes = b"") -> None:
