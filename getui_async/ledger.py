@@ -61,6 +61,9 @@ DEFAULT_SNAPSHOT_TTL_S: Final = 300.0
 _KIND_CODE: Final[dict[str, int]] = {"cid": 0, "alias": 1}
 #: Put before an alias for its in-memory key, so an alias never shares a cid's key.
 _ALIAS_MARK: Final = "\x00"
+#: A snapshot's directory splits the 64-bit key space by its top 16 bits.
+_BUCKET_SHIFT: Final = 48
+_HALF_BUCKETS: Final = 1 << 15
 #: Result lines replayed per transaction by :func:`repair_from_results`.
 _REPAIR_BATCH: Final = 10_000
 _BUSY_TIMEOUT_MS: Final = 30_000
@@ -139,7 +142,7 @@ class SqliteLedger:
         self._lock = threading.Lock()
         self._campaigns: dict[str, int] = {}
         self._pending = 0  # rows this object appended to ``pending`` since its last merge
-        self._snapshot: tuple[int, str, float, array[int]] | None = None  # (day, excluded, loaded, keys)
+        self._snapshot: _DaySnapshot | None = None
         try:
             self._setup(conn)
         except sqlite3.DatabaseError as exc:
@@ -191,20 +194,10 @@ class SqliteLedger:
         return number
 
     def counts(self, day: date, keys: Sequence[Key], exclude_campaign: str) -> dict[Key, int]:
-        """See :meth:`Ledger.counts`: two bisects per key in the day's snapshot."""
+        """See :meth:`Ledger.counts`: answered from the day's snapshot (loaded by the first call)."""
         with self._lock:
-            held = self._day_snapshot(_day_number(day), exclude_campaign)
-        found: dict[Key, int] = {}
-        if not held:
-            return found
-        left, right, size, mark = bisect_left, bisect_right, len(held), _ALIAS_MARK
-        for key in keys:
-            kind, target = key
-            h = hash(target) if kind == "cid" else hash(mark + target)  # inlined _memory_key
-            start = left(held, h)
-            if start < size and held[start] == h:
-                found[key] = right(held, h, start) - start
-        return found
+            snapshot = self._day_snapshot(_day_number(day), exclude_campaign)
+        return snapshot.counts(keys)
 
     def record(self, campaign_id: str, day: date, keys: Iterable[Key]) -> None:
         """See :meth:`Ledger.record`: one write transaction (an append) for the whole batch."""
@@ -223,7 +216,7 @@ class SqliteLedger:
                 self._campaigns.pop(campaign_id, None)  # its row may have been rolled back too
                 raise
             self._pending += max(0, cursor.rowcount)
-            if self._snapshot is not None and self._snapshot[1] != campaign_id:
+            if self._snapshot is not None and self._snapshot.excluded != campaign_id:
                 self._snapshot = None  # another campaign's deliveries: the next check must see them
             if self._pending >= self._merge_rows:
                 self._merge(conn)
@@ -263,17 +256,17 @@ class SqliteLedger:
             conn.execute("DELETE FROM pending")
         self._pending = 0
 
-    def _day_snapshot(self, day_no: int, exclude_campaign: str) -> array[int]:
-        """The sorted keys of recipients other campaigns reached on ``day_no`` (one per campaign)."""
+    def _day_snapshot(self, day_no: int, exclude_campaign: str) -> _DaySnapshot:
+        """Who other campaigns reached on ``day_no``: the cached snapshot, or a fresh one."""
         conn = self._db()
         now = self._clock()
         snap = self._snapshot
         if (
             snap is not None
-            and snap[:2] == (day_no, exclude_campaign)
-            and now - snap[2] < self._snapshot_ttl_s
+            and (snap.day_no, snap.excluded) == (day_no, exclude_campaign)
+            and now - snap.loaded < self._snapshot_ttl_s
         ):
-            return snap[3]
+            return snap
         self._merge(conn)
         own = self._campaign(conn, exclude_campaign, create=False)
         own_no = -1 if own is None else own
@@ -283,8 +276,45 @@ class SqliteLedger:
             )
             kinds = ("cid", "alias")
             held = array("q", sorted(_memory_key(kinds[kind], target) for kind, target in rows))
-        self._snapshot = (day_no, exclude_campaign, now, held)
-        return held
+        snap = self._snapshot = _DaySnapshot(day_no, exclude_campaign, now, held)
+        return snap
+
+
+class _DaySnapshot:
+    """The sorted memory keys of one day's recipients (a key once per campaign), with a bucket directory.
+
+    ``directory[b]`` is where keys whose top 16 bits are bucket ``b`` start, so a lookup bisects ~n/65536
+    keys (a few probes) instead of all of them: ~4 array reads per key instead of ~40 at a million rows.
+    """
+
+    __slots__ = ("day_no", "directory", "excluded", "keys", "loaded")
+
+    def __init__(self, day_no: int, excluded: str, loaded: float, keys: array[int]) -> None:
+        self.day_no = day_no
+        self.excluded = excluded
+        self.loaded = loaded
+        self.keys = keys
+        edges = ((b - _HALF_BUCKETS) << _BUCKET_SHIFT for b in range(2 * _HALF_BUCKETS))
+        self.directory = array("q", (bisect_left(keys, edge) for edge in edges))
+        self.directory.append(len(keys))
+
+    def counts(self, keys: Sequence[Key]) -> dict[Key, int]:
+        found: dict[Key, int] = {}
+        held, directory = self.keys, self.directory
+        if not held:
+            return found
+        left, right, mark, shift, half = bisect_left, bisect_right, _ALIAS_MARK, _BUCKET_SHIFT, _HALF_BUCKETS
+        for key in keys:
+            kind, target = key
+            h = hash(target) if kind == "cid" else hash(mark + target)  # inlined _memory_key
+            bucket = (h >> shift) + half
+            lo, hi = directory[bucket], directory[bucket + 1]
+            if lo == hi:
+                continue
+            start = left(held, h, lo, hi)
+            if start < hi and held[start] == h:
+                found[key] = right(held, h, start, hi) - start
+        return found
 
 
 @contextmanager

@@ -197,3 +197,19 @@ def test_repair_without_results_or_sidecar(tmp_path: Path) -> None:
         orphan.write_bytes(_json.dumps_line(line(1, "successed_online")))
         with pytest.raises(LedgerError, match=r"orphan\.jsonl\.meta\.json"):
             repair_from_results(ledger, orphan, tz=SH)
+
+
+def test_counts_agree_with_a_plain_tally(ledger: SqliteLedger) -> None:
+    """Over thousands of cids and aliases in several campaigns, counts equal a Counter of the rows."""
+    import random
+    from collections import Counter
+
+    rng = random.Random(14)
+    tally: Counter[Key] = Counter()
+    for campaign in ("one", "two", "three", "mine"):
+        keys: list[Key] = [(rng.choice(("cid", "alias")), f"r{rng.randrange(3000)}") for _ in range(2000)]
+        ledger.record(campaign, DAY, keys)
+        if campaign != "mine":
+            tally.update(set(keys))
+    probe: list[Key] = [(kind, f"r{i}") for i in range(3500) for kind in ("cid", "alias")]
+    assert ledger.counts(DAY, probe, "mine") == dict(tally)
