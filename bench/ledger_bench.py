@@ -26,7 +26,7 @@ from pathlib import Path
 
 from getui_async import _json
 from getui_async.exclusions import ExclusionSet
-from getui_async.ledger import FrequencyCap, Key, SqliteLedger
+from getui_async.ledger import DEFAULT_MERGE_ROWS, FrequencyCap, Key, SqliteLedger
 
 ENGINE_US_PER_RECIPIENT = 10.0  # design.md: batch mode costs ~11-17 µs of client CPU per recipient
 DAY = date(2026, 12, 1)
@@ -46,14 +46,16 @@ def fill(ledger: SqliteLedger, rows: int, batch: int = 50_000) -> float:
     return time.perf_counter() - start
 
 
-def run(recipients: int, existing: int, batch: int, overlap: float, workdir: Path) -> dict[str, float]:
+def run(
+    recipients: int, existing: int, batch: int, overlap: float, workdir: Path, merge_rows: int
+) -> dict[str, float]:
     """The cell: wall (perf_counter) and this thread's CPU (thread_time) per recipient, check and record.
 
     On a shared machine the CPU figures are the ones to compare with the engine's CPU budget.
     """
     path = workdir / "ledger.sqlite"
     clocks = (time.perf_counter, time.thread_time)
-    with SqliteLedger(path) as ledger:
+    with SqliteLedger(path, merge_rows=merge_rows) as ledger:
         fill_s = fill(ledger, existing)
         cap = FrequencyCap(ledger, "new-campaign", max_per_day=1)
         # recipient i is a cid the earlier campaign reached when i < overlap * recipients
@@ -79,16 +81,15 @@ def run(recipients: int, existing: int, batch: int, overlap: float, workdir: Pat
                 check[i] += t1[i] - t0[i]
                 record[i] += t2[i] - t1[i]
             capped += len(over)
-        t0 = [c() for c in clocks]
+        merge = [-c() for c in clocks]
         rows = ledger.rows()  # merges what is still pending, as close() would
-        for i in range(2):
-            record[i] += clocks[i]() - t0[i]
+        merge = [t + c() for t, c in zip(merge, clocks, strict=True)]
     size_mb = sum(p.stat().st_size for p in workdir.iterdir()) / 1e6
 
     def us(seconds: float) -> float:
         return round(seconds / recipients * 1e6, 2)
 
-    cpu_total = (load[1] + check[1] + record[1]) / recipients * 1e6
+    cpu_total = (load[1] + check[1] + record[1] + merge[1]) / recipients * 1e6
     return {
         "recipients": recipients,
         "existing_rows": existing,
@@ -96,12 +97,16 @@ def run(recipients: int, existing: int, batch: int, overlap: float, workdir: Pat
         "overlap": overlap,
         "capped": capped,
         "rows_after": rows,
+        "merge_rows": merge_rows,
         "fill_s": round(fill_s, 2),
         "snapshot_load_s": round(load[0], 2),
         "check_us_per_recipient": us(check[0]),
         "record_us_per_recipient": us(record[0]),
         "check_cpu_us_per_recipient": us(check[1]),
         "record_cpu_us_per_recipient": us(record[1]),
+        "final_merge_s": round(merge[0], 2),
+        "final_merge_cpu_us_per_recipient": us(merge[1]),
+        "snapshot_load_cpu_us_per_recipient": us(load[1]),
         "cpu_us_per_recipient_with_load": round(cpu_total, 2),
         "overhead_vs_engine": round(cpu_total / ENGINE_US_PER_RECIPIENT, 3),
         "db_mb": round(size_mb, 1),
@@ -160,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlap", type=float, default=0.5)
     parser.add_argument("--dir", type=Path, default=None, help="where the ledger goes (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--merge-rows", type=int, default=DEFAULT_MERGE_ROWS, help="SqliteLedger(merge_rows=)"
+    )
     parser.add_argument("--exclusions", type=int, default=0, help="measure an ExclusionSet of N ids instead")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ledger-bench-", dir=args.dir) as tmp:
@@ -168,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.exclusions, min(args.recipients, 200_000), args.batch, args.overlap, Path(tmp)
             )
         else:
-            result = run(args.recipients, args.existing, args.batch, args.overlap, Path(tmp))
+            result = run(args.recipients, args.existing, args.batch, args.overlap, Path(tmp), args.merge_rows)
     if args.json:
         sys.stdout.write(_json.dumps(result).decode() + os.linesep)
     else:

@@ -54,8 +54,10 @@ DELIVERED_STATUSES: Final = frozenset(
 )
 
 SCHEMA_VERSION: Final = 1
-#: Pending rows that trigger a sorted merge into the index (~2 MB of pending pages).
-DEFAULT_MERGE_ROWS: Final = 100_000
+#: Pending rows that trigger a sorted merge into the index. Large on purpose: a merge rewrites most of
+#: the day's index pages whatever its size, so during a run deliveries are only appended; the merge
+#: happens on close, at a snapshot reload, or after this many rows (~50 MB of pending pages).
+DEFAULT_MERGE_ROWS: Final = 1_000_000
 #: A day's snapshot of other campaigns' deliveries is reloaded after this long.
 DEFAULT_SNAPSHOT_TTL_S: Final = 300.0
 _KIND_CODE: Final[dict[str, int]] = {"cid": 0, "alias": 1}
