@@ -24,6 +24,7 @@ send to someone who must not get the push.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from array import array
 from collections import defaultdict
@@ -45,6 +46,7 @@ _QUERY_IDS: Final = 900
 #: SQLite's page cache for the set, in KiB (negative ``cache_size``): the memory bound.
 _CACHE_KIB: Final = 16 * 1024
 _MAX_ID_CHARS: Final = 64
+_ONE_ID: Final = re.compile(rf"\S{{1,{_MAX_ID_CHARS}}}")
 _ANY: Final = 0
 _KIND_CODE: Final[dict[str, int]] = {"cid": 1, "alias": 2}
 _TABULAR: Final = (".csv", ".jsonl", ".ndjson")
@@ -270,7 +272,7 @@ def _text_ids(path: str) -> Iterator[tuple[str, int]]:
             raise InputError(path, "not UTF-8 text (--exclude)", line=number) from None
         if not text or text.startswith("#"):
             continue
-        if len(text) > _MAX_ID_CHARS or any(c.isspace() for c in text):
+        if _ONE_ID.fullmatch(text) is None:
             raise InputError(
                 path, f"expected one cid or alias a line (at most {_MAX_ID_CHARS} characters)", line=number
             )
