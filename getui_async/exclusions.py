@@ -23,9 +23,11 @@ send to someone who must not get the push.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import sqlite3
+import zlib
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -232,17 +234,16 @@ def _file_kind(path: str) -> FileKind:
     stem = lower[: -len(".gz")] if lower.endswith(".gz") else lower
     if not stem.endswith(_TABULAR):
         return "text"
-    if stem.endswith(".csv") or lower.endswith(".gz"):
+    if stem.endswith(".csv"):
         return "table"
     return "results" if _looks_like_results(path) else "table"
 
 
 def _looks_like_results(path: str) -> bool:
-    """True when the first line of a JSONL file is a getui-push result line."""
+    """True when the first line of a JSONL file (gzipped or not) is a getui-push result line."""
     try:
-        with open(path, "rb") as handle:
-            first = handle.readline(1 << 20)
-    except OSError:
+        first = next((raw for _, raw in _open_lines(path)), b"")
+    except InputError:
         return False  # open_source reports the problem with its own words
     try:
         obj = _json.loads(first)
@@ -261,7 +262,14 @@ def _open_lines(path: str) -> Iterator[tuple[int, bytes]]:
     except OSError as exc:
         raise InputError(path, f"cannot open (--exclude): {exc.strerror or exc}") from None
     with handle:
-        yield from enumerate(handle, start=1)
+        if path.lower().endswith(".gz"):
+            try:
+                with gzip.open(handle) as unzipped:
+                    yield from enumerate(unzipped, start=1)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise InputError(path, f"not a readable gzip file (--exclude): {exc}") from None
+        else:
+            yield from enumerate(handle, start=1)
 
 
 def _text_ids(path: str) -> Iterator[tuple[str, int]]:

@@ -375,7 +375,7 @@ def repair_from_results(
     replayed = 0
     pending: defaultdict[date, list[Key]] = defaultdict(list)
     held = 0
-    days: dict[str, date] = {}  # ts prefix (to the hour) -> day; 24 entries a day of results
+    days: dict[str, date] = {}  # ts prefix (to the minute) -> day
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -396,10 +396,10 @@ def repair_from_results(
             key = _key_of(line)
             if key is None or not isinstance(ts, str):
                 continue
-            hour = ts[:13]
-            day = days.get(hour)
+            minute = ts[:16]  # zone offsets are whole minutes (India +05:30, Nepal +05:45)
+            day = days.get(minute)
             if day is None:
-                day = days[hour] = _utc(ts).astimezone(tz).date()
+                day = days[minute] = _utc(ts).astimezone(tz).date()
             pending[day].append(key)
             held += 1
             if held >= _REPAIR_BATCH:

@@ -135,3 +135,24 @@ def test_no_files_excludes_nothing() -> None:
     with ExclusionSet.load([]) as excluded:
         assert excluded.contains("cid", CID_A) is None
         assert excluded.contains_many("cid", [CID_A]) == {}
+
+
+def test_gzipped_results_file_gives_only_its_dead_cids(tmp_path: Path) -> None:
+    """A gzipped copy of a results file (no sidecar) is still results: delivered cids are not excluded."""
+    rows = [
+        result_line(1, CID_A, "successed_online", 0, "success"),
+        result_line(2, CID_B, "failed", 20001, "target user is invalid"),
+    ]
+    packed = tmp_path / "old.jsonl.gz"
+    packed.write_bytes(gzip.compress(b"".join(_json.dumps_line(row) for row in rows)))
+    with ExclusionSet.load([packed]) as excluded:
+        assert excluded.contains("cid", CID_A) is None
+        assert excluded.contains("cid", CID_B) == str(packed)
+
+
+def test_corrupt_gzip_is_an_input_error(tmp_path: Path) -> None:
+    """A .gz text list that is not gzip is reported by name."""
+    broken = tmp_path / "ids.txt.gz"
+    broken.write_bytes(b"not gzip at all\n")
+    with pytest.raises(InputError, match=r"ids\.txt\.gz: not a readable gzip file"):
+        ExclusionSet.load([broken])

@@ -213,3 +213,19 @@ def test_counts_agree_with_a_plain_tally(ledger: SqliteLedger) -> None:
             tally.update(set(keys))
     probe: list[Key] = [(kind, f"r{i}") for i in range(3500) for kind in ("cid", "alias")]
     assert ledger.counts(DAY, probe, "mine") == dict(tally)
+
+
+def test_repair_days_in_a_half_hour_zone(tmp_path: Path) -> None:
+    """In Asia/Kolkata (+05:30) 18:29 and 18:31 UTC fall on different days, though in the same UTC hour."""
+    results = tmp_path / "out.jsonl"
+    write_results(
+        results,
+        [
+            line(1, "successed_online", ts="2026-12-01T18:29:00.000Z"),
+            line(2, "successed_online", ts="2026-12-01T18:31:00.000Z"),
+        ],
+    )
+    with SqliteLedger(tmp_path / "l.sqlite") as ledger:
+        repair_from_results(ledger, results, tz=ZoneInfo("Asia/Kolkata"))
+        assert ledger.counts(DAY, cids("c1", "c2"), "autumn") == {("cid", "c1"): 1}
+        assert ledger.counts(date(2026, 12, 2), cids("c1", "c2"), "autumn") == {("cid", "c2"): 1}
