@@ -116,10 +116,12 @@ class Invalid(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """What a delivery records about the message: its override id and title, when it has them."""
+    """What a delivery records about the message: its override id and title, when it has them;
+    ``group_name`` is the report group the push counts toward."""
 
     notify_id: int | None
     title: str | None
+    group_name: str | None = None
 
 
 NO_MESSAGE: Final = Message(None, None)
@@ -473,11 +475,12 @@ def _push_channel(value: Any) -> Message:
     return Message(notify_id, title)
 
 
-def _group_name(body: dict[str, Any]) -> None:
+def _group_name(body: dict[str, Any]) -> str | None:
     name = _str(body, "group_name", "", 100)
     if name is not None and not _GROUP_NAME.fullmatch(name):
         raise Invalid("group_name is invalid")
     _str(body, "task_name", "", 100)  # the SDK's PushDTO.taskName: a free-form string
+    return name
 
 
 def _message_parts(body: dict[str, Any]) -> tuple[Message, int | None]:
@@ -485,11 +488,11 @@ def _message_parts(body: dict[str, Any]) -> tuple[Message, int | None]:
     own = _push_message(body.get("push_message"))
     channel = _push_channel(body.get("push_channel"))
     ttl = _settings(body.get("settings"))
-    _group_name(body)
-    if channel is NO_MESSAGE:
+    group = _group_name(body)
+    if channel is NO_MESSAGE and group is None:
         return own, ttl
     notify_id = own.notify_id if own.notify_id is not None else channel.notify_id
-    return Message(notify_id, own.title if own.title is not None else channel.title), ttl
+    return Message(notify_id, own.title if own.title is not None else channel.title, group), ttl
 
 
 def _targets(value: Any, target_key: str) -> list[Any]:
