@@ -397,6 +397,19 @@ class GetuiClient:
             invalid=[c for c in invalid if isinstance(c, str)] if isinstance(invalid, list) else [],
         )
 
+    async def invalid_cids(self, cids: Sequence[str]) -> set[str]:
+        """The cids ``user/detail`` names invalid, asking for at most 1000 at a time.
+
+        For list recipients a sync reply did not name: an invalid one failed (20001 "target user is
+        invalid"); any other was accepted by Getui, and must not be re-sent (list pushes carry no
+        request_id, so a re-send would deliver it twice).
+        """
+        unique = list(dict.fromkeys(cids))
+        invalid: set[str] = set()
+        for start in range(0, len(unique), MAX_USER_QUERY):
+            invalid.update((await self.user_detail(unique[start : start + MAX_USER_QUERY])).invalid)
+        return invalid
+
     async def report_push_task(self, taskids: Sequence[str]) -> dict[str, Any]:
         """``GET /report/push/task/{taskids}``: ``{taskid: {"total"|"gt"|vendor: {msg_num, target_num,
         receive_num, display_num, click_num}}}`` for list and app tasks (not single pushes)."""

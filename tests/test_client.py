@@ -337,3 +337,35 @@ async def test_timeout_text_never_carries_the_path(make_mock: Any) -> None:
         await transport.aclose()
     assert "reply within 0.2 s" in str(info.value)
     assert "secret" not in str(info.value)
+
+
+async def test_invalid_cids_asks_user_detail_per_thousand(fake_client: Any) -> None:
+    """invalid_cids splits the cids into user/detail calls of at most 1000 and unites their invalidCids."""
+    fake, client = fake_client
+
+    def detail(call: Any) -> Response:
+        asked = call.path.rsplit("/", 1)[1].split(",")
+        return reply(data={"validCids": {}, "invalidCids": [c for c in asked if c.startswith("dead")]})
+
+    cids = [f"ok{n}" for n in range(1500)] + ["dead-1", "dead-2", "dead-1"]
+    for n in range(2):
+        chunk = list(dict.fromkeys(cids))[n * 1000 : (n + 1) * 1000]
+        fake.routes[("GET", "/user/detail/" + ",".join(chunk))] = detail
+    assert await client.invalid_cids(cids) == {"dead-1", "dead-2"}
+    assert [len(c.path.rsplit("/", 1)[1].split(",")) for c in fake.calls if "detail" in c.path] == [1000, 502]
+
+
+@pytest.mark.integration
+async def test_a_list_recipient_the_reply_left_out_is_told_dead_or_taken(make_mock: Any) -> None:
+    """Against the mock: a dropped invalid cid is missing from the list reply; invalid_cids names it dead."""
+    from getui_async.config import Credentials
+
+    mock = await make_mock()
+    creds = Credentials(app_id=mock.app_id, app_key=mock.app_key, master_secret=mock.master_secret)
+    async with GetuiClient(settings(credentials=creds, base_url=mock.base_url)) as client:
+        taskid = await client.create_list_message(MSG)
+        result = await client.push_list_cid(["a1", "invalid-2", "a3"], taskid=taskid)
+        missing = [c for c in ("a1", "invalid-2", "a3") if c not in result.statuses]
+        assert missing == ["invalid-2"]
+        assert await client.invalid_cids(missing) == {"invalid-2"}
+    assert mock.deliveries == {"a1": 1, "a3": 1}
