@@ -369,3 +369,24 @@ async def test_a_list_recipient_the_reply_left_out_is_told_dead_or_taken(make_mo
         assert missing == ["invalid-2"]
         assert await client.invalid_cids(missing) == {"invalid-2"}
     assert mock.deliveries == {"a1": 1, "a3": 1}
+
+
+@pytest.mark.integration
+async def test_the_mock_shows_what_the_client_put_on_the_wire(make_mock: Any) -> None:
+    """push_channel and settings the client sends are visible in the mock's accepted bodies."""
+    from getui_async.config import Credentials
+
+    channel = {"ios": {"type": "notify", "aps": {"alert": {"title": "t", "body": "b"}}, "auto_badge": "+1"}}
+    message = Rendered(
+        push_message=NOTE, push_channel=channel, settings={"ttl": 3_600_000}, group_name="g-1", shared=True
+    )
+    mock = await make_mock()
+    creds = Credentials(app_id=mock.app_id, app_key=mock.app_key, master_secret=mock.master_secret)
+    async with GetuiClient(settings(credentials=creds, base_url=mock.base_url)) as client:
+        await client.push_single_cid("c1", message, request_id="r" * 20)
+    (body,) = mock.accepted_bodies("push/single/cid")
+    assert (body["push_channel"], body["settings"], body["group_name"]) == (
+        channel,
+        {"ttl": 3_600_000},
+        "g-1",
+    )
