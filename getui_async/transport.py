@@ -86,7 +86,8 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 # sock_read restarts with every byte, so a 1 byte/s drip would never end it: ``total``
-                # bounds the whole attempt (connect, send, the reply's last byte).
+                # bounds the whole attempt (connect, send, the reply's last byte). It also counts a wait
+                # for a free pooled socket, which is why the engine keeps connector_limit >= concurrency.
                 timeout=aiohttp.ClientTimeout(
                     total=s.attempt_deadline_s,
                     sock_connect=s.connect_timeout_s,
