@@ -15,7 +15,7 @@ __all__ = ["FIGURES", "VENDOR_CHANNELS", "Figures"]
 FIGURES: Final = ("msg_num", "target_num", "receive_num", "display_num", "click_num")
 #: Where an offline delivery goes: a vendor channel (Huawei, Xiaomi, OPPO, vivo) or APNs.
 VENDOR_CHANNELS: Final = ("hw", "xm", "op", "vv", "ios")
-_MSG, _TARGET, _RECEIVE, _DISPLAY, _CLICK = range(5)
+_TARGET: Final = 1  # the index of target_num in a row of FIGURES
 
 
 class Figures:
@@ -31,16 +31,15 @@ class Figures:
         """``n`` targets Getui could not send to (invalid cids or aliases)."""
         self._unsendable += n
 
-    def delivered(self, channel: str, *, received: bool, displayed: bool, clicked: bool) -> None:
-        """One delivery through ``channel``."""
-        row = self._channels.get(channel)
-        if row is None:
-            row = self._channels[channel] = [0, 0, 0, 0, 0]
-        row[_MSG] += 1
-        row[_TARGET] += 1
-        row[_RECEIVE] += received
-        row[_DISPLAY] += displayed
-        row[_CLICK] += clicked
+    def merge(self, rows: dict[str, list[int]]) -> None:
+        """Add ``{channel: [msg, target, receive, display, click]}`` counted for one request."""
+        for channel, row in rows.items():
+            mine = self._channels.get(channel)
+            if mine is None:
+                self._channels[channel] = list(row)
+            else:
+                for i, n in enumerate(row):
+                    mine[i] += n
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         """``{"total": {...}, channel: {...}}`` with every figure named as Getui names it."""

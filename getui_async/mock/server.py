@@ -567,12 +567,8 @@ class MockGetui:
         self._seen_request_ids.add(request_id)
         taskid = self._taskid("RASS_", call.now)
         record = pack_delivery(taskid, request_id, message.notify_id, message.title, call.endpoint)
-        statuses = {cid: self._deliver(cid, record) for cid in cids}
-        if message.group_name is not None:
-            group = self._group(message.group_name)
-            for cid, status in statuses.items():
-                self._count(group, cid, status)
-        return taskid, statuses
+        reports = [] if message.group_name is None else [self._group(message.group_name)]
+        return taskid, self._deliver(cids, record, reports)
 
     # --- endpoints: list pushes ---------------------------------------------------------------------
 
@@ -612,10 +608,7 @@ class MockGetui:
             figures.targeted_invalid(len(push.targets) - len(resolved))
         detail: dict[str, dict[str, str]] = {}
         for target, cids in resolved:
-            statuses = detail[target] = {cid: self._deliver(cid, record) for cid in cids}
-            for cid, status in statuses.items():
-                for figures in reports:
-                    self._count(figures, cid, status)
+            detail[target] = self._deliver(cids, record, reports)
         if push.is_async:
             return 0, "", _NO_DATA
         if target_key == "alias" and push.need_alias_detail:
@@ -628,16 +621,6 @@ class MockGetui:
         if figures is None:
             figures = self._groups[name] = Figures()
         return figures
-
-    def _count(self, figures: Figures, cid: str, status: str) -> None:
-        """Add one delivery to a report: online ones go through Getui's channel ("gt"), offline ones
-        through the cid's vendor (seeded per cid); display and click follow the configured ratios."""
-        cfg = self._config
-        channel = "gt" if status != _STATUSES[1] else VENDOR_CHANNELS[int(self._share(cid + "\0v") * 5)]
-        received = status != _STATUSES[2]
-        displayed = received and self._share(cid + "\0d") < cfg.display_ratio
-        clicked = displayed and self._share(cid + "\0c") < cfg.click_ratio
-        figures.delivered(channel, received=received, displayed=displayed, clicked=clicked)
 
     def _live_task(self, taskid: str, now: float) -> _ListTask:
         task = self._tasks.get(taskid)
@@ -753,17 +736,52 @@ class MockGetui:
                 raise
             return []
 
+    def _hash(self, cid: str) -> int:
+        """A seeded, uniform-looking 64-bit number fixed per cid."""
+        digest = hashlib.blake2b(cid.encode(), digest_size=8, key=self._hash_key).digest()
+        return int.from_bytes(digest, "big")
+
     def _share(self, cid: str) -> float:
         """A seeded, uniform-looking number in [0, 1) fixed per cid."""
-        digest = hashlib.blake2b(cid.encode(), digest_size=8, key=self._hash_key).digest()
-        return int.from_bytes(digest, "big") / 2**64
+        return self._hash(cid) / 2**64
 
-    def _deliver(self, cid: str, record: bytes) -> str:
-        self._store.add(cid, record)
-        share = self._share(cid)
-        if share < self._config.online_ratio:
-            return _STATUSES[0]
-        return _STATUSES[2] if share >= 1.0 - self._config.ignore_ratio else _STATUSES[1]
+    def _deliver(self, cids: list[str], record: bytes, reports: list[Figures]) -> dict[str, str]:
+        """Deliver ``record`` to each cid: ``{cid: status}``, and the deliveries counted in ``reports``.
+
+        One hash per cid decides everything: its top bits the status (``online_ratio``/``ignore_ratio``),
+        other bits the vendor an offline delivery goes through and whether it is displayed and clicked.
+        Online and ignored deliveries count under Getui's own channel, ``gt``.
+        """
+        cfg = self._config
+        online, ignore_from = cfg.online_ratio, 1.0 - cfg.ignore_ratio
+        display_cut, click_cut = int(cfg.display_ratio * 65_536), int(cfg.click_ratio * 65_536)
+        rows: dict[str, list[int]] = {}
+        out: dict[str, str] = {}
+        for cid in cids:
+            self._store.add(cid, record)
+            h = self._hash(cid)
+            share = h / 2**64
+            if share < online:
+                status, channel = _STATUSES[0], "gt"
+            elif share >= ignore_from:
+                status, channel = _STATUSES[2], "gt"
+            else:
+                status, channel = _STATUSES[1], VENDOR_CHANNELS[((h >> 32) & 0xFF) % len(VENDOR_CHANNELS)]
+            out[cid] = status
+            if reports:
+                row = rows.get(channel)
+                if row is None:
+                    row = rows[channel] = [0, 0, 0, 0, 0]
+                received = status is not _STATUSES[2]
+                displayed = received and (h & 0xFFFF) < display_cut
+                row[0] += 1
+                row[1] += 1
+                row[2] += received
+                row[3] += displayed
+                row[4] += displayed and ((h >> 16) & 0xFFFF) < click_cut
+        for figures in reports:
+            figures.merge(rows)
+        return out
 
     def _used_quota(self, now: float) -> int:
         day = int((now + BEIJING_OFFSET_S) // 86_400)
