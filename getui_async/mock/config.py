@@ -92,7 +92,7 @@ class MockConfig:
     display_ratio: float = 0.80
     click_ratio: float = 0.10
     # the last N accepted request bodies kept per endpoint (GET /_mock/requests); 0 keeps none
-    record_bodies: int = 100
+    record_bodies: int = 20
 
     # faults
     latency_ms: float = 0.0
