@@ -85,12 +85,18 @@ class PushLike(Protocol):
 class PushResult:
     """Reply to a single push: the task id and Getui's status per cid.
 
-    ``statuses`` is empty when Getui accepted without per-cid detail (``is_async``), or answered a
-    repeated request_id with an empty success: the message was taken earlier, don't send it again.
+    ``statuses`` is empty when Getui answered a repeated request_id with an empty success (no
+    ``data``, or ``{}``): the message was taken earlier, don't send it again.
+
+    ``unconfirmed`` is True when the reply was code 0 but its ``data`` had another shape than
+    ``{taskid: {cid: status}}`` (a string, a list, a number, non-string statuses): it neither confirms
+    the recipient nor says "already taken". Treat the push as accepted, saying the reply did not
+    confirm the recipient; never re-send it under a new request_id.
     """
 
     taskid: str | None
     statuses: Mapping[str, str]
+    unconfirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +105,12 @@ class BatchResult:
 
     The reply carries no request_id; results are matched back by cid. Items missing from a sync reply
     are not known to be delivered or failed: the engine re-sends them alone to learn their fate.
+    ``unconfirmed`` is True when a code-0 reply's ``data`` (or part of it) had the wrong shape: the
+    recipients it does not name with a string status were not confirmed by it.
     """
 
     tasks: Mapping[str, Mapping[str, Any]]
+    unconfirmed: bool = False
 
     def by_cid(self) -> dict[str, tuple[str, str]]:
         """``{cid: (taskid, status)}`` flattened from :attr:`tasks`."""
@@ -115,10 +124,16 @@ class BatchResult:
 
 @dataclass(frozen=True, slots=True)
 class ListResult:
-    """Reply to a list push: ``{cid: status}``; for aliases with detail ``{alias: {cid: status}}``."""
+    """Reply to a list push: ``{cid: status}``; for aliases with detail ``{alias: {cid: status}}``.
+
+    ``unconfirmed`` is True when a code-0 sync reply's ``data`` had the wrong shape (not
+    ``{taskid: {...}}``): recipients it does not name were accepted by Getui but not confirmed.
+    A list push has no request_id: such a recipient must never be re-sent.
+    """
 
     taskid: str
     statuses: Mapping[str, Any]
+    unconfirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +168,7 @@ class GetuiClient:
         self._base_url = settings.base_url
         self._prefix = f"{self._base_url}/{settings.credentials.app_id}"
         self._headers_for: tuple[int, dict[str, str]] | None = None
+        self._domain_hash: str | None = None  # of the last 301 host switch followed
         self._state: Literal["new", "open", "closed"] = "new"
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -240,7 +256,7 @@ class GetuiClient:
                 if host_replayed:
                     raise
                 host_replayed = True
-                self._switch_host(exc)
+                self._switch_host(exc)  # or, like the SDK, replay once on the same host
 
     def _token_headers(self, token: Token) -> Mapping[str, str]:
         """The request headers for ``token``, built once per token generation."""
@@ -266,7 +282,7 @@ class GetuiClient:
         try:
             envelope = _json.loads(resp.body)
         except _json.JSONDecodeError:
-            raise error_for_status(resp.status, resp.body[:200].decode("utf-8", "replace")) from None
+            raise error_for_status(resp.status) from None
         code = envelope.get("code") if isinstance(envelope, dict) else None
         if not isinstance(code, int) or isinstance(code, bool):
             raise error_for_status(resp.status)
@@ -281,12 +297,19 @@ class GetuiClient:
         return await self._send_raw("POST", "/auth", _json.dumps(body))
 
     def _switch_host(self, exc: HostChangedError) -> None:
+        """Follow Getui's 301 body as the Java SDK does: switch only when ``domain_hash`` is present and
+        differs from the last one followed; the new host must pass the base-URL rule (https unless
+        loopback). Without a new hash the caller replays once on the same host."""
+        if exc.domain_hash is None or exc.domain_hash == self._domain_hash:
+            log.info("Getui answered 301 without a new domain_hash: replaying on the same host")
+            return
         if not exc.base_url:
             raise FatalApiError("Getui answered 301 without a host to switch to", code=exc.code)
         try:
             base = check_base_url(exc.base_url)
         except ConfigError as bad:
             raise FatalApiError(f"refusing Getui's 301 host change: {bad}", code=exc.code) from None
+        self._domain_hash = exc.domain_hash
         if base != self._base_url:
             log.info("Getui moved this app to %s", base)
             self._base_url = base
@@ -318,7 +341,7 @@ class GetuiClient:
             raise ValueError(f"a batch holds 1..{MAX_BATCH} messages, got {len(pushes)}")
         items = [single_body(p.request_id, kind, p.target, p.message) for p in pushes]
         data = await self.call("POST", f"/push/single/batch/{kind}", batch_body(items, is_async=is_async))
-        return BatchResult(_mapping_of_mappings(data))
+        return _batch_result(data, is_async)
 
     async def create_list_message(self, message: Rendered, *, request_id: str | None = None) -> str:
         """``POST /push/list/message``: store a message once; returns the taskid for list pushes.
@@ -336,7 +359,7 @@ class GetuiClient:
     async def push_list_cid(self, cids: Sequence[str], *, taskid: str, is_async: bool = False) -> ListResult:
         """``POST /push/list/cid``: the stored message to a chunk of cids (chunk size: the caller's)."""
         body = list_push_body(taskid, "cid", cids, is_async=is_async)
-        return _list_result(taskid, await self.call("POST", "/push/list/cid", body))
+        return _list_result(taskid, await self.call("POST", "/push/list/cid", body), is_async)
 
     async def push_list_alias(
         self,
@@ -350,7 +373,7 @@ class GetuiClient:
         body = list_push_body(
             taskid, "alias", aliases, is_async=is_async, need_alias_detail=need_alias_detail and not is_async
         )
-        return _list_result(taskid, await self.call("POST", "/push/list/alias", body))
+        return _list_result(taskid, await self.call("POST", "/push/list/alias", body), is_async)
 
     async def stop_task(self, taskid: str) -> None:
         """``DELETE /task/{taskid}``: stop a list task's undelivered messages."""
@@ -374,13 +397,38 @@ class GetuiClient:
             invalid=[c for c in invalid if isinstance(c, str)] if isinstance(invalid, list) else [],
         )
 
+    async def invalid_cids(self, cids: Sequence[str]) -> set[str]:
+        """The cids ``user/detail`` names invalid, asking for at most 1000 at a time.
+
+        For list recipients a sync reply did not name: an invalid one failed (20001 "target user is
+        invalid"); any other was accepted by Getui, and must not be re-sent (list pushes carry no
+        request_id, so a re-send would deliver it twice).
+        """
+        unique = list(dict.fromkeys(cids))
+        invalid: set[str] = set()
+        for start in range(0, len(unique), MAX_USER_QUERY):
+            invalid.update((await self.user_detail(unique[start : start + MAX_USER_QUERY])).invalid)
+        return invalid
+
     async def report_push_task(self, taskids: Sequence[str]) -> dict[str, Any]:
-        """``GET /report/push/task/{taskids}``: delivery counts of list tasks."""
+        """``GET /report/push/task/{taskids}``: ``{taskid: {"total"|"gt"|vendor: {msg_num, target_num,
+        receive_num, display_num, click_num}}}`` for list and app tasks (not single pushes)."""
         data = await self.call("GET", f"/report/push/task/{_join(taskids, MAX_REPORT_TASKS)}")
         return dict(data) if isinstance(data, Mapping) else {}
 
+    async def report_push_task_group(self, group_name: str) -> dict[str, Any]:
+        """``GET /report/push/task_group/{group_name}``: the counts of every task sent with that group_name.
+
+        Shaped like :meth:`report_push_task`, keyed by the group name.
+        """
+        if not group_name:
+            raise ValueError("give a group_name")
+        data = await self.call("GET", f"/report/push/task_group/{quote(group_name, safe='')}")
+        return dict(data) if isinstance(data, Mapping) else {}
+
     async def report_push_count(self) -> dict[str, Any]:
-        """``GET /report/push/count``: today's totals and remaining quotas."""
+        """``GET /report/push/count``: ``{"gt": {"app"|"list"|...: {total_num, remain_num, push_num,
+        limit}}, vendor: {...}}``, today's quotas and what was used (poll rarely: it is rate-limited)."""
         data = await self.call("GET", "/report/push/count")
         return dict(data) if isinstance(data, Mapping) else {}
 
@@ -391,26 +439,58 @@ def _join(ids: Sequence[str], limit: int) -> str:
     return ",".join(quote(i, safe="") for i in ids)
 
 
-def _mapping_of_mappings(data: Any) -> dict[str, Mapping[str, Any]]:
+def _mapping_of_mappings(data: Any) -> tuple[dict[str, Mapping[str, Any]], bool]:
+    """``({taskid: {...}}, well_formed)``: entries that are not mappings are dropped and reported."""
     if type(data) is dict and all(type(value) is dict for value in data.values()):
-        return data  # decoded JSON (keys are strings): the usual reply needs no filtering copy
+        return data, True  # decoded JSON (keys are strings): the usual reply needs no filtering copy
     if not isinstance(data, Mapping):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, Mapping)}
+        return {}, False
+    kept = {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, Mapping)}
+    return kept, len(kept) == len(data)
+
+
+def _is_empty(data: Any) -> bool:
+    """No ``data`` or an empty object: Getui's answer to a repeated request_id (or an async push)."""
+    return data is None or (isinstance(data, Mapping) and not data)
+
+
+def _str_statuses(per_cid: Mapping[str, Any]) -> tuple[dict[str, str], bool]:
+    kept = {c: v for c, v in per_cid.items() if isinstance(c, str) and isinstance(v, str)}
+    return kept, len(kept) == len(per_cid) and bool(per_cid)
 
 
 def _push_result(data: Any) -> PushResult:
     if type(data) is dict and len(data) == 1:  # the usual reply, {taskid: {cid: status}}: no copies
         ((taskid, per_cid),) = data.items()
-        if type(per_cid) is dict and all(type(status) is str for status in per_cid.values()):
+        if type(per_cid) is dict and per_cid and all(type(status) is str for status in per_cid.values()):
             return PushResult(taskid, per_cid)
-    tasks = _mapping_of_mappings(data)
-    if not tasks:
+    if _is_empty(data):
         return PushResult(None, {})
+    tasks, well_formed = _mapping_of_mappings(data)
+    if not tasks:
+        return PushResult(None, {}, unconfirmed=True)
     taskid, per_cid = next(iter(tasks.items()))
-    return PushResult(taskid, {c: s for c, s in per_cid.items() if isinstance(s, str)})
+    statuses, clean = _str_statuses(per_cid)
+    return PushResult(taskid, statuses, unconfirmed=not (well_formed and clean and len(tasks) == 1))
 
 
-def _list_result(taskid: str, data: Any) -> ListResult:
-    tasks = _mapping_of_mappings(data)
-    return ListResult(taskid, dict(tasks.get(taskid, {})))
+def _batch_result(data: Any, is_async: bool) -> BatchResult:
+    if is_async or _is_empty(data):
+        return BatchResult({}, unconfirmed=False)
+    tasks, well_formed = _mapping_of_mappings(data)
+    clean = all(_str_statuses(per_cid)[1] for per_cid in tasks.values())
+    return BatchResult(tasks, unconfirmed=not (well_formed and clean))
+
+
+def _list_result(taskid: str, data: Any, is_async: bool) -> ListResult:
+    if is_async:
+        return ListResult(taskid, {})
+    tasks, _well_formed = _mapping_of_mappings(data)
+    per_target = tasks.get(taskid)
+    if per_target is None:
+        return ListResult(taskid, {}, unconfirmed=True)
+    clean = bool(per_target) and all(
+        isinstance(v, str) or (isinstance(v, Mapping) and all(isinstance(x, str) for x in v.values()))
+        for v in per_target.values()
+    )
+    return ListResult(taskid, dict(per_target), unconfirmed=not clean)

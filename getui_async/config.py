@@ -41,6 +41,8 @@ MAX_BATCH_SIZE: Final = 200
 MAX_LIST_CHUNK: Final = 1000
 DEFAULT_LIST_CHUNK: Final = 200  # the cap is UNCERTAIN (200 or 1000): default to the safe one
 AUTH_CALLS_PER_MIN: Final = 100
+#: Getui's largest documented reply (a 1000-cid status map) is far below this.
+DEFAULT_MAX_REPLY_BYTES: Final = 4 * 1024 * 1024
 
 _REDACTED: Final = "********"
 
@@ -191,6 +193,11 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     #: How long to wait for Getui's reply (no bytes for this long: the request failed).
     request_timeout_s: float = 15.0
+    #: The whole attempt (connect, send, the last byte of the reply) must end within this; ``None``
+    #: means ``request_timeout_s``, so a server that drips one byte a second cannot hold a request.
+    attempt_timeout_s: float | None = None
+    #: A reply body larger than this (after decompression) fails the attempt as a TransportError.
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
     connect_timeout_s: float = 5.0
     #: Sockets in the pool; the engine raises it to at least its concurrency.
     connector_limit: int = 100
@@ -211,10 +218,19 @@ class Settings:
             _positive(name, getattr(self, name))
         _positive("token_refresh_margin_s", self.token_refresh_margin_s, allow_zero=True)
         _positive("throttle_window_s", self.throttle_window_s)
+        if self.attempt_timeout_s is not None:
+            _positive("attempt_timeout_s", self.attempt_timeout_s)
+        if self.max_reply_bytes < 1024:
+            raise ConfigError(f"max_reply_bytes must be >= 1024, got {self.max_reply_bytes!r}")
         if self.connector_limit < 1:
             raise ConfigError(f"connector_limit must be >= 1, got {self.connector_limit!r}")
         if not 1 <= self.auth_calls_per_min <= AUTH_CALLS_PER_MIN:
             raise ConfigError(f"auth_calls_per_min must be 1..{AUTH_CALLS_PER_MIN}")
+
+    @property
+    def attempt_deadline_s(self) -> float:
+        """The total time one attempt may take (``attempt_timeout_s``, else ``request_timeout_s``)."""
+        return self.request_timeout_s if self.attempt_timeout_s is None else self.attempt_timeout_s
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -28,7 +28,9 @@ fails when one is missing. Messages never carry credentials or tokens: only Getu
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, ClassVar, Final
 
 __all__ = [
@@ -161,9 +163,11 @@ class HostChangedError(ApiError):
         code: int | None = None,
         http_status: int | None = None,
         base_url: str | None = None,
+        domain_hash: str | None = None,
     ) -> None:
         super().__init__(msg, code=code, http_status=http_status)
         self.base_url = base_url
+        self.domain_hash = domain_hash
 
 
 class RateLimitedError(ApiError):
@@ -287,33 +291,68 @@ def error_for_reply(code: int, msg: str, *, http_status: int | None = None, data
         cls = _refine_20001(msg)
     else:
         cls = info.error
+    msg = plain_text(msg)
     if cls is HostChangedError:
-        return HostChangedError(msg, code=code, http_status=http_status, base_url=_first_host(data))
+        return HostChangedError(
+            msg,
+            code=code,
+            http_status=http_status,
+            base_url=_first_host(data),
+            domain_hash=_domain_hash(data),
+        )
     return cls(msg, code=code, http_status=http_status)
 
 
-def error_for_status(http_status: int, text: str = "") -> ApiError:
-    """The exception for an HTTP reply that carried no readable Getui envelope."""
+def error_for_status(http_status: int) -> ApiError:
+    """The exception for an HTTP reply that carried no readable Getui envelope.
+
+    Its text is the status in words only: the body (an HTML error page, or whatever a hostile server
+    echoes back, such as the token header) never reaches a message, a log line or a results file.
+    """
     cls = _class_for_status(http_status)
     if cls is RetryableError:
         cls = ServerError
-    reason = text.strip()[:200] or "reply without a Getui envelope"
-    return cls(reason, http_status=http_status)
+    try:
+        phrase = f" {HTTPStatus(http_status).phrase}"
+    except ValueError:
+        phrase = ""
+    return cls(f"HTTP {http_status}{phrase}, not a Getui reply", http_status=http_status)
+
+
+_TAG = re.compile(r"<[^>]{0,200}>")
+_SPACE = re.compile(r"\s+")
+MAX_MSG_CHARS: Final = 200
+
+
+def plain_text(msg: str) -> str:
+    """Getui's ``msg`` fit for a results line: markup dropped, one line, at most 200 characters."""
+    if len(msg) <= MAX_MSG_CHARS and msg.isprintable() and "<" not in msg:
+        return msg  # the usual short message: no copies
+    text = _SPACE.sub(" ", _TAG.sub(" ", msg)).strip()
+    return text if len(text) <= MAX_MSG_CHARS else text[: MAX_MSG_CHARS - 1] + "…"
 
 
 def _class_for_status(http_status: int) -> type[ApiError]:
-    if http_status >= 500:
-        return RetryableError
+    """Like the Java SDK: every status but 200/400/401/403/404 is worth another try (405 is final too).
+
+    A 2xx whose body is not a Getui envelope was garbled or cut short on the way; 5xx, 408, a 3xx
+    without Location and the like are passing faults of some hop between us and Getui.
+    """
     if http_status == 429:
         return RateLimitedError
     if http_status in (404, 405):
         return FatalApiError
     if http_status == 401:
         return TokenExpiredError
-    if 200 <= http_status < 300:
-        # A 2xx whose body is not a Getui envelope: garbled or cut short on the way; try again.
-        return RetryableError
-    return RejectedError
+    if http_status in (400, 403):
+        return RejectedError
+    return RetryableError
+
+
+def _domain_hash(data: Any) -> str | None:
+    """``domain_hash`` of a 301 reply: the SDK switches host only when it is present and changed."""
+    value = data.get("domain_hash") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _first_host(data: Any) -> str | None:

@@ -26,6 +26,7 @@ __all__ = ["AiohttpTransport", "MockTransport", "Request", "Response", "Transpor
 
 USER_AGENT = f"getui-async/{__version__} aiohttp/{aiohttp.__version__}"
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +85,13 @@ class AiohttpTransport:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                # Read and connect timeouts rather than a total one: same protection against a silent
-                # server, one timer less per request (~7% of the client CPU of a single push).
+                # sock_read restarts with every byte, so a 1 byte/s drip would never end it: ``total``
+                # bounds the whole attempt (connect, send, the reply's last byte). It also counts a wait
+                # for a free pooled socket, which is why the engine keeps connector_limit >= concurrency.
                 timeout=aiohttp.ClientTimeout(
-                    sock_connect=s.connect_timeout_s, sock_read=s.request_timeout_s
+                    total=s.attempt_deadline_s,
+                    sock_connect=s.connect_timeout_s,
+                    sock_read=s.request_timeout_s,
                 ),
                 # Headers come whole with each request (the client caches them per token): merging
                 # session defaults into every request cost ~7% of a single push's client CPU.
@@ -101,20 +105,59 @@ class AiohttpTransport:
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None = None
     ) -> Response:
         try:
-            async with self.session.request(method, url, data=body, headers=headers) as resp:
-                return Response(resp.status, await resp.read())
+            # Never follow a redirect: it would carry the token header to whatever host the reply names.
+            # Getui's own host switch is the 301 *code* in a JSON body, which the client handles.
+            async with self.session.request(
+                method, url, data=body, headers=headers, allow_redirects=False
+            ) as resp:
+                if 300 <= resp.status < 400 and "Location" in resp.headers:
+                    resp.close()
+                    raise TransportError(
+                        f"refused to follow an HTTP {resp.status} redirect ({method}); "
+                        "Getui moves an app only by a code 301 reply",
+                        http_status=resp.status,
+                    )
+                return Response(resp.status, await self._read_capped(resp, method))
         except aiohttp.ClientConnectorCertificateError as exc:
             raise FatalApiError(f"TLS certificate verification failed for {exc.host}") from None
         except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
             raise FatalApiError(f"TLS handshake failed: {type(exc).__name__}") from None
         except asyncio.TimeoutError:
             # No URL in the text: DELETE /auth/{token} carries the token in its path.
-            raise TransportError(
-                f"no reply within {self._settings.request_timeout_s:g} s ({method})"
-            ) from None
+            raise TransportError(self._timeout_text(method)) from None
         except (aiohttp.ClientError, OSError) as exc:
             # str(exc) of aiohttp errors names host/port and the OS reason, never headers or bodies.
             raise TransportError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse, method: str) -> bytes:
+        """The reply body, refused once it exceeds ``max_reply_bytes`` (counted after decompression)."""
+        cap = self._settings.max_reply_bytes
+        length = resp.content_length
+        if length is not None and length > cap:
+            resp.close()
+            raise self._too_large(method, resp.status)
+        if length is not None and "Content-Encoding" not in resp.headers:
+            return await resp.read()  # the usual small, sized reply: one read
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await resp.content.read(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                resp.close()  # drop the connection: the rest of the reply is never read
+                raise self._too_large(method, resp.status)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, method: str, status: int) -> TransportError:
+        cap_mib = self._settings.max_reply_bytes / (1024 * 1024)
+        return TransportError(f"reply larger than {cap_mib:g} MiB refused ({method})", http_status=status)
+
+    def _timeout_text(self, method: str) -> str:
+        s = self._settings
+        return (
+            f"no complete reply within {s.attempt_deadline_s:g} s "
+            f"(or no byte for {s.request_timeout_s:g} s) ({method})"
+        )
 
     async def aclose(self) -> None:
         self._closed = True

@@ -212,7 +212,10 @@ async def test_301_switches_host_and_replays_once() -> None:
     """A 301 moves every later request to the named host; the refused request is replayed there."""
     fake = FakeGetui()
     events: list[Any] = []
-    moved = {"host_list": [{"domain_list": ["https://other.example.test/v2/"], "priority_gap": 0}]}
+    moved = {
+        "host_list": [{"domain_list": ["https://other.example.test/v2/"], "priority_gap": 0}],
+        "domain_hash": "h-1",
+    }
 
     def handler(call: Call) -> Response:
         if call.url.startswith("https://other.example.test/v2/"):
@@ -230,11 +233,52 @@ async def test_301_switches_host_and_replays_once() -> None:
 async def test_301_to_plain_http_is_refused() -> None:
     """A 301 to a non-TLS, non-loopback host is refused, never followed."""
     fake = FakeGetui()
-    moved = {"host_list": [{"domain_list": ["http://evil.example/v2"]}]}
+    moved = {"host_list": [{"domain_list": ["http://evil.example/v2"]}], "domain_hash": "h-2"}
     fake.routes[("POST", "/push/single/cid")] = lambda call: reply(301, "moved", moved)
     async with GetuiClient(settings(), transport=fake.transport()) as client:
         with pytest.raises(FatalApiError, match="plain http"):
             await client.push_single_cid("c", MSG, request_id="r" * 32)
+
+
+async def test_301_without_a_new_domain_hash_replays_on_the_same_host() -> None:
+    """Like the SDK: a 301 without domain_hash (or with the one already followed) does not move us."""
+    fake = FakeGetui()
+    answers = iter(
+        [
+            reply(301, "moved", {"host_list": [{"domain_list": ["https://a.example.test/v2"]}]}),
+            reply(data={"t": {"c": "successed_online"}}),
+        ]
+    )
+    fake.routes[("POST", "/push/single/cid")] = lambda call: next(answers)
+    async with GetuiClient(settings(), transport=fake.transport()) as client:
+        result = await client.push_single_cid("c", MSG, request_id="r" * 32)
+        assert client.base_url == settings().base_url
+    assert result.statuses == {"c": "successed_online"}
+    assert [c.url for c in fake.path_calls("/push/single/cid")] == [f"{PREFIX}/push/single/cid"] * 2
+
+
+async def test_a_second_301_in_a_row_is_raised() -> None:
+    """Two 301 replies to one request: the client replays once, then hands the HostChangedError on."""
+    from getui_async.errors import HostChangedError
+
+    fake = FakeGetui()
+    fake.routes[("POST", "/push/single/cid")] = lambda call: reply(301, "moved", {"host_list": []})
+    async with GetuiClient(settings(), transport=fake.transport()) as client:
+        with pytest.raises(HostChangedError):
+            await client.push_single_cid("c", MSG, request_id="r" * 32)
+    assert len(fake.path_calls("/push/single/cid")) == 2
+
+
+async def test_report_endpoints(fake_client: Any) -> None:
+    """report/push/task/{ids}, report/push/task_group/{name} and report/push/count use the SDK's paths."""
+    fake, client = fake_client
+    per_task = {"RASL-1": {"total": {"msg_num": 2}, "gt": {"msg_num": 2}}}
+    route(fake, "GET", "/report/push/task/RASL-1,RASL-2", per_task)
+    route(fake, "GET", "/report/push/task_group/spring_sale", {"spring_sale": {"total": {"msg_num": 2}}})
+    route(fake, "GET", "/report/push/count", {"gt": {"list": {"total_num": 10, "remain_num": 8}}})
+    assert await client.report_push_task(["RASL-1", "RASL-2"]) == per_task
+    assert await client.report_push_task_group("spring_sale") == {"spring_sale": {"total": {"msg_num": 2}}}
+    assert (await client.report_push_count())["gt"]["list"]["remain_num"] == 8
 
 
 async def test_closed_client_cannot_reopen() -> None:
@@ -291,5 +335,58 @@ async def test_timeout_text_never_carries_the_path(make_mock: Any) -> None:
             await transport.request("DELETE", f"{mock.base_url}/{mock.app_id}{secret_path}", headers={})
     finally:
         await transport.aclose()
-    assert "no reply within" in str(info.value)
+    assert "reply within 0.2 s" in str(info.value)
     assert "secret" not in str(info.value)
+
+
+async def test_invalid_cids_asks_user_detail_per_thousand(fake_client: Any) -> None:
+    """invalid_cids splits the cids into user/detail calls of at most 1000 and unites their invalidCids."""
+    fake, client = fake_client
+
+    def detail(call: Any) -> Response:
+        asked = call.path.rsplit("/", 1)[1].split(",")
+        return reply(data={"validCids": {}, "invalidCids": [c for c in asked if c.startswith("dead")]})
+
+    cids = [f"ok{n}" for n in range(1500)] + ["dead-1", "dead-2", "dead-1"]
+    for n in range(2):
+        chunk = list(dict.fromkeys(cids))[n * 1000 : (n + 1) * 1000]
+        fake.routes[("GET", "/user/detail/" + ",".join(chunk))] = detail
+    assert await client.invalid_cids(cids) == {"dead-1", "dead-2"}
+    assert [len(c.path.rsplit("/", 1)[1].split(",")) for c in fake.calls if "detail" in c.path] == [1000, 502]
+
+
+@pytest.mark.integration
+async def test_a_list_recipient_the_reply_left_out_is_told_dead_or_taken(make_mock: Any) -> None:
+    """Against the mock: a dropped invalid cid is missing from the list reply; invalid_cids names it dead."""
+    from getui_async.config import Credentials
+
+    mock = await make_mock()
+    creds = Credentials(app_id=mock.app_id, app_key=mock.app_key, master_secret=mock.master_secret)
+    async with GetuiClient(settings(credentials=creds, base_url=mock.base_url)) as client:
+        taskid = await client.create_list_message(MSG)
+        result = await client.push_list_cid(["a1", "invalid-2", "a3"], taskid=taskid)
+        missing = [c for c in ("a1", "invalid-2", "a3") if c not in result.statuses]
+        assert missing == ["invalid-2"]
+        assert await client.invalid_cids(missing) == {"invalid-2"}
+    assert mock.deliveries == {"a1": 1, "a3": 1}
+
+
+@pytest.mark.integration
+async def test_the_mock_shows_what_the_client_put_on_the_wire(make_mock: Any) -> None:
+    """push_channel and settings the client sends are visible in the mock's accepted bodies."""
+    from getui_async.config import Credentials
+
+    channel = {"ios": {"type": "notify", "aps": {"alert": {"title": "t", "body": "b"}}, "auto_badge": "+1"}}
+    message = Rendered(
+        push_message=NOTE, push_channel=channel, settings={"ttl": 3_600_000}, group_name="g-1", shared=True
+    )
+    mock = await make_mock()
+    creds = Credentials(app_id=mock.app_id, app_key=mock.app_key, master_secret=mock.master_secret)
+    async with GetuiClient(settings(credentials=creds, base_url=mock.base_url)) as client:
+        await client.push_single_cid("c1", message, request_id="r" * 20)
+    (body,) = mock.accepted_bodies("push/single/cid")
+    assert (body["push_channel"], body["settings"], body["group_name"]) == (
+        channel,
+        {"ttl": 3_600_000},
+        "g-1",
+    )

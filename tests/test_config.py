@@ -118,3 +118,23 @@ def test_retry_settings_validation() -> None:
     """At least one attempt is required."""
     with pytest.raises(ConfigError):
         RetrySettings(max_attempts=0)
+
+
+def test_attempt_deadline_defaults_to_the_request_timeout() -> None:
+    """Without attempt_timeout_s, one attempt may take request_timeout_s in total (--timeout-s bounds it)."""
+    assert Settings.from_env(ENV, request_timeout_s=7).attempt_deadline_s == 7
+    assert Settings.from_env(ENV, request_timeout_s=7, attempt_timeout_s=20).attempt_deadline_s == 20
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("attempt_timeout_s", 0), ("attempt_timeout_s", -1), ("max_reply_bytes", 100)]
+)
+def test_transport_guards_are_validated(field: str, value: float) -> None:
+    """A non-positive attempt deadline or a reply cap under 1 KiB is a ConfigError naming the setting."""
+    with pytest.raises(ConfigError, match=field):
+        Settings.from_env(ENV, **{field: value})
+
+
+def test_reply_cap_default_is_a_few_mib() -> None:
+    """Replies are capped at 4 MiB by default."""
+    assert Settings.from_env(ENV).max_reply_bytes == 4 * 1024 * 1024

@@ -128,9 +128,10 @@ def test_unknown_codes_follow_the_http_band() -> None:
 )
 def test_status_without_envelope(status: int, cls: type[Exception]) -> None:
     """HTTP replies without a Getui envelope map by status."""
-    exc = error_for_status(status, "<html>oops</html>")
+    exc = error_for_status(status)
     assert type(exc) is cls
     assert exc.http_status == status
+    assert exc.msg.startswith(f"HTTP {status}")
 
 
 def test_error_text_has_code_and_status() -> None:

@@ -333,7 +333,7 @@ async def test_user_status_and_detail(make_mock, getui_http):
 
 async def test_report_counts_list_task_deliveries(make_mock, getui_http):
     """/report/push/task reports a list task's targets and deliveries; unknown taskids are left out."""
-    api = await getui_http(await make_mock(online_ratio=1.0, ignore_ratio=0.0))
+    api = await getui_http(await make_mock(online_ratio=1.0, ignore_ratio=0.0, display_ratio=1.0))
     taskid = await create_list_task(api)
     await api.post("/push/list/cid", {"audience": {"cid": ["a", "b", "invalid-c"]}, "taskid": taskid})
     reply = await api.get(f"/report/push/task/{taskid},RASL-0000_unknown")
@@ -347,4 +347,4 @@ async def test_report_count_shows_the_remaining_quota(make_mock, getui_http):
     api = await getui_http(await make_mock(daily_quota=10))
     await api.post("/push/single/cid", single_body())
     reply = await api.get("/report/push/count")
-    assert reply.data["gt"]["app"] == {"total_num": 10, "remain_num": 9, "limit": True}
+    assert reply.data["gt"]["app"] == {"total_num": 10, "remain_num": 9, "push_num": 1, "limit": True}

@@ -200,7 +200,7 @@ def test_corpus_file_raises_input_error(name: str) -> None:
 def test_readme_lists_every_corpus_file() -> None:
     """tests/data/README.md documents every file, and every file has an expectation here."""
     readme = (DATA / "README.md").read_text(encoding="utf-8")
-    files = {p.name for p in DATA.iterdir() if p.name != "README.md"}
+    files = {p.name for p in DATA.iterdir() if p.is_file() and p.name != "README.md"}
     assert {name for name in files if f"`{name}`" not in readme} == set()
     assert files == set(CORPUS) | set(BROKEN)
 

@@ -33,9 +33,25 @@ FIXED_AT_START: Final = frozenset({"host", "port"})
 
 Phase = Literal["before", "after"]
 
-_RATES: Final = ("http_5xx_rate", "reset_rate", "hang_rate", "busy_rate", "online_ratio", "ignore_ratio")
+_RATES: Final = (
+    "http_5xx_rate",
+    "reset_rate",
+    "hang_rate",
+    "busy_rate",
+    "online_ratio",
+    "ignore_ratio",
+    "display_ratio",
+    "click_ratio",
+)
 _POSITIVE: Final = ("token_lifetime_s", "auth_per_minute", "list_chunk_limit", "throttle_window_s")
-_NON_NEGATIVE: Final = ("latency_ms", "latency_jitter_ms", "hang_s", "auth_max_skew_s", "list_task_ttl_s")
+_NON_NEGATIVE: Final = (
+    "latency_ms",
+    "latency_jitter_ms",
+    "hang_s",
+    "auth_max_skew_s",
+    "list_task_ttl_s",
+    "record_bodies",
+)
 _POSITIVE_OR_NONE: Final = ("throttle_per_window", "daily_quota", "revoke_tokens_every_s")
 
 
@@ -72,6 +88,11 @@ class MockConfig:
     aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
     online_ratio: float = 0.70
     ignore_ratio: float = 0.03
+    # reports: share of received pushes displayed, and of displayed ones clicked (seeded per cid)
+    display_ratio: float = 0.80
+    click_ratio: float = 0.10
+    # the last N accepted request bodies kept per endpoint (GET /_mock/requests); 0 keeps none
+    record_bodies: int = 20
 
     # faults
     latency_ms: float = 0.0

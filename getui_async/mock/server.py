@@ -23,6 +23,7 @@ import random
 import secrets
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -32,7 +33,8 @@ from aiohttp import web
 from getui_async import _json
 
 from .config import FIXED_AT_START, MockConfig
-from .state import Counters, Delivery, DeliveryStore, MockStats, pack_delivery
+from .reports import VENDOR_CHANNELS, Figures
+from .state import Counters, Delivery, DeliveryStore, MockStats, RequestLog, pack_delivery
 from .validate import (
     Invalid,
     Message,
@@ -96,10 +98,7 @@ class _ListTask:
     expires_at: float
     stopped: bool = False
     records: dict[str, bytes] = field(default_factory=dict)  # endpoint -> shared delivery record
-    target_num: int = 0
-    msg_num: int = 0
-    receive_num: int = 0
-    display_num: int = 0
+    figures: Figures = field(default_factory=Figures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +148,9 @@ class MockGetui:
         self._throttle_window = (0, 0)  # (window index, requests)
         self._revoke_epoch: int | None = None
         self._quota = (0, 0)  # (day index, recipients used)
+        self._pushed: Counter[str] = Counter()  # today's recipients by kind ("app", "list")
+        self._groups: dict[str, Figures] = {}  # group_name -> figures of every push in it
+        self._requests = RequestLog(self._config.record_bodies)
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None  # made in start(), inside the running loop
         self._port: int | None = None
@@ -246,6 +248,10 @@ class MockGetui:
         """Every delivery to ``cid``, oldest first."""
         return self._store.log(cid)
 
+    def accepted_bodies(self, endpoint: str) -> list[Any]:
+        """The last ``record_bodies`` bodies ``endpoint`` (``"push/single/cid"``) accepted, oldest first."""
+        return self._requests.bodies(endpoint)
+
     def stats(self) -> MockStats:
         return self._counters.snapshot(self._store, self._quota[1])
 
@@ -261,6 +267,8 @@ class MockGetui:
             self._hash_key = _hash_key(new.seed)
         if new.revoke_tokens_every_s != old.revoke_tokens_every_s:
             self._revoke_epoch = None
+        if new.record_bodies != old.record_bodies:
+            self._requests = RequestLog(new.record_bodies)
         return new
 
     def reset(self) -> None:
@@ -269,6 +277,11 @@ class MockGetui:
         self._counters = Counters()
         self._seen_request_ids.clear()
         self._auth_window = self._throttle_window = self._quota = (0, 0)
+        self._pushed.clear()
+        self._groups.clear()
+        for task in self._tasks.values():
+            task.figures.clear()
+        self._requests = RequestLog(self._config.record_bodies)
 
     # --- routing --------------------------------------------------------------------------------
 
@@ -287,6 +300,7 @@ class MockGetui:
             ("GET", "/user/status/{cids}", self._user_status, "api"),
             ("GET", "/user/detail/{cids}", self._user_detail, "api"),
             ("GET", "/report/push/task/{taskids}", self._report_tasks, "api"),
+            ("GET", "/report/push/task_group/{group_name}", self._report_group, "api"),
             ("GET", "/report/push/count", self._report_count, "api"),
         ]
         for method, path, handler, kind in api:
@@ -299,6 +313,7 @@ class MockGetui:
             ("GET", "/faults", lambda call: (0, "", self._config.fault_settings())),
             ("POST", "/faults", self._control_faults),
             ("GET", "/deliveries", lambda call: (0, "", dict(self.deliveries))),
+            ("GET", "/requests", self._control_requests),
         ]
         for method, path, handler in control:
             route = _Route(
@@ -334,6 +349,8 @@ class MockGetui:
                 self._check_token(request.headers.get("token"), now)
             body = await _read_json(request) if route.has_body else None
             code, msg, data = route.handler(_Call(request.match_info, body, now, route.name))
+            if route.has_body and code == 0 and route.kind == "api":  # never /auth: it carries the app key
+                self._requests.add(route.name, body)
         except _Refusal as refusal:
             code, msg, data = refusal.code, refusal.msg, refusal.data
         except Invalid as invalid:
@@ -347,7 +364,8 @@ class MockGetui:
     async def _control(self, request: web.Request, route: _Route) -> web.StreamResponse:
         try:
             body = await _read_json(request) if route.has_body else None
-            code, msg, data = route.handler(_Call(request.match_info, body, self._clock(), route.name))
+            params = {**request.match_info, **request.query}
+            code, msg, data = route.handler(_Call(params, body, self._clock(), route.name))
         except _Refusal as refusal:
             code, msg, data = refusal.code, refusal.msg, refusal.data
         return _response(code, msg, data)
@@ -505,7 +523,7 @@ class MockGetui:
             if self._config.duplicate_reply == "error":
                 raise Invalid("request_id cannot be repeat.")
             return 0, "", {}
-        self._take_quota(len(cids), self._config.quota_code, call.now)
+        self._take_quota(len(cids), self._config.quota_code, call.now, "app")
         taskid, statuses = self._deliver_single(push.request_id, push.message, cids, call)
         return 0, "", {taskid: statuses}
 
@@ -529,7 +547,7 @@ class MockGetui:
                 continue
             in_this_batch.add(push.request_id)
             accepted.append((push.request_id, push.message, cids))
-        self._take_quota(sum(len(cids) for _, _, cids in accepted), cfg.quota_code, call.now)
+        self._take_quota(sum(len(cids) for _, _, cids in accepted), cfg.quota_code, call.now, "app")
         data: dict[str, dict[str, str]] = {}
         for request_id, message, cids in accepted:
             taskid, statuses = self._deliver_single(request_id, message, cids, call)
@@ -549,7 +567,8 @@ class MockGetui:
         self._seen_request_ids.add(request_id)
         taskid = self._taskid("RASS_", call.now)
         record = pack_delivery(taskid, request_id, message.notify_id, message.title, call.endpoint)
-        return taskid, {cid: self._deliver(cid, record) for cid in cids}
+        reports = [] if message.group_name is None else [self._group(message.group_name)]
+        return taskid, self._deliver(cids, record, reports)
 
     # --- endpoints: list pushes ---------------------------------------------------------------------
 
@@ -575,17 +594,21 @@ class MockGetui:
         task = self._live_task(push.taskid, call.now)
         resolved = [(target, self._resolve_listed(target, target_key)) for target in push.targets]
         resolved = [(target, cids) for target, cids in resolved if cids]
-        self._take_quota(sum(len(cids) for _, cids in resolved), cfg.list_quota_code, call.now)
+        self._take_quota(sum(len(cids) for _, cids in resolved), cfg.list_quota_code, call.now, "list")
         record = task.records.get(call.endpoint)
         if record is None:
             record = pack_delivery(
                 push.taskid, None, task.message.notify_id, task.message.title, call.endpoint
             )
             task.records[call.endpoint] = record
-        task.target_num += len(push.targets)
+        reports = [task.figures]
+        if task.message.group_name is not None:
+            reports.append(self._group(task.message.group_name))
+        for figures in reports:
+            figures.targeted_invalid(len(push.targets) - len(resolved))
         detail: dict[str, dict[str, str]] = {}
         for target, cids in resolved:
-            detail[target] = {cid: self._deliver_to_task(task, cid, record) for cid in cids}
+            detail[target] = self._deliver(cids, record, reports)
         if push.is_async:
             return 0, "", _NO_DATA
         if target_key == "alias" and push.need_alias_detail:
@@ -593,12 +616,11 @@ class MockGetui:
         flat = {cid: status for statuses in detail.values() for cid, status in statuses.items()}
         return 0, "", {push.taskid: flat}
 
-    def _deliver_to_task(self, task: _ListTask, cid: str, record: bytes) -> str:
-        status = self._deliver(cid, record)
-        task.msg_num += 1
-        task.receive_num += status != "successed_ignore"
-        task.display_num += status == "successed_online"
-        return status
+    def _group(self, name: str) -> Figures:
+        figures = self._groups.get(name)
+        if figures is None:
+            figures = self._groups[name] = Figures()
+        return figures
 
     def _live_task(self, taskid: str, now: float) -> _ListTask:
         task = self._tasks.get(taskid)
@@ -635,32 +657,43 @@ class MockGetui:
         return 0, "", data
 
     def _report_tasks(self, call: _Call) -> Reply:
+        """``{taskid: {"total": F, "gt": F, vendor: F}}`` of list tasks; single pushes have no task report."""
         data: dict[str, Any] = {}
         for taskid in _path_list(call.params["taskids"], "taskid", REPORT_QUERY_LIMIT):
             task = self._tasks.get(taskid)
-            if task is None:
-                continue
-            total = {
-                "msg_num": task.msg_num,
-                "target_num": task.target_num,
-                "receive_num": task.receive_num,
-                "display_num": task.display_num,
-                "click_num": 0,
-            }
-            data[taskid] = {"total": total}
+            if task is not None:
+                data[taskid] = task.figures.as_dict()
         return 0, "", data
 
+    def _report_group(self, call: _Call) -> Reply:
+        """``{group_name: {"total": F, ...}}`` over every push (single, batch, list) sent in that group."""
+        name = call.params["group_name"]
+        figures = self._groups.get(name)
+        return 0, "", {} if figures is None else {name: figures.as_dict()}
+
     def _report_count(self, call: _Call) -> Reply:
+        """Today's quota as the SDK's ``PushCountDTO``; the mock has one pool for every kind of push."""
         quota, used = self._config.daily_quota, self._used_quota(call.now)
         remain = -1 if quota is None else max(quota - used, 0)
-        entry = {
-            "total_num": -1 if quota is None else quota,
-            "remain_num": remain,
-            "limit": quota is not None,
-        }
-        return 0, "", {"gt": {"app": entry, "list": entry}}
+
+        def entry(kind: str) -> dict[str, Any]:
+            return {
+                "total_num": -1 if quota is None else quota,
+                "remain_num": remain,
+                "push_num": self._pushed[kind],
+                "limit": quota is not None,
+            }
+
+        return 0, "", {"gt": {"app": entry("app"), "list": entry("list")}}
 
     # --- control endpoints ------------------------------------------------------------------------
+
+    def _control_requests(self, call: _Call) -> Reply:
+        """``GET /_mock/requests[?endpoint=push/single/cid]``: the last accepted bodies per endpoint."""
+        endpoint = call.params.get("endpoint")
+        if endpoint is not None:
+            return 0, "", {endpoint: self._requests.bodies(endpoint)}
+        return 0, "", self._requests.as_dict()
 
     def _control_reset(self, call: _Call) -> Reply:
         self.reset()
@@ -703,31 +736,68 @@ class MockGetui:
                 raise
             return []
 
+    def _hash(self, cid: str) -> int:
+        """A seeded, uniform-looking 64-bit number fixed per cid."""
+        digest = hashlib.blake2b(cid.encode(), digest_size=8, key=self._hash_key).digest()
+        return int.from_bytes(digest, "big")
+
     def _share(self, cid: str) -> float:
         """A seeded, uniform-looking number in [0, 1) fixed per cid."""
-        digest = hashlib.blake2b(cid.encode(), digest_size=8, key=self._hash_key).digest()
-        return int.from_bytes(digest, "big") / 2**64
+        return self._hash(cid) / 2**64
 
-    def _deliver(self, cid: str, record: bytes) -> str:
-        self._store.add(cid, record)
-        share = self._share(cid)
-        if share < self._config.online_ratio:
-            return _STATUSES[0]
-        return _STATUSES[2] if share >= 1.0 - self._config.ignore_ratio else _STATUSES[1]
+    def _deliver(self, cids: list[str], record: bytes, reports: list[Figures]) -> dict[str, str]:
+        """Deliver ``record`` to each cid: ``{cid: status}``, and the deliveries counted in ``reports``.
+
+        One hash per cid decides everything: its top bits the status (``online_ratio``/``ignore_ratio``),
+        other bits the vendor an offline delivery goes through and whether it is displayed and clicked.
+        Online and ignored deliveries count under Getui's own channel, ``gt``.
+        """
+        cfg = self._config
+        online, ignore_from = cfg.online_ratio, 1.0 - cfg.ignore_ratio
+        display_cut, click_cut = int(cfg.display_ratio * 65_536), int(cfg.click_ratio * 65_536)
+        rows: dict[str, list[int]] = {}
+        out: dict[str, str] = {}
+        for cid in cids:
+            self._store.add(cid, record)
+            h = self._hash(cid)
+            share = h / 2**64
+            if share < online:
+                status, channel = _STATUSES[0], "gt"
+            elif share >= ignore_from:
+                status, channel = _STATUSES[2], "gt"
+            else:
+                status, channel = _STATUSES[1], VENDOR_CHANNELS[((h >> 32) & 0xFF) % len(VENDOR_CHANNELS)]
+            out[cid] = status
+            if reports:
+                row = rows.get(channel)
+                if row is None:
+                    row = rows[channel] = [0, 0, 0, 0, 0]
+                received = status is not _STATUSES[2]
+                displayed = received and (h & 0xFFFF) < display_cut
+                row[0] += 1
+                row[1] += 1
+                row[2] += received
+                row[3] += displayed
+                row[4] += displayed and ((h >> 16) & 0xFFFF) < click_cut
+        for figures in reports:
+            figures.merge(rows)
+        return out
 
     def _used_quota(self, now: float) -> int:
         day = int((now + BEIJING_OFFSET_S) // 86_400)
         if self._quota[0] != day:
             self._quota = (day, 0)
+            self._pushed.clear()
         return self._quota[1]
 
-    def _take_quota(self, recipients: int, code: int, now: float) -> None:
+    def _take_quota(self, recipients: int, code: int, now: float, kind: str) -> None:
         """Refuse a push that would take the day's recipients over ``daily_quota`` (it resets daily)."""
         used, quota = self._used_quota(now), self._config.daily_quota
         if quota is not None and used + recipients > quota:
             self._counters.quota_refusals += 1
             raise _Refusal(code)
         self._quota = (self._quota[0], used + recipients)
+        self._pushed[kind] += recipients
 
     def _taskid(self, prefix: str, now: float) -> str:
         """``RASS_MMdd_<32 hex>`` / ``RASL-MMdd_<32 hex>``: unique per server, dated in Beijing time."""

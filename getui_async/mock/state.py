@@ -9,13 +9,13 @@ only): an orjson result keeps a 4 KiB buffer per object, which would cost 4 GB a
 from __future__ import annotations
 
 import marshal
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-__all__ = ["Counters", "Delivery", "DeliveryStore", "MockStats", "pack_delivery"]
+__all__ = ["Counters", "Delivery", "DeliveryStore", "MockStats", "RequestLog", "pack_delivery"]
 
 
 class Delivery(NamedTuple):
@@ -90,6 +90,30 @@ class DeliveryStore:
         self._by_cid.clear()
         self.total = 0
         self.redeliveries = 0
+
+
+class RequestLog:
+    """The last ``per_endpoint`` accepted bodies of each endpoint (bounded), for tests to inspect the wire."""
+
+    __slots__ = ("_by_endpoint", "_per_endpoint")
+
+    def __init__(self, per_endpoint: int) -> None:
+        self._per_endpoint = per_endpoint
+        self._by_endpoint: dict[str, deque[Any]] = {}
+
+    def add(self, endpoint: str, body: Any) -> None:
+        if self._per_endpoint <= 0:
+            return
+        kept = self._by_endpoint.get(endpoint)
+        if kept is None:
+            kept = self._by_endpoint[endpoint] = deque(maxlen=self._per_endpoint)
+        kept.append(body)
+
+    def bodies(self, endpoint: str) -> list[Any]:
+        return list(self._by_endpoint.get(endpoint, ()))
+
+    def as_dict(self) -> dict[str, list[Any]]:
+        return {endpoint: list(kept) for endpoint, kept in self._by_endpoint.items()}
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,22 @@ CHOOSE_ONE: Final = "please choose one of notification and transmission and revo
 _GROUP_NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
 _DURATION: Final = re.compile(r"(\d{13})-(\d{13})")
 _BADGE: Final = re.compile(r"[+-]?\d+")
+_NUMERIC: Final = re.compile(r"[+-]?\d{1,10}")
 _STRATEGY_KEYS: Final = frozenset(
     {"default", "ios", "st", "hw", "xm", "vv", "mz", "op", "hx", "hwq", "ho", "hoshw"}
 )
-_SETTINGS_FLAGS: Final = frozenset(
-    {"custom_callback", "filter_notify_off", "active_days", "need_backup", "activate_filter_day"}
-    | {"activate_filter_type", "lst", "active_push", "active_push_platform"}
-)
+#: The optional settings of the Java SDK's ``Settings`` DTO and their JSON types (list = int array).
+_SETTINGS_FLAGS: Final[dict[str, type]] = {
+    "custom_callback": str,
+    "filter_notify_off": bool,
+    "active_days": int,
+    "need_backup": bool,
+    "activate_filter_day": int,
+    "activate_filter_type": int,
+    "lst": int,
+    "active_push": bool,
+    "active_push_platform": list,
+}
 _OPTION_KEYS: Final = frozenset({"ALL", "HW", "XM", "VV", "OP", "MZ", "HO", "UPS"})
 
 #: click_type -> (the field it requires, that field's limit); None = nothing required.
@@ -84,6 +93,8 @@ _NOTIFICATION_INTS: Final[dict[str, tuple[int, int]]] = {
     "redisplay_freq": (0, MAX_INT32),
     "redisplay_duration": (0, MAX_INT32),
 }
+#: Numbers the Java SDK sends as JSON strings (``GTNotification``: ``String channelLevel`` ...).
+_SDK_STRINGS: Final = frozenset({"channel_level", "badge_add_num", "notify_id"})
 _NOTIFICATION_OWN: Final = frozenset({"title", "body", "click_type", "intent", "url", "payload", "notify_id"})
 _IOS_ALERT_KEYS: Final = frozenset(
     {"title", "body", "subtitle", "loc-key", "loc-args", "title-loc-key", "title-loc-args"}
@@ -105,10 +116,12 @@ class Invalid(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """What a delivery records about the message: its override id and title, when it has them."""
+    """What a delivery records about the message: its override id and title, when it has them;
+    ``group_name`` is the report group the push counts toward."""
 
     notify_id: int | None
     title: str | None
+    group_name: str | None = None
 
 
 NO_MESSAGE: Final = Message(None, None)
@@ -177,11 +190,22 @@ def _str(
     raise Invalid(f"{_join(path, key)} size over limit")
 
 
-def _int(obj: dict[str, Any], key: str, path: str, lo: int, hi: int) -> int | None:
+def _int(
+    obj: dict[str, Any], key: str, path: str, lo: int, hi: int, *, numeric_string: bool = False
+) -> int | None:
+    """An int in ``[lo, hi]``; with ``numeric_string`` also a JSON string of decimal digits ("3").
+
+    The official Java SDK declares ``notify_id``, ``channel_level``, ``badge_add_num`` (and the
+    vendor/Harmony ``notify_id``) as ``String``, so Getui accepts them as numeric strings.
+    """
     value = obj.get(key)
     if value is None:
         return None
-    if value.__class__ is not int:  # bool is an int subclass, and not a number here
+    if numeric_string and value.__class__ is str:
+        if not _NUMERIC.fullmatch(value):
+            raise Invalid(f"{_join(path, key)} is invalid")
+        value = int(value)
+    elif value.__class__ is not int:  # bool is an int subclass, and not a number here
         raise Invalid(f"{_join(path, key)} type error")
     if not lo <= value <= hi:
         raise Invalid(f"{_join(path, key)} is invalid")
@@ -258,12 +282,12 @@ def _notification(n: dict[str, Any], path: str) -> Message:
         if key in _NOTIFICATION_STRINGS:
             _str(n, key, path, _NOTIFICATION_STRINGS[key])
         elif key in _NOTIFICATION_INTS:
-            _int(n, key, path, *_NOTIFICATION_INTS[key])
+            _int(n, key, path, *_NOTIFICATION_INTS[key], numeric_string=key in _SDK_STRINGS)
         elif key not in _NOTIFICATION_OWN:
             raise Invalid(f"{path}.{key} is invalid")
     if n.get("big_text") and n.get("big_image"):
         raise Invalid(f"{path}.big_text and {path}.big_image cannot setting at same time")
-    return Message(_int(n, "notify_id", path, 0, MAX_INT32), title)
+    return Message(_int(n, "notify_id", path, 0, MAX_INT32, numeric_string=True), title)
 
 
 def _revoke(value: Any, path: str) -> None:
@@ -301,7 +325,7 @@ def _settings(value: Any) -> int | None:
         return None
     path = "settings"
     s = _obj(value, path)
-    _keys(s, {"ttl", "strategy"} | _SETTINGS_FLAGS, path)  # speed/schedule_time: push/all and tag only
+    _keys(s, {"ttl", "strategy", *_SETTINGS_FLAGS}, path)  # speed/schedule_time: push/all and tag only
     ttl = _int(s, "ttl", path, -1, MAX_TTL_MS)
     if "strategy" in s:
         strategy = _obj(s["strategy"], f"{path}.strategy")
@@ -309,9 +333,27 @@ def _settings(value: Any) -> int | None:
         for key in strategy:
             _int(strategy, key, f"{path}.strategy", 1, 4)
     for key in _SETTINGS_FLAGS & s.keys():
-        if isinstance(s[key], (dict, list)):
-            raise Invalid(f"{path}.{key} type error")
+        kind = _SETTINGS_FLAGS[key]
+        if kind is bool:
+            _bool(s, key, path)
+        elif kind is str:
+            _str(s, key, path, None)
+        elif kind is int:
+            _int(s, key, path, -MAX_INT32, MAX_INT32)
+        else:
+            _platforms(s[key], f"{path}.{key}")
     return ttl
+
+
+def _platforms(value: Any, path: str) -> None:
+    """``active_push_platform``: the SDK's ``Set<Integer>``: an array of 1 Android, 2 iOS, 3 Harmony."""
+    if not isinstance(value, list):
+        raise Invalid(f"{path} type error")
+    for item in value:
+        if item.__class__ is not int:
+            raise Invalid(f"{path} type error")
+        if item not in (1, 2, 3):
+            raise Invalid(f"{path} is invalid")
 
 
 def _ups(value: Any, path: str) -> Message:
@@ -335,7 +377,7 @@ def _ups(value: Any, path: str) -> Message:
     title = _str(n, "title", npath, 50, required=True)
     _str(n, "body", npath, 256, required=True)
     _click(n, npath, _UPS_RULE)
-    return Message(_int(n, "notify_id", npath, 0, MAX_INT32), title)
+    return Message(_int(n, "notify_id", npath, 0, MAX_INT32, numeric_string=True), title)
 
 
 def _ios(value: Any, path: str) -> str | None:
@@ -406,7 +448,7 @@ def _harmony(value: Any, path: str) -> Message:
         _str(n, "body", npath, 256, required=True)
         _str(n, "category", npath, 50)
         _click(n, npath, _HARMONY_RULE)
-        return Message(_int(n, "notify_id", npath, 0, MAX_INT32), title)
+        return Message(_int(n, "notify_id", npath, 0, MAX_INT32, numeric_string=True), title)
     return NO_MESSAGE
 
 
@@ -433,10 +475,12 @@ def _push_channel(value: Any) -> Message:
     return Message(notify_id, title)
 
 
-def _group_name(body: dict[str, Any]) -> None:
+def _group_name(body: dict[str, Any]) -> str | None:
     name = _str(body, "group_name", "", 100)
     if name is not None and not _GROUP_NAME.fullmatch(name):
         raise Invalid("group_name is invalid")
+    _str(body, "task_name", "", 100)  # the SDK's PushDTO.taskName: a free-form string
+    return name
 
 
 def _message_parts(body: dict[str, Any]) -> tuple[Message, int | None]:
@@ -444,11 +488,11 @@ def _message_parts(body: dict[str, Any]) -> tuple[Message, int | None]:
     own = _push_message(body.get("push_message"))
     channel = _push_channel(body.get("push_channel"))
     ttl = _settings(body.get("settings"))
-    _group_name(body)
-    if channel is NO_MESSAGE:
+    group = _group_name(body)
+    if channel is NO_MESSAGE and group is None:
         return own, ttl
     notify_id = own.notify_id if own.notify_id is not None else channel.notify_id
-    return Message(notify_id, own.title if own.title is not None else channel.title), ttl
+    return Message(notify_id, own.title if own.title is not None else channel.title, group), ttl
 
 
 def _targets(value: Any, target_key: str) -> list[Any]:
@@ -456,7 +500,11 @@ def _targets(value: Any, target_key: str) -> list[Any]:
     if value is None:
         raise Invalid("audience can not be empty")
     audience = _obj(value, "audience")
-    _keys(audience, (target_key,), "audience")
+    if target_key == "alias":
+        _keys(audience, ("alias", "alias_type"), "audience")
+        _alias_type(audience)
+    else:
+        _keys(audience, (target_key,), "audience")
     targets = audience.get(target_key)
     if targets is None or targets == []:
         raise Invalid(f"{target_key} can not be empty")
@@ -465,10 +513,38 @@ def _targets(value: Any, target_key: str) -> list[Any]:
     return targets
 
 
+def _alias_type(audience: dict[str, Any]) -> None:
+    """``audience.alias_type``: the SDK's ``String aliasType`` (a numeric string such as "1")."""
+    value = audience.get("alias_type")
+    if value is None:
+        return
+    if value.__class__ is int:
+        return
+    if not isinstance(value, str):
+        raise Invalid("audience.alias_type type error")
+    if not _NUMERIC.fullmatch(value):
+        raise Invalid("audience.alias_type is invalid")
+
+
 # --- request bodies ---------------------------------------------------------------------------------
 
-_SINGLE_KEYS: Final = ("request_id", "group_name", "settings", "audience", "push_message", "push_channel")
-_LIST_MESSAGE_KEYS: Final = ("request_id", "group_name", "settings", "push_message", "push_channel")
+_SINGLE_KEYS: Final = (
+    "request_id",
+    "task_name",
+    "group_name",
+    "settings",
+    "audience",
+    "push_message",
+    "push_channel",
+)
+_LIST_MESSAGE_KEYS: Final = (
+    "request_id",
+    "task_name",
+    "group_name",
+    "settings",
+    "push_message",
+    "push_channel",
+)
 
 
 def validate_single(body: Any, target_key: str) -> SinglePush:
@@ -514,8 +590,8 @@ def validate_list_message(body: Any) -> ListMessage:
 def validate_list_push(body: Any, target_key: str, limit: int) -> ListPush:
     """A ``/push/list/{cid,alias}`` body; duplicates and over-long audiences are refused whole."""
     body = _obj(body, "body")
-    allowed = ("audience", "taskid", "is_async") + (("need_alias_detail",) if target_key == "alias" else ())
-    _keys(body, allowed, "")
+    # The SDK's AudienceDTO always sends need_alias_detail (false on cid pushes, where it means nothing).
+    _keys(body, ("audience", "taskid", "is_async", "need_alias_detail"), "")
     taskid = _str(body, "taskid", "", None, required=True)
     assert taskid is not None
     targets = _targets(body.get("audience"), target_key)
