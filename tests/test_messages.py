@@ -151,9 +151,11 @@ def test_title_and_body_are_required(section: str, field: str) -> None:
 
 
 @pytest.mark.parametrize("section", [NOTE, UPS_NOTE])
-@pytest.mark.parametrize("value", [-1, NOTIFY_ID_MAX + 1, True, "7"])
+@pytest.mark.parametrize(
+    "value", [-1, NOTIFY_ID_MAX + 1, True, "-7", " 7", "7.0", "", str(NOTIFY_ID_MAX + 1)]
+)
 def test_notify_id_range(section: str, value: Any) -> None:
-    """notify_id outside 0..2147483647 (or not an int) is refused, naming it."""
+    """notify_id outside 0..2147483647 (or neither an int nor a string of digits) is refused, naming it."""
     raises_on(f"{section}.notify_id", message_with(f"{section}.notify_id", value))
 
 
@@ -162,6 +164,27 @@ def test_notify_id_bounds_accepted(value: int) -> None:
     """Both ends of the notify_id range are accepted."""
     template = MessageTemplate.from_dict(message_with(f"{NOTE}.notify_id", value))
     assert template.shared().push_message["notification"]["notify_id"] == value
+
+
+@pytest.mark.parametrize("section", [NOTE, UPS_NOTE, "push_channel.harmony.notification"])
+@pytest.mark.parametrize(
+    ("field", "value"), [("notify_id", "11177"), ("channel_level", "3"), ("badge_add_num", "1")]
+)
+def test_numeric_strings_are_sent_as_written(section: str, field: str, value: str) -> None:
+    """A numeric string (as Getui's Java SDK sends it) is accepted and sent on unchanged, still a string."""
+    rendered = MessageTemplate.from_dict(message_with(f"{section}.{field}", value)).shared()
+    node: Any = _json.loads(rendered.json)
+    for key in f"{section}.{field}".split("."):
+        node = node[key]
+    assert node == value
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("channel_level", "5"), ("badge_add_num", "0"), ("badge_add_num", "x")]
+)
+def test_numeric_strings_are_range_checked(field: str, value: str) -> None:
+    """A numeric string out of the field's range, or not digits, is refused naming the field."""
+    raises_on(f"{NOTE}.{field}", message_with(f"{NOTE}.{field}", value))
 
 
 @pytest.mark.parametrize(

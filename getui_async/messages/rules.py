@@ -110,6 +110,38 @@ def _check_int(value: Any, path: str, low: int, high: int) -> None:
         raise MessageError(path, f"must be an integer from {low} to {high}, got {_show(value)}")
 
 
+_DIGITS: Final = re.compile(r"[0-9]{1,10}")
+
+#: Notification fields Getui's Java SDK declares ``String`` (so sends as JSON strings) although they
+#: hold numbers; each takes an integer or a string of ASCII digits, in this range, sent on as written.
+NUMERIC_FIELDS: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
+    {
+        "notify_id": (0, NOTIFY_ID_MAX),
+        "channel_level": (0, 4),
+        # UNCERTAIN: Getui's docs list badge_add_num without a range; 1..99 is the vendors' badge range.
+        "badge_add_num": (1, 99),
+    }
+)
+
+
+def _check_number(value: Any, path: str, low: int, high: int) -> None:
+    """An integer, or a numeric string as Getui's own SDK sends it: both are checked for range."""
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
+            raise MessageError(path, f"must be an integer (or a string of digits) from {low} to {high}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise MessageError(
+            path, f"must be an integer (or a string of digits) from {low} to {high}, got {_show(value)}"
+        )
+
+
+def _check_numbers(note: Mapping[str, Any], path: str) -> None:
+    for key, (low, high) in NUMERIC_FIELDS.items():
+        if note.get(key) is not None:
+            _check_number(note[key], f"{path}.{key}", low, high)
+
+
 def _exactly_one(section: Mapping[str, Any], path: str, keys: tuple[str, ...]) -> str:
     present = [key for key in keys if section.get(key) is not None]
     if len(present) != 1:
@@ -143,10 +175,7 @@ def _check_notification(value: Any, path: str, required: set[str]) -> None:
     field = CLICK_FIELD[click]
     if field is not None:
         _require(note, field, path, required, f" when click_type is '{click.value}'")
-    if note.get("notify_id") is not None:
-        _check_int(note["notify_id"], f"{path}.notify_id", 0, NOTIFY_ID_MAX)
-    if note.get("channel_level") is not None:
-        _check_int(note["channel_level"], f"{path}.channel_level", 0, 4)
+    _check_numbers(note, path)
     if note.get("big_text") is not None and note.get("big_image") is not None:
         raise MessageError(f"{path}.big_image", "cannot be combined with big_text")
 
@@ -190,8 +219,17 @@ def _check_ios(value: Any, path: str, required: set[str]) -> None:
             _check_int(aps["content-available"], f"{path}.aps.content-available", 0, 1)
 
 
+def _check_harmony(value: Any, path: str, required: set[str]) -> None:
+    """Only the numeric fields: the rest of Harmony's notification is Getui's to check."""
+    harmony = _obj(value, path)
+    if harmony.get("notification") is not None:
+        _check_numbers(_obj(harmony["notification"], f"{path}.notification"), f"{path}.notification")
+
+
 def _check_push_channel(value: Any, path: str, required: set[str]) -> None:
     channel = _obj(value, path)
+    if channel.get("harmony") is not None:
+        _check_harmony(channel["harmony"], f"{path}.harmony", required)
     if channel.get("android") is not None:
         _check_android(channel["android"], f"{path}.android", required)
     if channel.get("ios") is not None:
