@@ -1,28 +1,30 @@
-"""What is sent: Getui's field limits, message builders, per-recipient templates, request bodies, ids.
+"""What is sent: Getui's field rules, message builders, per-recipient templates, vendor classes, wire bytes.
 
-Modules by job, bottom up: ``rules`` (Getui's field rules), ``compiler`` (placeholders and
-the render plan), ``builders`` (typed dataclasses), ``template`` (``MessageTemplate``, ``Rendered``),
-``wire`` (bodies, ids, signing). Four layers:
+Modules by job, bottom up (each imports only those before it):
 
-- :data:`LIMITS` is the one table of Getui's length limits (docs/getui-api.md §3); every check reads it.
-- Frozen builders (:class:`Message`, :class:`Notification`, ...) validate on construction and emit
-  Getui's snake_case JSON with ``to_dict()``, for library users who prefer types to dicts.
-- :class:`MessageTemplate` validates a message once, compiles the paths that hold ``{placeholders}``,
-  and renders one :class:`Rendered` per recipient by copying only the containers on those paths. This is
-  the hot path (tens of thousands of renders a second), so rendering is a handful of ``dict.copy`` and
-  ``str.format_map`` calls; everything else is decided at compile time.
-- Pure functions build the request bodies and derive deterministic ids, so a retry or a resumed run
-  sends byte-identical requests and Getui drops the repeats.
+- ``rules``: :data:`LIMITS`, the one table of Getui's length limits (docs/getui-api.md §3), the value
+  ranges, and the structure checks every message passes.
+- ``compiler``: placeholder syntax and the render plan (static byte chunks around personalized strings).
+- ``builders``: frozen dataclasses (:class:`Message`, :class:`Notification`, ...) for library users
+  who prefer types to dicts; each validates on construction exactly as a template would.
+- ``template``: :class:`MessageTemplate` (validated, compiled once) renders one :class:`Rendered` per
+  recipient; this is the hot path, so rendering is a join of chunks and a few ``format_map`` calls.
+- ``vendors``: the vendor message-class table (marketing / service), test-send flags, warnings.
+- ``wire``: request bodies, deterministic ids, the auth sign: byte-identical on a retry or a resume.
+- ``describe``: a rendered message as a person reads it (``--dry-run --show``).
 
-Placeholder syntax: ``{identifier}`` in any string value is a placeholder; ``{{identifier}}`` is the
-literal text ``{identifier}``; every other brace is literal (payloads are often JSON text).
+Placeholder syntax: ``{name}`` in any string value is a placeholder (``name`` a letter or ``_`` then
+letters, digits, ``_``; Unicode allowed); ``{{`` and ``}}`` are literal braces, so ``{{name}}`` is the
+text ``{name}``; other braces are literal but must balance, so JSON text in a payload passes through and
+``{name`` is an error.
 """
 
 from __future__ import annotations
 
 from .builders import AndroidChannel, IosChannel, Message, Notification, PushChannel, PushSettings
+from .compiler import AllowEmpty
 from .rules import CLICK_FIELD, LIMITS, NOTIFY_ID_MAX, TTL_MAX_MS, TTL_MIN_MS, ClickType
-from .template import MessageTemplate, Rendered
+from .template import MessageTemplate, Rendered, check_placeholders
 from .wire import (
     auth_body,
     batch_body,
@@ -40,6 +42,7 @@ __all__ = [
     "NOTIFY_ID_MAX",
     "TTL_MAX_MS",
     "TTL_MIN_MS",
+    "AllowEmpty",
     "AndroidChannel",
     "ClickType",
     "IosChannel",
@@ -51,6 +54,7 @@ __all__ = [
     "Rendered",
     "auth_body",
     "batch_body",
+    "check_placeholders",
     "derive_campaign_id",
     "derive_notify_id",
     "list_message_body",

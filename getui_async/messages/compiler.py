@@ -9,41 +9,78 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from getui_async import _json
 from getui_async.errors import MessageError
 
-from .rules import _GROUP_NAME, _TOKEN, LIMITS, _Checker, _plain, _show
+from .rules import _GROUP_NAME, LIMITS, _Checker, _plain, _show
 
 # ---------------------------------------------------------------------------------------------------
 # Strings: placeholder parsing and the per-path text rules (length, non-empty, group_name charset).
 # ---------------------------------------------------------------------------------------------------
 
 
-def _parse(text: str) -> tuple[str | None, str, tuple[str, ...]]:
-    """``(literal, format_map pattern, placeholder names)``; ``literal`` is None when names exist."""
-    if "{" not in text:
+#: A placeholder name: a letter or ``_`` then letters, digits or ``_`` (Unicode, so ``{姓名}`` works).
+_IDENT: Final = r"[^\W\d]\w*"
+# Leftmost match wins and longer forms come first: ``{{x}}`` is the escaped text ``{x}``, never a
+# placeholder, and ``{{`` / ``}}`` are tried before a single brace.
+_TOKEN: Final = re.compile(r"\{\{(" + _IDENT + r")\}\}|\{(" + _IDENT + r")\}|\{\{|\}\}|\{|\}")
+
+
+def _parse(text: str, path: str) -> tuple[str | None, str, tuple[str, ...]]:
+    """``(literal, format_map pattern, placeholder names)``; ``literal`` is None when names exist.
+
+    Syntax: ``{name}`` is a placeholder; ``{{`` and ``}}`` are literal braces (so ``{{name}}`` is the
+    text ``{name}``); any other brace is literal but must be balanced, so JSON text in a payload
+    (``{"a":{"b":"{uid}"}}``) passes through while a typo such as ``{name`` is refused. Inside such
+    nesting, ``}}`` closes two levels (JSON), not an escape.
+    """
+    if "{" not in text and "}" not in text:
         return text, text, ()
     literal: list[str] = []
-    pattern: list[str] = []
+    pattern: list[str] = []  # the same text, braces doubled for format_map, placeholders kept
     names: list[str] = []
+    opened: list[int] = []  # positions of the unclosed single braces
+
+    def add(piece: str) -> None:
+        literal.append(piece)
+        pattern.append(piece.replace("{", "{{").replace("}", "}}"))
+
     pos = 0
     for match in _TOKEN.finditer(text):
-        before = text[pos : match.start()]
-        literal.append(before)
-        pattern.append(before.replace("{", "{{").replace("}", "}}"))
-        escaped, name = match.groups()
-        if escaped is not None:
-            literal.append("{" + escaped + "}")
-            pattern.append("{{" + escaped + "}}")
-        else:
-            names.append(name)
-            pattern.append("{" + name + "}")
+        add(text[pos : match.start()])
+        escaped, name, token = match.group(1), match.group(2), match.group()
         pos = match.end()
-    rest = text[pos:]
-    literal.append(rest)
-    pattern.append(rest.replace("{", "{{").replace("}", "}}"))
+        if escaped is not None:
+            add("{" + escaped + "}")
+        elif name is not None:
+            names.append(name)
+            pattern.append(token)
+        elif token == "{{":
+            add("{")
+        elif token == "}}" and len(opened) >= 2:
+            del opened[-2:]
+            add("}}")
+        elif token == "}}":
+            add("}")
+        elif token == "{":
+            opened.append(match.start())
+            add("{")
+        elif opened:
+            opened.pop()
+            add("}")
+        else:
+            where = match.start() + 1
+            raise MessageError(
+                path, f"has an unbalanced '}}' at character {where}; write '}}}}' for a literal '}}'"
+            )
+    add(text[pos:])
+    if opened:
+        where = opened[0] + 1
+        raise MessageError(
+            path, f"has an unbalanced '{{' at character {where}; write '{{{{' for a literal '{{'"
+        )
     return (None if names else "".join(literal)), "".join(pattern), tuple(names)
 
 
@@ -74,6 +111,10 @@ def _text_check(path: str, required: frozenset[str]) -> _TextCheck | None:
 # ---------------------------------------------------------------------------------------------------
 
 _Values: TypeAlias = Mapping[str, str]
+#: Which placeholders may render empty: the names, or True for all (default: none may).
+AllowEmpty: TypeAlias = frozenset[str] | bool
+#: Record values that count as empty: a blank CSV cell, a JSON null.
+_EMPTY: Final = ("", None)
 _Leaf: TypeAlias = Callable[[_Values, _Values], str]
 #: Renders one recipient's message object as JSON bytes.
 _Plan: TypeAlias = Callable[[_Values, _Values], bytes]
@@ -125,9 +166,15 @@ class _Compiler:
     No dict is built per recipient.
     """
 
-    def __init__(self, required: frozenset[str], slots: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        required: frozenset[str],
+        slots: Mapping[str, str] | None = None,
+        allow_empty: AllowEmpty = False,
+    ) -> None:
         self.required = required
         self.slots = slots or {}  # dotted path -> override key
+        self.allow_empty = allow_empty
         self.variables: set[str] = set()
         self.leaves: list[_Leaf] = []
         self._marker = f"@@getui-leaf-{secrets.token_hex(8)}-"
@@ -142,6 +189,8 @@ class _Compiler:
         assert order == list(range(len(self.leaves))), "leaves serialized out of order"
         first, pairs = chunks[0], tuple(zip(self.leaves, chunks[1:], strict=True))
         dumps, join = _json.dumps, b"".join
+        allowed = self.allow_empty
+        must_fill = () if allowed is True else tuple(sorted(self.variables - (allowed or frozenset())))
 
         def render(values: _Values, overrides: _Values) -> bytes:
             out = [first]
@@ -150,7 +199,16 @@ class _Compiler:
                 out.append(chunk)
             return join(out)
 
-        return render
+        if not must_fill:
+            return render
+
+        def render_filled(values: _Values, overrides: _Values) -> bytes:
+            for name in must_fill:  # once per name, however many strings use it
+                if values[name] in _EMPTY:
+                    raise MessageError(name, f"template field '{name}' is empty in this record")
+            return render(values, overrides)
+
+        return render_filled
 
     def _leaf(self, leaf: _Leaf) -> str:
         self.leaves.append(leaf)
@@ -171,7 +229,7 @@ class _Compiler:
         return value
 
     def _text(self, text: str, path: str) -> str:
-        literal, pattern, names = _parse(text)
+        literal, pattern, names = _parse(text, path)
         check = _text_check(path, self.required)
         if literal is not None:
             if check is not None:

@@ -56,9 +56,6 @@ _IOS_TYPES: Final = ("notify", "voip", "liveactivity")
 _MESSAGE_KEYS: Final = ("push_message", "push_channel", "settings", "group_name")
 # UNCERTAIN: the docs say "digits, letters, - and _"; we read "letters" as ASCII letters.
 _GROUP_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-# Leftmost match wins and the escape is tried first, so ``{{x}}`` is never read as a placeholder.
-_TOKEN = re.compile(r"\{\{(" + _IDENT + r")\}\}|\{(" + _IDENT + r")\}")
 
 
 class ClickType(str, enum.Enum):

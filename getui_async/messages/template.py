@@ -6,8 +6,9 @@ calls; everything else is decided at compile time.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Final
@@ -16,7 +17,7 @@ from getui_async import _json
 from getui_async.errors import MessageError
 
 from .builders import AndroidChannel, IosChannel, Message, Notification, PushChannel
-from .compiler import _Compiler, _Plan
+from .compiler import AllowEmpty, _Compiler, _Plan
 from .rules import (
     _IOS,
     _MESSAGE_KEYS,
@@ -151,6 +152,7 @@ class MessageTemplate:
     """
 
     __slots__ = (
+        "_allow_empty",
         "_fingerprint",
         "_override_plans",
         "_plan",
@@ -162,12 +164,15 @@ class MessageTemplate:
         "_variables",
     )
 
-    def __init__(self, tree: dict[str, Any], source: str) -> None:
+    def __init__(self, tree: dict[str, Any], source: str, allow_empty: AllowEmpty = False) -> None:
         """Use the class methods; ``tree`` must already be a private plain copy (see ``_plain``)."""
         required: set[str] = set()
         _check_message(tree, "", required)
         self._required = frozenset(required)
-        compiler = _Compiler(self._required)
+        self._allow_empty: AllowEmpty = (
+            allow_empty if isinstance(allow_empty, bool) else frozenset(allow_empty)
+        )
+        compiler = _Compiler(self._required, allow_empty=self._allow_empty)
         compiled = compiler.compile(tree)
         self._variables = frozenset(compiler.variables)
         self._plan = None if isinstance(compiled, bytes) else compiled
@@ -179,24 +184,28 @@ class MessageTemplate:
         self._fingerprint = hashlib.sha256(_json.dumps_sorted(tree)).hexdigest()
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = _DEFAULT_SOURCE) -> MessageTemplate:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, source: str = _DEFAULT_SOURCE, allow_empty: AllowEmpty = False
+    ) -> MessageTemplate:
         """Validate and compile a message in Getui's JSON shape (``push_message`` required).
 
         Errors name the dotted field; a ``source`` other than the default is added to the reason.
+        ``allow_empty`` names the placeholders that may render empty (True: all); any other
+        placeholder whose record value is empty makes :meth:`render` refuse that record.
         """
         try:
             if not isinstance(data, Mapping):
                 raise MessageError("message", "must be a JSON object")
-            return cls(_plain(data, ""), source)
+            return cls(_plain(data, ""), source, allow_empty)
         except MessageError as exc:
             if source == _DEFAULT_SOURCE:
                 raise
             raise MessageError(exc.field, f"{exc.reason} (in {source})") from None
 
     @classmethod
-    def from_message(cls, message: Message) -> MessageTemplate:
+    def from_message(cls, message: Message, *, allow_empty: AllowEmpty = False) -> MessageTemplate:
         """A template from the typed builders."""
-        return cls.from_dict(message.to_dict())
+        return cls.from_dict(message.to_dict(), allow_empty=allow_empty)
 
     @classmethod
     def simple(
@@ -208,6 +217,7 @@ class MessageTemplate:
         url: str | None = None,
         intent: str | None = None,
         payload: str | None = None,
+        allow_empty: AllowEmpty = False,
     ) -> MessageTemplate:
         """The CLI's ``--title/--body/...`` message: the same notification on every channel.
 
@@ -223,7 +233,7 @@ class MessageTemplate:
         ups = note if click is not ClickType.PAYLOAD_CUSTOM else replace(note, click_type=ClickType.PAYLOAD)
         ios = IosChannel(title=title, body=body, payload=payload)
         channel = PushChannel(android=AndroidChannel(notification=ups), ios=ios)
-        return cls.from_message(Message(notification=note, push_channel=channel))
+        return cls.from_message(Message(notification=note, push_channel=channel), allow_empty=allow_empty)
 
     @property
     def variables(self) -> frozenset[str]:
@@ -258,7 +268,24 @@ class MessageTemplate:
         ios = _lookup(tree, _IOS)
         if isinstance(ios, dict):
             ios.setdefault("apns-collapse-id", collapse_id)
-        return self if tree == self._source else MessageTemplate(tree, self._source_name)
+        return self.with_tree(tree)
+
+    @property
+    def allow_empty(self) -> AllowEmpty:
+        """The placeholders that may render empty (True: all)."""
+        return self._allow_empty
+
+    def with_allow_empty(self, allow_empty: AllowEmpty) -> MessageTemplate:
+        """The same message, with other placeholders allowed to render empty (``--allow-empty``)."""
+        if allow_empty == self._allow_empty:
+            return self
+        return MessageTemplate(self._source, self._source_name, allow_empty)
+
+    def with_tree(self, tree: dict[str, Any]) -> MessageTemplate:
+        """A template for a changed copy of :meth:`to_dict`'s tree, keeping source and allow_empty."""
+        if tree == self._source:
+            return self
+        return MessageTemplate(_plain(tree, ""), self._source_name, self._allow_empty)
 
     def shared(self) -> Rendered:
         """The one :class:`Rendered` everyone gets; only templates without placeholders have it."""
@@ -272,7 +299,8 @@ class MessageTemplate:
 
         ``overrides`` (``title``, ``body``, ``payload``) replace those slots with the record's own text,
         inserted literally (no placeholders) and length-checked; empty values count as absent, so a
-        blank CSV cell keeps the template's text.
+        blank CSV cell keeps the template's text. A placeholder whose value is empty (``""`` or
+        None) is refused, naming it, unless the template allows it (``allow_empty``).
         """
         plan = self._plan_for(overrides) if overrides else self._plan
         if plan is None:
@@ -301,7 +329,7 @@ class MessageTemplate:
             if not self._slots[key]:
                 raise MessageError(key, f"the message has no {key} to replace")
             slots.update(dict.fromkeys(self._slots[key], key))
-        plan = _Compiler(self._required, slots).compile(self._source)
+        plan = _Compiler(self._required, slots, self._allow_empty).compile(self._source)
         assert not isinstance(plan, bytes)  # every key has at least one slot
         return plan
 
@@ -316,3 +344,24 @@ class MessageTemplate:
     def __repr__(self) -> str:
         names = ", ".join(sorted(self._variables))
         return f"MessageTemplate(fingerprint={self._fingerprint[:12]}…, variables=[{names}])"
+
+
+def check_placeholders(
+    template: MessageTemplate, columns: Iterable[str], *, supplied: Iterable[str] = ()
+) -> None:
+    """Before anything is sent: every placeholder must be an input column (or ``supplied`` otherwise).
+
+    Raises :class:`MessageError` naming the first unknown placeholder, the columns found, and the
+    closest column ("did you mean {name}?"), so a typo is one clear error, not a rejected line per
+    record.
+    """
+    known = list(dict.fromkeys(columns))
+    unknown = sorted(template.variables - set(known) - set(supplied))
+    if not unknown:
+        return
+    name = unknown[0]
+    folded = {column.casefold(): column for column in known}
+    close = folded.get(name.casefold()) or next(iter(difflib.get_close_matches(name, known, n=1)), None)
+    listed = ", ".join(known) if known else "none"
+    hint = f"; did you mean {{{close}}}?" if close else ""
+    raise MessageError(name, f"placeholder {{{name}}} is not a column of the input (columns: {listed}){hint}")
