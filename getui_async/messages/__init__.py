@@ -23,8 +23,18 @@ from __future__ import annotations
 
 from .builders import AndroidChannel, IosChannel, Message, Notification, PushChannel, PushSettings
 from .compiler import AllowEmpty
+from .describe import describe_rendered
 from .rules import CLICK_FIELD, LIMITS, NOTIFY_ID_MAX, TTL_MAX_MS, TTL_MIN_MS, ClickType
 from .template import MessageTemplate, Rendered, check_placeholders
+from .vendors import (
+    VendorClass,
+    VendorWarning,
+    apply_vendor_class,
+    as_test_send,
+    derive_test_campaign_id,
+    vendor_warnings,
+    with_group_name,
+)
 from .wire import (
     auth_body,
     batch_body,
@@ -52,13 +62,21 @@ __all__ = [
     "PushChannel",
     "PushSettings",
     "Rendered",
+    "VendorClass",
+    "VendorWarning",
+    "apply_vendor_class",
+    "as_test_send",
     "auth_body",
     "batch_body",
     "check_placeholders",
     "derive_campaign_id",
     "derive_notify_id",
+    "derive_test_campaign_id",
+    "describe_rendered",
     "list_message_body",
     "list_push_body",
     "recipient_ids",
     "single_body",
+    "vendor_warnings",
+    "with_group_name",
 ]
