@@ -19,6 +19,7 @@ from getui_async.messages.vendors import (
     as_test_send,
     derive_test_campaign_id,
     fit_group_name,
+    prepare_campaign,
     vendor_warnings,
     with_group_name,
 )
@@ -207,3 +208,21 @@ def test_warnings_have_code_and_message() -> None:
     for warning in vendor_warnings(simple()):
         assert set(warning) == {"code", "message"}
         assert len(warning["message"]) > 20
+
+
+def test_prepare_campaign_for_a_real_and_a_test_send() -> None:
+    """prepare_campaign classes the message, group_name = campaign id; a test gets flags and its own id."""
+    real, campaign = prepare_campaign(simple(), xm_channel_id="mi-1")
+    assert real.shared().group_name == campaign
+    assert campaign == derive_campaign_id(apply_vendor_class(simple(), "marketing", xm_channel_id="mi-1"))
+    test, test_campaign = prepare_campaign(simple(), xm_channel_id="mi-1", test=True)
+    assert test_campaign == derive_test_campaign_id(campaign)
+    assert test.shared().group_name == test_campaign
+    assert options_of(test)["VV"]["/pushMode"] == 1
+    assert "/pushMode" not in options_of(real)["VV"]
+
+
+def test_prepare_campaign_keeps_a_given_campaign_id() -> None:
+    """A given campaign id is used as is (and marked for a test send)."""
+    assert prepare_campaign(simple(), campaign_id="spring")[1] == "spring"
+    assert prepare_campaign(simple(), campaign_id="spring", test=True)[1] == "spring-test"

@@ -32,6 +32,7 @@ from .vendors import (
     apply_vendor_class,
     as_test_send,
     derive_test_campaign_id,
+    prepare_campaign,
     vendor_warnings,
     with_group_name,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "describe_rendered",
     "list_message_body",
     "list_push_body",
+    "prepare_campaign",
     "recipient_ids",
     "single_body",
     "vendor_warnings",

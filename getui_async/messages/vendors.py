@@ -10,6 +10,7 @@ value. This module is the one place those keys live (issue #11; docs/getui-api.m
 - :data:`TEST_KEYS`: the vendors' test-message flags; :func:`as_test_send`, :func:`derive_test_campaign_id`.
 - :func:`with_group_name`: Getui's per-campaign statistics need a ``group_name``.
 - :func:`vendor_warnings`: known causes of silent drops, as ``{code, message}`` dicts.
+- :func:`prepare_campaign`: all of the above in the order ``send`` applies them.
 
 Nothing here overrides a key the template sets: the user's explicit choice always wins.
 """
@@ -28,6 +29,7 @@ from getui_async.errors import MessageError
 from .compiler import _parse
 from .rules import _NOTE, _UPS_NOTE, LIMITS, _lookup
 from .template import MessageTemplate
+from .wire import derive_campaign_id
 
 __all__ = [
     "CLASS_KEYS",
@@ -44,6 +46,7 @@ __all__ = [
     "as_test_send",
     "derive_test_campaign_id",
     "fit_group_name",
+    "prepare_campaign",
     "vendor_options",
     "vendor_warnings",
     "with_group_name",
@@ -351,3 +354,27 @@ def _merge(template: MessageTemplate, add: Mapping[str, Mapping[str, Any]]) -> M
         for path, value in keys.items():
             mine.setdefault(path, value)
     return template.with_tree(tree)
+
+
+def prepare_campaign(
+    template: MessageTemplate,
+    *,
+    vendor_class: VendorClass | str = VendorClass.MARKETING,
+    category: str | None = None,
+    xm_channel_id: str | None = None,
+    campaign_id: str | None = None,
+    test: bool = False,
+) -> tuple[MessageTemplate, str]:
+    """Everything ``send`` does to a template before the engine: ``(template, campaign_id)``.
+
+    In order: the vendor class's keys; the campaign id (given, or derived from the classed template,
+    so a test send and the real send of one message derive the same base); for ``test``, the vendors'
+    test flags and the test campaign id; then ``group_name`` = that campaign id unless set. Pass the
+    returned id to the engine (``CampaignSettings.campaign_id``) so group_name and request_ids agree.
+    """
+    classed = apply_vendor_class(template, vendor_class, category, xm_channel_id)
+    campaign = campaign_id or derive_campaign_id(classed)
+    if test:
+        classed = as_test_send(classed)
+        campaign = derive_test_campaign_id(campaign)
+    return with_group_name(classed, campaign), campaign
