@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
-from getui_async.check import check_input
+from getui_async import _json
+from getui_async.check import CheckReport, check_input
 from getui_async.config import Credentials, RetrySettings, Settings
 from getui_async.errors import InputError
 from getui_async.messages import MessageTemplate
 from getui_async.mock import MockGetui
 
+from .cli_harness import ThreadedMock, run_cli
 from .conftest import MakeMock
 
 
@@ -104,9 +106,6 @@ async def test_check_refuses_an_input_send_would_refuse(tmp_path: Path) -> None:
 
 def test_report_json_is_plain_data() -> None:
     """to_dict gives JSON types only (for --json)."""
-    from getui_async import _json
-    from getui_async.check import CheckReport
-
     report = CheckReport(
         input="x.csv",
         records=1,
@@ -124,3 +123,34 @@ def test_report_json_is_plain_data() -> None:
     data: dict[str, Any] = _json.loads(_json.dumps(report.to_dict()))
     assert data["cost"] == 1
     assert data["over_quota"] is False
+
+
+def test_check_command_prints_json_and_writes_dead_cids(
+    served: ThreadedMock, mixed: Path, tmp_path: Path
+) -> None:
+    """`getui-push check INPUT --json --dead-cids FILE` exits 0 with the counts and the dead cids."""
+    dead = tmp_path / "dead.txt"
+    result = run_cli("check", mixed, "--json", "--dead-cids", dead, "--rate", "50", env=served.env)
+    assert result.code == 0, result.err
+    data = _json.loads(result.out)
+    assert (data["records"], data["recipients"], data["dead_cids"], data["duplicates"]) == (7, 5, 2, 1)
+    assert [w["code"] for w in data["warnings"]] == ["xm_channel_missing"]
+    assert sorted(dead.read_text(encoding="utf-8").split()) == ["invalid-1", "invalid-2"]
+    assert not [route for route in served.stats().requests if route.startswith("POST /push/")]
+
+
+def test_check_command_takes_xm_channel_from_the_environment(served: ThreadedMock, mixed: Path) -> None:
+    """GETUI_XM_CHANNEL_ID silences the missing-channel warning; the text report names the audience."""
+    result = run_cli("check", mixed, env={**served.env, "GETUI_XM_CHANNEL_ID": "mi-1"})
+    assert result.code == 0, result.err
+    assert "audience: 5 distinct recipients" in result.out
+    assert "warnings: none" in result.out
+
+
+def test_check_command_input_error_is_exit_2(served: ThreadedMock, tmp_path: Path) -> None:
+    """A missing input is exit 2 naming the file, and nothing is written."""
+    dead = tmp_path / "dead.txt"
+    result = run_cli("check", tmp_path / "nope.csv", "--dead-cids", dead, env=served.env)
+    assert result.code == 2
+    assert "nope.csv" in result.err
+    assert not dead.exists()

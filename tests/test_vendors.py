@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from getui_async import _json
+from getui_async.cli import _send_job, build_parser
 from getui_async.errors import MessageError
 from getui_async.messages import MessageTemplate, derive_campaign_id, recipient_ids
 from getui_async.messages.vendors import (
@@ -23,6 +25,8 @@ from getui_async.messages.vendors import (
     vendor_warnings,
     with_group_name,
 )
+
+from .cli_harness import ThreadedMock, run_cli, write_recipients
 
 
 def options_of(template: MessageTemplate) -> dict[str, Any]:
@@ -226,3 +230,84 @@ def test_prepare_campaign_keeps_a_given_campaign_id() -> None:
     """A given campaign id is used as is (and marked for a test send)."""
     assert prepare_campaign(simple(), campaign_id="spring")[1] == "spring"
     assert prepare_campaign(simple(), campaign_id="spring", test=True)[1] == "spring-test"
+
+
+# -- the send command's flags (cli wiring) ----------------------------------------------------------
+
+
+def job_for(tmp_path: Path, *flags: str, env: dict[str, str] | None = None) -> Any:
+    """The resolved send job for ``flags`` (a dry run, so no credentials are needed)."""
+    path = write_recipients(tmp_path / "in.csv", 2)
+    args = build_parser().parse_args(
+        [
+            "send",
+            str(path),
+            "--out",
+            str(tmp_path / "r.jsonl"),
+            "--title",
+            "T",
+            "--body",
+            "B",
+            "--dry-run",
+            *flags,
+        ]
+    )
+    return _send_job(args, env or {})
+
+
+def sent(job: Any) -> dict[str, Any]:
+    message: dict[str, Any] = _json.loads(job.template.shared().json)
+    return message
+
+
+def test_send_defaults_to_marketing_with_group_name_and_campaign(tmp_path: Path) -> None:
+    """By default the message is marketing-classed and group_name is the campaign id the engine gets."""
+    job = job_for(tmp_path, env={"GETUI_XM_CHANNEL_ID": "mi-9"})
+    options = sent(job)["push_channel"]["android"]["ups"]["options"]
+    assert options["HW"]["/message/android/notification/importance"] == "LOW"
+    assert options["XM"] == {"/extra.channel_id": "mi-9"}
+    assert sent(job)["group_name"] == job.options.campaign_id
+
+
+def test_service_class_with_category(tmp_path: Path) -> None:
+    """--vendor-class service --vendor-category ACCOUNT sets NORMAL importance and the category."""
+    job = job_for(tmp_path, "--vendor-class", "service", "--vendor-category", "ACCOUNT")
+    options = sent(job)["push_channel"]["android"]["ups"]["options"]
+    assert options["HO"] == {"/android/notification/importance": "NORMAL"}
+    assert options["OP"] == {"/category": "ACCOUNT"}
+
+
+def test_none_class_adds_no_options(tmp_path: Path) -> None:
+    """--vendor-class none leaves ups options out."""
+    assert (
+        "options" not in sent(job_for(tmp_path, "--vendor-class", "none"))["push_channel"]["android"]["ups"]
+    )
+
+
+def test_test_send_has_flags_and_its_own_campaign(tmp_path: Path) -> None:
+    """--test sets the vendors' test flags and a campaign id of its own, with --campaign too."""
+    job = job_for(tmp_path, "--test", "--campaign", "spring")
+    assert job.options.campaign_id == "spring-test"
+    assert sent(job)["push_channel"]["android"]["ups"]["options"]["HO"]["/android/targetUserType"] == 1
+    assert sent(job)["group_name"] == "spring-test"
+
+
+def test_service_without_category_is_exit_2(tmp_path: Path) -> None:
+    """--vendor-class service without --vendor-category is exit 2 naming the flag, before anything runs."""
+    path = write_recipients(tmp_path / "in.csv", 2)
+    out = tmp_path / "r.jsonl"
+    result = run_cli("send", path, "--out", out, "--title", "T", "--body", "B", "--vendor-class", "service")
+    assert result.code == 2
+    assert "--vendor-category" in result.err
+    assert not out.exists()
+
+
+def test_marketing_send_warns_about_the_missing_xm_channel(served: ThreadedMock, tmp_path: Path) -> None:
+    """A real send to the mock prints the missing-channel warning at the start and still succeeds."""
+    path = write_recipients(tmp_path / "in.csv", 3)
+    out = tmp_path / "r.jsonl"
+    result = run_cli(
+        "send", path, "--out", out, "--title", "T", "--body", "B", "--no-progress", env=served.env
+    )
+    assert result.code == 0, result.err
+    assert "warning [xm_channel_missing]" in result.err
