@@ -113,8 +113,6 @@ def _text_check(path: str, required: frozenset[str]) -> _TextCheck | None:
 _Values: TypeAlias = Mapping[str, str]
 #: Which placeholders may render empty: the names, or True for all (default: none may).
 AllowEmpty: TypeAlias = frozenset[str] | bool
-#: Record values that count as empty: a blank CSV cell, a JSON null.
-_EMPTY: Final = ("", None)
 _Leaf: TypeAlias = Callable[[_Values, _Values], str]
 #: Renders one recipient's message object as JSON bytes.
 _Plan: TypeAlias = Callable[[_Values, _Values], bytes]
@@ -193,22 +191,17 @@ class _Compiler:
         must_fill = () if allowed is True else tuple(sorted(self.variables - (allowed or frozenset())))
 
         def render(values: _Values, overrides: _Values) -> bytes:
+            for name in must_fill:  # once per name, however many strings use it
+                value = values[name]
+                if not value and value != 0:  # "" or None; a number 0 is a value
+                    raise MessageError(name, f"template field '{name}' is empty in this record")
             out = [first]
             for leaf, chunk in pairs:
                 out.append(dumps(leaf(values, overrides)))
                 out.append(chunk)
             return join(out)
 
-        if not must_fill:
-            return render
-
-        def render_filled(values: _Values, overrides: _Values) -> bytes:
-            for name in must_fill:  # once per name, however many strings use it
-                if values[name] in _EMPTY:
-                    raise MessageError(name, f"template field '{name}' is empty in this record")
-            return render(values, overrides)
-
-        return render_filled
+        return render
 
     def _leaf(self, leaf: _Leaf) -> str:
         self.leaves.append(leaf)
