@@ -192,8 +192,8 @@ class _Compiler:
 
         def render(values: _Values, overrides: _Values) -> bytes:
             for name in must_fill:  # once per name, however many strings use it
-                value = values[name]
-                if not value and value != 0:  # "" or None; a number 0 is a value
+                value: object = values[name]  # records may hold None (JSON null) despite the type
+                if value == "" or value is None:
                     raise MessageError(name, f"template field '{name}' is empty in this record")
             out = [first]
             for leaf, chunk in pairs:
