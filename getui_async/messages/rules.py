@@ -115,7 +115,8 @@ NUMERIC_FIELDS: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
     {
         "notify_id": (0, NOTIFY_ID_MAX),
         "channel_level": (0, 4),
-        # UNCERTAIN: Getui's docs list badge_add_num without a range; 1..99 is the vendors' badge range.
+        # UNCERTAIN: Getui lists badge_add_num without a range; Huawei's badge add_num (which it feeds)
+        # must be > 0 and < 100 (dcloudio/unidocs-zh uni-cloud-push/options.md).
         "badge_add_num": (1, 99),
     }
 )
