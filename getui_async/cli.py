@@ -25,6 +25,7 @@ import stat
 import sys
 import typing
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -45,6 +46,7 @@ from .config import (
 )
 from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
 from .messages import CLICK_FIELD, ClickType, MessageTemplate
+from .messages.vendors import VendorClass, prepare_campaign, vendor_warnings
 from .report import command as report_command
 from .runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG, STDOUT, SendJob, run_send
 from .sources import Format
@@ -69,6 +71,8 @@ CONFIG_SCHEMA: Final[Mapping[str, str | tuple[str, ...]]] = {
     "intent": "string", "payload": "string", "message": "string", "mode": MODES, "concurrency": "integer",
     "rate": "number", "list_chunk": "integer", "max_attempts": "integer", "timeout_s": "number",
     "campaign": "string", "drain_timeout_s": "number", "log_level": LOG_LEVELS, "async": "boolean",
+    "vendor_class": tuple(c.value for c in VendorClass), "vendor_category": "string",
+    "xm_channel_id": "string",
 }  # fmt: skip
 CONFIG_KEYS: Final = frozenset(CONFIG_SCHEMA)
 _TOML_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
@@ -206,6 +210,9 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--drain-timeout-s", type=float, help="on a stop, wait this long for requests in flight")
     run.add_argument("--resume", action="store_true", help="continue a stopped run into the same RESULTS")
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
+    _add_vendor_arguments(send)
+    send.add_argument("--test", action="store_true",
+                      help="a send to test devices: vendors' test flags and its own campaign id")  # fmt: skip
     ui = send.add_argument_group("connection and output")
     ui.add_argument("--base-url", help=f"API base (default ${ENV_BASE_URL} or https://restapi.getui.com/v2)")
     ui.add_argument(
@@ -235,6 +242,27 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     report_command.add_arguments(
         commands.add_parser("report", help="final outcome per record of a results file; dead cids, funnel")
     )
+    check = commands.add_parser(
+        "check",
+        help="pre-flight: audience, dead cids, quota and warnings; sends nothing",
+        description="Read INPUT as send would; ask Getui which cids are dead and how much quota is left.",
+    )
+    check.add_argument("input", metavar="INPUT", help="the file send would read (or - for stdin)")
+    check.add_argument("--format", choices=FORMATS, help="input format (required for stdin)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--dead-cids", metavar="FILE", help="write the cids Getui calls invalid, one a line")
+    check.add_argument("--rate", type=_positive_float, help="user/detail calls per second (default 5)")
+    check.add_argument("--title", help="the message title, for its warnings")
+    check.add_argument("--body", help="the message body, for its warnings")
+    check.add_argument("--message", metavar="FILE.json", help="the message template, for its warnings")
+    _add_vendor_arguments(check)
+    check.add_argument(
+        "--base-url", help=f"API base (default ${ENV_BASE_URL} or https://restapi.getui.com/v2)"
+    )
+    check.add_argument(
+        "--config", metavar="FILE.toml", help="settings file (flags and environment override it)"
+    )
+
     mock = commands.add_parser(
         "mock-server",
         help="serve the bundled mock Getui API until stopped; prints the credentials it accepts",
@@ -268,6 +296,16 @@ def _completion_script(shell: str) -> str:
     import shtab  # noqa: PLC0415 - only this command needs it
 
     return str(shtab.complete(build_parser(mock_flags=True), shell=shell))
+
+
+def _add_vendor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--vendor-class`` / ``--vendor-category`` (#11), shared by send and check."""
+    parser.add_argument(
+        "--vendor-class",
+        choices=[c.value for c in VendorClass],
+        help="how Android vendors class the notification (default marketing)",
+    )
+    parser.add_argument("--vendor-category", metavar="NAME", help="vendor category, required with service")
 
 
 # -- settings resolution ---------------------------------------------------------------------------------
@@ -399,6 +437,41 @@ def resolve_template(args: argparse.Namespace, config: Mapping[str, Any]) -> Mes
     )
 
 
+ENV_XM_CHANNEL_ID: Final = "GETUI_XM_CHANNEL_ID"
+
+
+def resolve_vendor(
+    args: argparse.Namespace, config: Mapping[str, Any], environ: Mapping[str, str]
+) -> tuple[str, str | None, str | None]:
+    """``(vendor_class, vendor_category, xm_channel_id)``: flag > environment > config file."""
+    vendor_class = _pick(args, config, "vendor_class", VendorClass.MARKETING.value)
+    category = _pick(args, config, "vendor_category")
+    xm_channel_id = environ.get(ENV_XM_CHANNEL_ID, "").strip() or config.get("xm_channel_id") or None
+    return vendor_class, category, xm_channel_id
+
+
+def _prepare_send(
+    args: argparse.Namespace,
+    config: Mapping[str, Any],
+    environ: Mapping[str, str],
+    template: MessageTemplate,
+    options: CampaignSettings,
+) -> tuple[MessageTemplate, CampaignSettings]:
+    """The vendor class, ``--test`` and group_name applied; the campaign id fixed; warnings printed."""
+    vendor_class, category, xm_channel_id = resolve_vendor(args, config, environ)
+    template, campaign = prepare_campaign(
+        template,
+        vendor_class=vendor_class,
+        category=category,
+        xm_channel_id=xm_channel_id,
+        campaign_id=options.campaign_id,
+        test=bool(getattr(args, "test", False)),
+    )
+    for warning in vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id):
+        log.warning("[%s] %s", warning["code"], warning["message"])
+    return template, replace(options, campaign_id=campaign)
+
+
 def resolve_options(args: argparse.Namespace, config: Mapping[str, Any]) -> CampaignSettings:
     kwargs: dict[str, Any] = {
         "mode": _pick(args, config, "mode", Mode.AUTO.value),
@@ -426,7 +499,7 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
     if level:
         logging.getLogger().setLevel(level.upper())
     options = resolve_options(args, config)
-    template = resolve_template(args, config)
+    template, options = _prepare_send(args, config, environ, resolve_template(args, config), options)
     settings = None if options.dry_run else resolve_settings(args, config, environ)
     if args.input == "-" and not _pick(args, config, "format"):
         raise UsageError("reading stdin ('-') needs --format csv or --format jsonl")
@@ -525,6 +598,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             args,
             lambda: resolve_settings(args, load_config(args.config or find_config(env)), env),
         ),
+        "check": lambda: _run(_check_main(args, env)),
     }
     try:
         return commands[args.command]()
@@ -540,6 +614,33 @@ async def _send_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     job = _send_job(args, environ)
     _, code = await run_send(job)
     return code
+
+
+async def _check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``getui-push check``: exit 0 once checked; usage and input errors are exit 2 (via main)."""
+    from .check import DEFAULT_CHECK_RATE_PER_S, check_input  # noqa: PLC0415 - only this command needs it
+
+    config = load_config(args.config or find_config(environ))
+    vendor_class, _, xm_channel_id = resolve_vendor(args, config, environ)
+    template = resolve_template(args, config)
+    if args.input == "-" and not _pick(args, config, "format"):
+        raise UsageError("reading stdin ('-') needs --format csv or --format jsonl")
+    has_credentials = bool(environ.get(ENV_APP_ID, "").strip() or config.get("app_id"))
+    settings = resolve_settings(args, config, environ) if has_credentials else None
+    if settings is None:
+        print(f"{PROG}: no credentials: counting the input only (no dead cids, no quota)", file=sys.stderr)
+    report = await check_input(
+        args.input,
+        settings=settings,
+        template=template,
+        vendor_class=vendor_class,
+        xm_channel_id=xm_channel_id,
+        format=_pick(args, config, "format"),
+        rate_per_s=float(args.rate or DEFAULT_CHECK_RATE_PER_S),
+        dead_cids=args.dead_cids,
+    )
+    print(_json.dumps(report.to_dict()).decode() if args.json else report.to_text())
+    return EXIT_OK
 
 
 def _describe(exc: GetuiError, args: argparse.Namespace, environ: Mapping[str, str]) -> str:

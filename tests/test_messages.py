@@ -25,6 +25,7 @@ from getui_async.messages import (
     Rendered,
     auth_body,
     batch_body,
+    check_placeholders,
     derive_campaign_id,
     derive_notify_id,
     list_message_body,
@@ -151,9 +152,11 @@ def test_title_and_body_are_required(section: str, field: str) -> None:
 
 
 @pytest.mark.parametrize("section", [NOTE, UPS_NOTE])
-@pytest.mark.parametrize("value", [-1, NOTIFY_ID_MAX + 1, True, "7"])
+@pytest.mark.parametrize(
+    "value", [-1, NOTIFY_ID_MAX + 1, True, "-7", " 7", "7.0", "", str(NOTIFY_ID_MAX + 1)]
+)
 def test_notify_id_range(section: str, value: Any) -> None:
-    """notify_id outside 0..2147483647 (or not an int) is refused, naming it."""
+    """notify_id outside 0..2147483647 (or neither an int nor a string of digits) is refused, naming it."""
     raises_on(f"{section}.notify_id", message_with(f"{section}.notify_id", value))
 
 
@@ -162,6 +165,27 @@ def test_notify_id_bounds_accepted(value: int) -> None:
     """Both ends of the notify_id range are accepted."""
     template = MessageTemplate.from_dict(message_with(f"{NOTE}.notify_id", value))
     assert template.shared().push_message["notification"]["notify_id"] == value
+
+
+@pytest.mark.parametrize("section", [NOTE, UPS_NOTE, "push_channel.harmony.notification"])
+@pytest.mark.parametrize(
+    ("field", "value"), [("notify_id", "11177"), ("channel_level", "3"), ("badge_add_num", "1")]
+)
+def test_numeric_strings_are_sent_as_written(section: str, field: str, value: str) -> None:
+    """A numeric string (as Getui's Java SDK sends it) is accepted and sent on unchanged, still a string."""
+    rendered = MessageTemplate.from_dict(message_with(f"{section}.{field}", value)).shared()
+    node: Any = _json.loads(rendered.json)
+    for key in f"{section}.{field}".split("."):
+        node = node[key]
+    assert node == value
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("channel_level", "5"), ("badge_add_num", "0"), ("badge_add_num", "x")]
+)
+def test_numeric_strings_are_range_checked(field: str, value: str) -> None:
+    """A numeric string out of the field's range, or not digits, is refused naming the field."""
+    raises_on(f"{NOTE}.{field}", message_with(f"{NOTE}.{field}", value))
 
 
 @pytest.mark.parametrize(
@@ -444,11 +468,48 @@ def test_over_long_rendered_field_is_named() -> None:
 
 
 def test_rendered_required_field_must_not_be_empty() -> None:
-    """A title that is only a placeholder and renders empty is refused."""
-    template = MessageTemplate.from_dict(message_with(f"{NOTE}.title", "{name}"))
+    """A title that is only a placeholder and renders empty is refused, even when empty values are allowed."""
+    template = MessageTemplate.from_dict(message_with(f"{NOTE}.title", "{name}"), allow_empty=True)
     with pytest.raises(MessageError) as info:
         template.render({"name": ""})
     assert info.value.field == f"{NOTE}.title"
+
+
+@pytest.mark.parametrize("value", ["", None])
+def test_empty_placeholder_value_is_refused_naming_it(value: Any) -> None:
+    """An empty (or null) value for a placeholder rejects the record, naming the placeholder and 'empty'."""
+    template = MessageTemplate.simple(title="{name} 专享", body="Code {code}")
+    with pytest.raises(MessageError) as info:
+        template.render({"name": value, "code": "1"})
+    assert info.value.field == "name"
+    assert "empty" in info.value.reason
+
+
+def test_allow_empty_names_the_fields_that_may_be_empty() -> None:
+    """allow_empty lets the named placeholders render empty; the others are still refused."""
+    template = MessageTemplate.simple(title="Hi {name}", body="Code {code}", allow_empty=frozenset({"name"}))
+    assert template.render({"name": "", "code": "1"}).push_message["notification"]["title"] == "Hi "
+    with pytest.raises(MessageError, match="empty") as info:
+        template.render({"name": "Bo", "code": ""})
+    assert info.value.field == "code"
+
+
+def test_with_allow_empty_true_allows_every_field() -> None:
+    """with_allow_empty(True) returns a template that renders every empty value, same fingerprint."""
+    strict = MessageTemplate.simple(title="Hi {name}", body="Code {code}")
+    relaxed = strict.with_allow_empty(True)
+    assert relaxed.allow_empty is True
+    assert relaxed.fingerprint == strict.fingerprint
+    rendered = relaxed.render({"name": "", "code": ""})
+    assert rendered.push_message["notification"]["body"] == "Code "
+
+
+def test_empty_check_applies_with_overrides() -> None:
+    """A record with its own title still needs non-empty values for the placeholders left in the body."""
+    template = MessageTemplate.simple(title="Hi {name}", body="Code {code}")
+    assert template.render({"code": "7"}, {"title": "Own"}).push_message["notification"]["title"] == "Own"
+    with pytest.raises(MessageError, match="empty"):
+        template.render({"code": ""}, {"title": "Own"})
 
 
 def test_placeholders_in_lists_render() -> None:
@@ -764,3 +825,52 @@ def test_payload_custom_on_vendor_channel_is_refused() -> None:
     data = {"push_message": {"transmission": "x"}, "push_channel": {"android": {"ups": ups}}}
     with pytest.raises(MessageError, match=r"ups\.notification\.click_type"):
         MessageTemplate.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"), [("{name", "'{' at character 1"), ("Hi name}", "'}' at character 8")]
+)
+def test_unbalanced_braces_are_refused(text: str, where: str) -> None:
+    """A lone brace that opens or closes nothing is a MessageError naming the field and the position."""
+    error = raises_on(f"{NOTE}.title", message_with(f"{NOTE}.title", text))
+    assert where in error.reason
+
+
+def test_doubled_braces_are_single_literal_braces() -> None:
+    """``{{`` and ``}}`` render as one brace each, outside or around a name."""
+    template = MessageTemplate.simple(title="a {{ b }} {{c}} {d}", body="B")
+    assert template.variables == frozenset({"d"})
+    assert template.render({"d": "D"}).push_message["notification"]["title"] == "a { b } {c} D"
+
+
+def test_unicode_placeholder_names() -> None:
+    """A Chinese column name is a placeholder like any other."""
+    template = MessageTemplate.simple(title="{姓名}，您好", body="B")  # noqa: RUF001 - a Chinese comma
+    assert template.variables == frozenset({"姓名"})
+    assert template.render({"姓名": "张伟"}).push_message["notification"]["title"] == "张伟，您好"  # noqa: RUF001
+
+
+def test_check_placeholders_accepts_known_columns() -> None:
+    """Placeholders that are all columns (or supplied otherwise) pass."""
+    template = MessageTemplate.simple(title="Hi {name}", body="{code}")
+    check_placeholders(template, ["cid", "name", "code"])
+    check_placeholders(template, ["cid", "name"], supplied={"code"})
+
+
+def test_check_placeholders_names_the_unknown_and_the_closest_column() -> None:
+    """An unknown placeholder is named with the columns found and the closest one."""
+    template = MessageTemplate.simple(title="Hi {nmae}", body="B")
+    with pytest.raises(MessageError) as info:
+        check_placeholders(template, ["cid", "name", "city"])
+    assert info.value.field == "nmae"
+    assert "columns: cid, name, city" in info.value.reason
+    assert info.value.reason.endswith("did you mean {name}?")
+
+
+def test_check_placeholders_without_a_close_column() -> None:
+    """With nothing close, the error still names the placeholder and the columns, with no guess."""
+    template = MessageTemplate.simple(title="Hi {zzz}", body="B")
+    with pytest.raises(MessageError) as info:
+        check_placeholders(template, ["cid", "name"])
+    assert "did you mean" not in info.value.reason
+    assert "{zzz}" in info.value.reason

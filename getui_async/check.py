@@ -1,0 +1,262 @@
+"""The pre-flight ``getui-push check``: what a campaign would reach and cost, before anything is sent.
+
+It reads the input exactly as ``send`` does (:func:`~getui_async.sources.open_source`, same errors),
+counts records, distinct recipients, duplicates and bad records, asks ``user/detail`` (≤1000 cids a
+call, rate-limited, one call in flight) which cids Getui calls invalid, reads the remaining daily
+quota from ``report/push/count``, and lists the vendor warnings of the message. Memory stays flat:
+duplicates go through the engine's :class:`~getui_async.dedupe.DuplicateFilter`, and dead cids are
+streamed to the ``dead_cids`` file, with only a few kept as examples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, BinaryIO, Final, TextIO
+
+from aiolimiter import AsyncLimiter
+
+from .client import MAX_USER_QUERY, GetuiClient
+from .config import Settings
+from .dedupe import DuplicateFilter
+from .messages import MessageTemplate, recipient_ids
+from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
+from .sources import BadRecord, Format, Record, open_source
+
+__all__ = ["DEFAULT_CHECK_RATE_PER_S", "CheckReport", "check_input"]
+
+#: ``user/detail`` calls per second unless the caller says otherwise (Getui publishes no limit for it).
+DEFAULT_CHECK_RATE_PER_S: Final = 5.0
+_CHUNK: Final = 1000  # records read per thread hop
+_EXAMPLES: Final = 5
+_FINGERPRINT_CAMPAIGN: Final = "getui-check"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What ``check`` found. ``remaining`` is None when the quota was not read, -1 when unlimited."""
+
+    input: str
+    records: int
+    recipients: int
+    cids: int
+    aliases: int
+    duplicates: int
+    bad_records: int
+    dead_cids: int
+    cost: int
+    quota_key: str
+    remaining: int | None
+    checked_with_getui: bool
+    bad_examples: tuple[str, ...] = ()
+    dead_examples: tuple[str, ...] = ()
+    warnings: tuple[VendorWarning, ...] = ()
+    quota: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def over_quota(self) -> bool:
+        return self.remaining is not None and self.remaining >= 0 and self.cost > self.remaining
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (``check --json``)."""
+        data = asdict(self)
+        data["warnings"] = [dict(w) for w in self.warnings]
+        data["over_quota"] = self.over_quota
+        return data
+
+    def to_text(self) -> str:
+        """The report for people, one fact a line."""
+        lines = [
+            f"input: {self.input}",
+            f"records: {self.records} ({self.bad_records} bad, {self.duplicates} duplicates)",
+            f"audience: {self.recipients} distinct recipients ({self.cids} cids, {self.aliases} aliases)",
+        ]
+        lines += [f"  bad: {example}" for example in self.bad_examples]
+        if self.checked_with_getui:
+            lines.append(f"dead cids (Getui calls them invalid): {self.dead_cids}")
+            lines += [f"  dead: {cid}" for cid in self.dead_examples]
+            if self.remaining is None:
+                left = "unknown"
+            elif self.remaining < 0:
+                left = "unlimited"
+            else:
+                left = str(self.remaining)
+            verdict = (
+                " (OVER QUOTA: the run would stop, resumable, when it runs out)" if self.over_quota else ""
+            )
+            lines.append(
+                f"cost: {self.cost} pushes against {self.quota_key}, remaining today: {left}{verdict}"
+            )
+        else:
+            lines.append(f"cost: {self.cost} pushes (not checked with Getui: no credentials)")
+        lines += [f"warning [{w['code']}]: {w['message']}" for w in self.warnings]
+        if not self.warnings:
+            lines.append("warnings: none")
+        return "\n".join(lines)
+
+
+class _Tally:
+    """Counts as records stream by, and the cids that still need a ``user/detail`` look-up."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.records = self.bad = self.duplicates = self.cids = self.aliases = 0
+        self.bad_examples: list[str] = []
+        self.pending: list[str] = []
+
+    def bad_record(self, item: BadRecord) -> None:
+        self.records += 1
+        self.bad += 1
+        if len(self.bad_examples) < _EXAMPLES:
+            self.bad_examples.append(item.describe(self.path))
+
+    def decided(self, record: Record, duplicate: bool) -> None:
+        if duplicate:
+            self.duplicates += 1
+        elif record.kind == "cid":
+            self.cids += 1
+            self.pending.append(record.target)
+        else:
+            self.aliases += 1
+
+
+class _DeadCids:
+    """Asks Getui about cids ≤1000 at a time, within the rate; writes the dead ones as they come.
+
+    The file is created only once the input has been read without an input error up to the first
+    look-up (or at the end), so a refused input leaves nothing written.
+    """
+
+    def __init__(self, client: GetuiClient | None, rate_per_s: float, path: str | None) -> None:
+        self.client = client
+        self.limiter = AsyncLimiter(max(rate_per_s, 0.001), 1.0)
+        self.path = path
+        self.out: TextIO | None = None
+        self.count = 0
+        self.examples: list[str] = []
+
+    def open(self) -> None:
+        if self.path is not None and self.out is None:
+            # A local file, a short line per dead cid: blocking writes cost less than a thread hop.
+            self.out = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+
+    def close(self) -> None:
+        if self.out is not None:
+            self.out.close()
+
+    async def ask(self, cids: list[str]) -> None:
+        if self.client is None or not cids:
+            return
+        self.open()
+        for start in range(0, len(cids), MAX_USER_QUERY):
+            async with self.limiter:
+                answer = await self.client.user_detail(cids[start : start + MAX_USER_QUERY])
+            for cid in answer.invalid:
+                self.count += 1
+                if len(self.examples) < _EXAMPLES:
+                    self.examples.append(cid)
+                if self.out is not None:
+                    self.out.write(cid + "\n")
+
+
+def _remaining(counts: Mapping[str, Any], key: str) -> int | None:
+    """``remain_num`` at dotted ``key`` of a ``report/push/count`` answer (-1: unlimited)."""
+    node: Any = counts
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if not isinstance(node, Mapping):
+        return None
+    if node.get("limit") is False:
+        return -1
+    remain = node.get("remain_num")
+    return remain if isinstance(remain, int) and not isinstance(remain, bool) else None
+
+
+async def check_input(
+    path: str | os.PathLike[str],
+    *,
+    settings: Settings | None,
+    template: MessageTemplate | None = None,
+    vendor_class: VendorClass | str = VendorClass.MARKETING,
+    xm_channel_id: str | None = None,
+    format: Format | None = None,
+    rate_per_s: float = DEFAULT_CHECK_RATE_PER_S,
+    dead_cids: str | os.PathLike[str] | None = None,
+    client: GetuiClient | None = None,
+    stdin: BinaryIO | None = None,
+) -> CheckReport:
+    """Check one campaign input; with ``settings`` (or ``client``) also ask Getui about cids and quota.
+
+    Raises :class:`~getui_async.sources.InputError` for an input ``send`` would refuse, and
+    :class:`~getui_async.errors.GetuiError` when Getui cannot be asked.
+    """
+    if client is None and settings is not None:
+        async with GetuiClient(settings) as own:
+            return await check_input(
+                path,
+                settings=settings,
+                template=template,
+                vendor_class=vendor_class,
+                xm_channel_id=xm_channel_id,
+                format=format,
+                rate_per_s=rate_per_s,
+                dead_cids=dead_cids,
+                client=own,
+                stdin=stdin,
+            )
+    dead = _DeadCids(client, rate_per_s, os.fspath(dead_cids) if dead_cids is not None else None)
+    try:
+        with open_source(path, format=format, stdin=stdin) as source:
+            tally = _Tally(source.name)
+            await _read(source, tally, dead)
+        counts: dict[str, Any] = {}
+        if client is not None:
+            dead.open()
+            counts = await client.report_push_count()
+    finally:
+        dead.close()
+    shared = template is not None and not template.is_personalized
+    quota_key = "gt.list" if shared else "gt.app"
+    warnings = tuple(vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)) if template else ()
+    recipients = tally.cids + tally.aliases
+    return CheckReport(
+        input=tally.path,
+        records=tally.records,
+        recipients=recipients,
+        cids=tally.cids,
+        aliases=tally.aliases,
+        duplicates=tally.duplicates,
+        bad_records=tally.bad,
+        dead_cids=dead.count,
+        cost=recipients - dead.count,
+        quota_key=quota_key,
+        remaining=_remaining(counts, quota_key) if client is not None else None,
+        checked_with_getui=client is not None,
+        bad_examples=tuple(tally.bad_examples),
+        dead_examples=tuple(dead.examples),
+        warnings=warnings,
+        quota=counts,
+    )
+
+
+async def _read(source: Any, tally: _Tally, dead: _DeadCids) -> None:
+    """Stream the input in chunks off the loop; look cids up as each thousand is decided."""
+    with DuplicateFilter[Record]() as dedupe:
+        while chunk := await asyncio.to_thread(source.read_chunk, _CHUNK):
+            for item in chunk:
+                if isinstance(item, BadRecord):
+                    tally.bad_record(item)
+                    continue
+                tally.records += 1
+                fingerprint = recipient_ids(_FINGERPRINT_CAMPAIGN, item.kind, item.target)[1]
+                for record, duplicate in dedupe.add(fingerprint, item):
+                    tally.decided(record, duplicate)
+            if len(tally.pending) >= MAX_USER_QUERY:
+                await dead.ask(tally.pending)
+                tally.pending = []
+        for record, duplicate in dedupe.flush():
+            tally.decided(record, duplicate)
+    await dead.ask(tally.pending)
+    tally.pending = []
