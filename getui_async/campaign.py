@@ -30,7 +30,7 @@ from .config import CampaignSettings, Mode, Settings
 from .dedupe import DuplicateFilter
 from .dispatcher import Dispatcher
 from .events import CampaignStopping, Observer, Observers
-from .intake import Feed, InputDigest, Intake, Job, describe_input, hash_stream
+from .intake import FIRST_ITEMS, Feed, InputDigest, Intake, Job, describe_input, hash_stream
 from .messages import MessageTemplate, derive_campaign_id, derive_notify_id
 from .planner import Plan, Planner
 from .results import (
@@ -306,7 +306,7 @@ class Campaign:
             )
             # Read the first items before anything is written: an empty file or a bad header is an input
             # error (exit 2, no results file left behind), not a stopped run to resume.
-            await intake.first()
+            await intake.first(1 if streamed else FIRST_ITEMS)
             if out is not None:
                 writer = ResultsWriter.open(out, meta, resume=self._resume)
                 if writer.repaired:
@@ -338,7 +338,7 @@ class Campaign:
                 raise error
         finally:
             feed.close()
-            if feed.reading:
+            if not feed.let_go():
                 _let_go(source)
             dedupe.close()
             if writer is not None:

@@ -430,7 +430,7 @@ class Dispatcher:
         """
         self._results.commit()  # what is known goes to the file before the look-up
         invalid = await self._invalid_cids(jobs) if kind == "cid" else None
-        dead = InvalidTargetError("target user invalid (user/detail)", code=20001)
+        dead = InvalidTargetError("target user is invalid (said by user/detail)", code=20001)
         for job in jobs:
             if invalid and job.target in invalid:
                 self._failed(job, dead, attempts)

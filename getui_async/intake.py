@@ -28,12 +28,14 @@ from .planner import Plan, Planner
 from .results import ResultsLog, ResumeState, Status
 from .sources import BadRecord, Record, RecordSource, SourceItem
 
-__all__ = ["Feed", "InputDigest", "Intake", "Job", "describe_input"]
+__all__ = ["FIRST_ITEMS", "Feed", "InputDigest", "Intake", "Job", "describe_input"]
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["cid", "alias"]
 
+#: Items read before anything is written (errors in them are input errors, exit 2), for a file.
+FIRST_ITEMS: Final = 1024
 #: Items the reader thread may hold for the loop, at most (back-pressure on the reader).
 FEED_ITEMS: Final = 4096
 _HASH_CHUNK: Final = 1 << 20
@@ -261,10 +263,11 @@ class Feed:
             self._cond.notify_all()
         self._wake()
 
-    @property
-    def reading(self) -> bool:
-        """True while the thread is still inside the source (a read may be stalled)."""
-        return self._thread.is_alive()
+    def let_go(self, timeout_s: float = 0.5) -> bool:
+        """After :meth:`close`: give the thread a moment to leave the source; False if a read is stalled."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
 
 # --- intake ---
@@ -303,13 +306,18 @@ class Intake:
         self.complete = False
         self._first: list[SourceItem] | None = None
 
-    async def first(self) -> bool:
-        """Read the first items (an empty input or a bad header raises here); False if stopped first."""
-        items = await self._feed.get()
-        if items is None:
-            return False
-        self._first = items
-        return True
+    async def first(self, at_least: int) -> None:
+        """Read the first items (up to ``at_least``, or what a stream has): an empty input, a bad header
+        or a corrupt start raises here, before anything is written."""
+        first: list[SourceItem] = []
+        while len(first) < at_least:
+            items = await self._feed.get()
+            if items is None:
+                break
+            first += items
+            if at_least <= 1:
+                break
+        self._first = first or None
 
     async def run(self, queue: asyncio.Queue[Plan[Job] | None] | None, senders: int) -> None:
         """Read, classify and plan every record; then tell the ``senders`` workers there is no more."""
