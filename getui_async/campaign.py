@@ -60,6 +60,9 @@ T = TypeVar("T")
 QUEUED_RECIPIENTS: Final = 4096
 #: After the drain timeout, cancelled tasks get this long to unwind (within the +5 s of the contract).
 _CANCEL_GRACE_S: Final = 3.0
+#: Disk set aside for the lines of requests in flight when the results disk fills (about a line each).
+_LINE_BYTES: Final = 320
+_MAX_RESERVE: Final = 8 << 20
 #: Stop reasons whose exit status is 2 (the input or results file is not what the run needs).
 _USAGE_STOPS: Final = frozenset({"input_changed"})
 
@@ -203,6 +206,7 @@ class Campaign:
         self._stopped: tuple[str, str] | None = None
         self._feed: Feed | None = None
         self._results: ResultsLog | None = None
+        self._lock: RunLock | None = None
 
     # -- public control ------------------------------------------------------------------------------
 
@@ -229,6 +233,8 @@ class Campaign:
     flush_now = abort  # the name the CLI's second-signal handler has used
 
     def _write_failed(self, exc: ResultsWriteError) -> None:
+        if self._lock is not None and self._lock.free_reserve():
+            log.info("freed the disk reserve so the lines of requests in flight can be written")
         self.request_stop(
             "write_error",
             f"could not write {exc.path}: {exc.strerror}; "
@@ -256,7 +262,11 @@ class Campaign:
     async def run(self) -> Summary:
         """Send the campaign; returns the summary. Raises only before anything was written or sent."""
         started = time.monotonic()
-        lock = RunLock(self._out).acquire() if self._out is not None else None
+        lock = self._lock = RunLock(self._out).acquire() if self._out is not None else None
+        if lock is not None:
+            opts = self._options
+            largest = 1 if opts.mode is Mode.SINGLE else max(opts.batch_size, opts.list_chunk)
+            lock.reserve(min(_MAX_RESERVE, opts.concurrency * largest * _LINE_BYTES))
         try:
             return await self._run_locked(started)
         finally:
@@ -275,12 +285,12 @@ class Campaign:
         if streamed:
             stored = read_meta(out) if (out is not None and self._resume) else None
             stored_input = stored.get("input") if stored else None
-            expect = None
+            expect, exact = None, False
             if isinstance(stored_input, dict):
                 size, sha = stored_input.get("stream_bytes"), stored_input.get("stream_sha256")
                 if type(size) is int and isinstance(sha, str):
-                    expect = (size, sha)
-            digest = hash_stream(source, expect)
+                    expect, exact = (size, sha), stored_input.get("stream_complete") is True
+            digest = hash_stream(source, expect, exact=exact)
         self._feed = feed = Feed(source, asyncio.get_running_loop()).start()
         if self._stopped is not None:
             feed.close()
@@ -303,6 +313,8 @@ class Campaign:
                 dry_run=self._options.dry_run,
                 stopping=lambda: self._stopped is not None,
                 on_input_error=lambda exc: self.request_stop("input", str(exc)),
+                digest=digest,
+                on_input_changed=lambda: self._input_changed(meta),
             )
             # Read the first items before anything is written: an empty file or a bad header is an input
             # error (exit 2, no results file left behind), not a stopped run to resume.
@@ -354,12 +366,7 @@ class Campaign:
         out = self._out
         assert out is not None
         if digest.matches is False:
-            self._stopped = None
-            self.request_stop(
-                "input_changed",
-                f"{meta.input.get('name')} is not the input the earlier run of {out} read (its content "
-                "differs); refusing to go on: use the same input, or another --out",
-            )
+            self._input_changed(meta)
             return
         stored = read_meta(out)
         stored_input = stored.get("input") if stored else None
@@ -374,6 +381,16 @@ class Campaign:
             write_meta(out, RunMeta(meta.campaign_id, meta.template_fingerprint, record))
         except ResultsWriteError as exc:
             self._write_failed(exc)
+
+    def _input_changed(self, meta: RunMeta) -> None:
+        if self._stopped is not None and self._stopped[0] == "input_changed":
+            return
+        self._stopped = None  # this reason wins over any other stop: the exit status is 2
+        self.request_stop(
+            "input_changed",
+            f"{meta.input.get('name')} is not the input the earlier run of {self._out} read (its content "
+            "differs); refusing to go on: use the same input, or another --out",
+        )
 
     async def _send(self, intake: Intake, results: ResultsLog) -> None:
         assert self._settings is not None

@@ -66,16 +66,18 @@ class InputDigest:
     Reads with one ``os.read`` on the file descriptor when there is one, so a pipe's records come
     through as they arrive (a buffered ``read(n)`` waits for ``n`` bytes) and no interpreter-level
     lock of ``sys.stdin`` is held by the reader thread at exit. ``expect`` is the (bytes, sha256) of
-    what an earlier run read: :attr:`matches` says whether this input starts the same way.
+    what an earlier run read: :attr:`matches` says whether this input starts the same way (and, when
+    ``exact``, the earlier run read the whole input: whether it is the same length too).
     """
 
-    def __init__(self, inner: Any, expect: tuple[int, str] | None = None) -> None:
+    def __init__(self, inner: Any, expect: tuple[int, str] | None = None, *, exact: bool = False) -> None:
         self._inner = inner
         self._sha = hashlib.sha256()
         self.total = 0
         self.eof = False
         self._expect = expect
         self.matches: bool | None = None if expect and expect[0] > 0 else True
+        self._exact = exact and expect is not None
         fd: int | None
         try:
             fd = inner.fileno()
@@ -112,6 +114,8 @@ class InputDigest:
             self.matches = head.hexdigest() == expect[1]
         self._sha.update(data)
         self.total += len(data)
+        if self._exact and expect is not None and self.total > expect[0]:
+            self.matches = False  # longer than the whole input the earlier run read
         return data
 
     def _check_prefix(self, *, final: bool) -> None:
@@ -164,7 +168,9 @@ def describe_input(source: RecordSource) -> tuple[dict[str, Any], bool]:
     return fingerprint, not regular
 
 
-def hash_stream(source: RecordSource, expect: tuple[int, str] | None) -> InputDigest | None:
+def hash_stream(
+    source: RecordSource, expect: tuple[int, str] | None, *, exact: bool = False
+) -> InputDigest | None:
     """Put an :class:`InputDigest` under ``source`` before its first read; None if that cannot be done.
 
     Reaches into the source's raw stream (``RecordSource._stream``): the one place the engine does.
@@ -174,7 +180,7 @@ def hash_stream(source: RecordSource, expect: tuple[int, str] | None) -> InputDi
             "%s: cannot hash this input as it streams; a resume cannot prove it unchanged", source.name
         )
         return None
-    digest = InputDigest(source._stream, expect)
+    digest = InputDigest(source._stream, expect, exact=exact)
     source._stream = digest
     return digest
 
@@ -289,6 +295,8 @@ class Intake:
         dry_run: bool,
         stopping: Callable[[], bool],
         on_input_error: Callable[[InputError], None],
+        digest: InputDigest | None = None,
+        on_input_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._feed = feed
         self._template = template
@@ -300,6 +308,8 @@ class Intake:
         self._dry_run = dry_run
         self._stopping = stopping
         self._on_input_error = on_input_error
+        self._digest = digest
+        self._on_input_changed = on_input_changed
         self.records = 0
         self.skipped = 0
         #: Set once the whole input was read (not after a stop).
@@ -336,6 +346,9 @@ class Intake:
                         self.complete = not self._stopping()
                         break
                     items = got
+                if self._digest is not None and self._digest.matches is False:
+                    self._on_input_changed()  # a resumed stream differs from what the earlier run read
+                    break
                 self._classify(self.records + 1, items, ready)
                 self.records += len(items)
                 self._results.commit()

@@ -102,6 +102,9 @@ F_RETRYABLE: Final = "retryable"  # failed lines: may pass when sent again later
 F_SUPERSEDES: Final = "supersedes"  # reserved (#12 --retry-failed): the earlier outcome this line replaces
 
 _FILE_MODE: Final = 0o600
+#: The lock file's first bytes: the holder's PID; any disk reserve follows.
+_PID_BYTES: Final = 32
+_MIN_RESERVE: Final = 16 << 10
 _READ_CHUNK: Final = 1 << 20
 #: Record numbers a results file may name for an input of unknown size (stdin), at most.
 UNBOUNDED_RECORDS: Final = 1 << 32
@@ -147,6 +150,7 @@ class RunLock:
         self.path = lock_path(results)
         self._fd = -1
         self._results = results
+        self._reserved = 0
 
     def acquire(self) -> RunLock:
         try:
@@ -163,11 +167,35 @@ class RunLock:
             raise ResultsFileError(f"cannot lock {self.path}: {exc.strerror}") from None
         try:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode().ljust(_PID_BYTES, b"\n"), 0)
         except OSError:
             pass  # the lock holds without the PID note; only the message to a second run is poorer
         self._fd = fd
         return self
+
+    def reserve(self, nbytes: int) -> int:
+        """Set aside up to ``nbytes`` of disk in the lock file, freed when a results write fails, so the
+        lines of requests already in flight can still be written on a full disk; returns the bytes held.
+        """
+        while nbytes >= _MIN_RESERVE and self._fd >= 0:
+            try:
+                os.posix_fallocate(self._fd, _PID_BYTES, nbytes)
+            except OSError:
+                nbytes //= 2
+                continue
+            self._reserved = nbytes
+            return nbytes
+        return 0
+
+    def free_reserve(self) -> int:
+        """Give the reserved disk back (a results write failed); returns the bytes freed."""
+        freed, self._reserved = self._reserved, 0
+        if freed and self._fd >= 0:
+            try:
+                os.ftruncate(self._fd, _PID_BYTES)
+            except OSError:
+                return 0
+        return freed
 
     def release(self) -> None:
         """Drop the lock (the file stays: unlinking it would let two runs lock two different files)."""
@@ -180,7 +208,7 @@ class RunLock:
 
 def _read_pid(fd: int) -> int | None:
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        text = os.pread(fd, _PID_BYTES, 0).decode("ascii", "replace").strip("\0\n ")
     except OSError:
         return None
     return int(text) if text.isdigit() else None
@@ -338,6 +366,9 @@ def load_resume_state(path: Path, *, max_record: int = UNBOUNDED_RECORDS) -> Res
                 )
             if not _plausible(line, max_record if max_record == UNBOUNDED_RECORDS else max_record + 1):
                 raise refuse(f"'{F_LINE}' is {line!r}, not a line number of this input")
+            if line < record:  # type: ignore[operator]
+                # Each record takes at least one input line: a record number above its line was edited.
+                raise refuse(f"'{F_RECORD}' {record} cannot be on input line {line}")
             if status not in FINAL_STATUSES:
                 raise refuse(f"unknown status {status!r}")
             assert type(record) is int
@@ -529,8 +560,8 @@ class ResultsLog:
     """Where every outcome goes: builds the line, counts it, writes it, tells observers.
 
     The one owner of the per-status counts. A write error never reaches the caller: the first one is
-    handed to ``on_error`` (the campaign stops intake), later lines stay buffered in memory, and
-    :meth:`close` tries once more before reporting the error.
+    handed to ``on_error`` (the campaign frees its disk reserve and stops intake); lines stay buffered
+    in memory, every later commit retries, and :meth:`close` tries once more before reporting it.
     """
 
     def __init__(
@@ -586,13 +617,7 @@ class ResultsLog:
             }
             if extra:
                 result.update(extra)
-            if self.error is None:
-                try:
-                    writer.write(result)
-                except ResultsWriteError as exc:
-                    self._failed(exc)
-            else:
-                writer.hold(result)  # in memory until close retries
+            writer.hold(result)  # reaches the OS at the next commit (after each request)
         self.counts[value] += 1
         if self._observers:
             self._observers.emit(RecordDone(value, line, self._prior))
@@ -603,10 +628,10 @@ class ResultsLog:
 
     def commit(self, *, fsync: bool = False) -> None:
         """Hand the lines so far to the OS now (after each request; with fsync at checkpoints)."""
-        if self._writer is None or self.error is not None:
+        if self._writer is None:
             return
         try:
-            self._writer.flush(fsync=fsync)
+            self._writer.flush(fsync=fsync)  # after a failure, each commit is a retry
         except ResultsWriteError as exc:
             self._failed(exc)
 
@@ -636,5 +661,5 @@ class ResultsLog:
             log.error("%s; %d result lines were not written", exc, writer.buffered)
             return exc
         if self.error is not None:
-            log.warning("the results file took the held lines on the last try; still stopping")
+            log.warning("%s took the held result lines on a retry; the run still stops", writer.path)
         return self.error
