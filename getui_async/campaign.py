@@ -63,6 +63,7 @@ _CANCEL_GRACE_S: Final = 3.0
 #: Disk set aside for the lines of requests in flight when the results disk fills (about a line each).
 _LINE_BYTES: Final = 320
 _MAX_RESERVE: Final = 8 << 20
+_MIN_RESERVE: Final = 64 << 10
 #: Stop reasons whose exit status is 2 (the input or results file is not what the run needs).
 _USAGE_STOPS: Final = frozenset({"input_changed"})
 
@@ -266,7 +267,7 @@ class Campaign:
         if lock is not None:
             opts = self._options
             largest = 1 if opts.mode is Mode.SINGLE else max(opts.batch_size, opts.list_chunk)
-            lock.reserve(min(_MAX_RESERVE, opts.concurrency * largest * _LINE_BYTES))
+            lock.reserve(min(_MAX_RESERVE, max(_MIN_RESERVE, opts.concurrency * largest * _LINE_BYTES)))
         try:
             return await self._run_locked(started)
         finally:

@@ -317,7 +317,9 @@ class Dispatcher:
         for start in range(0, len(cids), _DETAIL_LIMIT):
             part = cids[start : start + _DETAIL_LIMIT]
             try:
-                check = await self._call("user_detail", 0, partial(client.user_detail, part), _Tries())
+                lookup = _Tries()
+                lookup.unsure = True  # a query, not a push: finished even while stopping, to settle a line
+                check = await self._call("user_detail", 0, partial(client.user_detail, part), lookup)
             except _Abandoned:
                 return None
             except ApiError as exc:

@@ -22,6 +22,7 @@ so that set stays small whatever the file size.
 from __future__ import annotations
 
 import contextlib
+import contextlib
 import enum
 import errno
 import fcntl
@@ -419,9 +420,6 @@ class ResultsWriter:
             why = meta.mismatch(stored)
             if why:
                 raise ResultsFileError(f"cannot resume into {path}: {why}")
-            if meta.input.get("sha256") is None and stored.get("input", {}).get("sha256"):
-                # A stream has no up-front digest: keep the stored one for the end-of-input check.
-                meta = RunMeta(meta.campaign_id, meta.template_fingerprint, stored["input"])
         else:
             write_meta(path, meta)
         try:
@@ -461,16 +459,14 @@ class ResultsWriter:
         """
         buffer = self._buffer
         if buffer:
-            view = memoryview(buffer)
+            view = memoryview(bytes(buffer))  # a copy: the buffer stays resizable whatever holds the view
             done = 0
             try:
-                while done < len(buffer):
+                while done < len(view):
                     done += os.write(self._fd, view[done:])
             except OSError as exc:
-                view.release()
                 self._consume(done)
                 raise ResultsWriteError(self.path, exc) from None
-            view.release()
             self.lines_written += self._buffered_lines
             self._buffered_lines = 0
             buffer.clear()
@@ -494,6 +490,12 @@ class ResultsWriter:
             return
         try:
             self.flush(fsync=True)
+        except ResultsWriteError:
+            # Giving up: a short write may have left half a line at the end; cut it (that frees space,
+            # so it works on a full disk), and its record goes again on --resume.
+            with contextlib.suppress(OSError):
+                _truncate_torn_tail(self._fd, self.path)
+            raise
         finally:
             os.close(self._fd)
             self._fd = -1
