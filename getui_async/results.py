@@ -22,7 +22,6 @@ so that set stays small whatever the file size.
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import enum
 import errno
 import fcntl

@@ -60,7 +60,7 @@ def recipients(tmp_path: Path, mode: Mode, **bad: int) -> Recipients:
     return write_recipients(tmp_path / "recipients.jsonl", RECORDS[mode], repeat_every=37, **bad)
 
 
-# --- 1. a write failure is a stop, and the resume finishes exactly once ------------------------------------
+# --- 1. a write failure is a stop, and the resume finishes exactly once ---
 
 
 class FlakyDisk:
@@ -90,7 +90,7 @@ class FlakyDisk:
 async def test_write_failure_stops_keeps_every_line_and_resume_finishes(
     make_mock: MakeMock, tmp_path: Path, mode: Mode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ENOSPC mid-run: exit 3 'write_error' naming the file and error; no line lost; resume sends the rest once."""
+    """ENOSPC mid-run: exit 3 write_error naming file and error; no line lost; resume sends the rest once."""
     mock = await make_mock(seed=41)
     people = recipients(tmp_path, mode, invalid_every=31)
     out = tmp_path / "results.jsonl"
@@ -119,8 +119,8 @@ async def test_write_failure_stops_keeps_every_line_and_resume_finishes(
 def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
     where.mkdir()
     try:
-        done = subprocess.run(  # noqa: S603
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],  # noqa: S607
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
             capture_output=True,
             check=False,
             timeout=10,
@@ -132,7 +132,7 @@ def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
     try:
         yield where
     finally:
-        subprocess.run(["umount", str(where)], check=False, timeout=10)  # noqa: S603, S607
+        subprocess.run(["umount", str(where)], check=False, timeout=10)
 
 
 @pytest.mark.parametrize("mode", ALL_MODES)
@@ -164,7 +164,7 @@ async def test_full_tmpfs_stops_and_resume_delivers_nobody_twice(
         check_finished(mock, people, out)
 
 
-# --- 2. every stop ends --------------------------------------------------------------------------------------
+# --- 2. every stop ends ---
 
 
 @pytest.mark.parametrize("mode", ALL_MODES)
@@ -204,7 +204,7 @@ async def test_stop_past_the_drain_timeout_ends_without_a_stray_error(
     read_results(out)
 
 
-# --- 3. one run per results file -----------------------------------------------------------------------------
+# --- 3. one run per results file ---
 
 
 async def test_second_run_on_one_results_file_is_refused(make_mock: MakeMock, tmp_path: Path) -> None:
@@ -238,7 +238,7 @@ async def test_stale_lock_of_a_dead_process_never_blocks(make_mock: MakeMock, tm
     held.release()
 
 
-# --- 4. a resume proves the input is the same ------------------------------------------------------------
+# --- 4. a resume proves the input is the same ---
 
 
 async def test_resume_refuses_a_file_changed_after_its_first_mebibyte(
@@ -308,7 +308,7 @@ async def test_resume_from_stdin_refuses_an_inserted_row(make_mock: MakeMock, tm
     assert max(mock.deliveries.values()) == 1
 
 
-# --- 5. a stalled stream -----------------------------------------------------------------------------------
+# --- 5. a stalled stream ---
 
 
 async def test_stdin_records_go_as_they_arrive_and_a_stop_ends_a_stalled_read(
@@ -345,7 +345,7 @@ async def test_stdin_records_go_as_they_arrive_and_a_stop_ends_a_stalled_read(
         stdin.close()
 
 
-# --- 6. an edited results file --------------------------------------------------------------------------------
+# --- 6. an edited results file ---
 
 
 @pytest.mark.parametrize(
@@ -391,13 +391,13 @@ async def test_a_duplicated_results_line_is_refused(make_mock: MakeMock, tmp_pat
     check_one_line_per_record(read_results(out), people.records)
 
 
-# --- 7. lines reach the OS as soon as their outcome is known ---------------------------------------------------
+# --- 7. lines reach the OS as soon as their outcome is known ---
 
 
 async def test_single_mode_lines_reach_the_file_after_each_request(
     make_mock: MakeMock, tmp_path: Path
 ) -> None:
-    """With one worker in single mode, every settled push has its line in the file before the next goes out."""
+    """One worker in single mode: every settled push has its line in the file before the next goes out."""
     mock = await make_mock(seed=51)
     people = recipients(tmp_path, Mode.SINGLE)
     out = tmp_path / "results.jsonl"
