@@ -208,6 +208,8 @@ class Campaign:
         self._feed: Feed | None = None
         self._results: ResultsLog | None = None
         self._lock: RunLock | None = None
+        self._intake: Intake | None = None
+        self._owners: tuple[Dispatcher, Throttle, GetuiClient] | None = None
 
     # -- public control ------------------------------------------------------------------------------
 
@@ -302,7 +304,9 @@ class Campaign:
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         writer: ResultsWriter | None = None
         try:
-            results = ResultsLog(None, self._observers, _timestamp())  # replaced once the file is open
+            self._results = results = ResultsLog(
+                None, self._observers, _timestamp(), on_error=self._write_failed
+            )  # its file is attached once the first records were read
             intake = Intake(
                 feed,
                 self._template,
@@ -317,6 +321,7 @@ class Campaign:
                 digest=digest,
                 on_input_changed=lambda: self._input_changed(meta),
             )
+            self._intake = intake
             # Read the first items before anything is written: an empty file or a bad header is an input
             # error (exit 2, no results file left behind), not a stopped run to resume.
             await intake.first(1 if streamed else FIRST_ITEMS)
@@ -328,10 +333,7 @@ class Campaign:
                         out,
                         writer.repaired,
                     )
-            self._results = results = ResultsLog(
-                writer, self._observers, _timestamp(), prior=resume_state.lines, on_error=self._write_failed
-            )
-            intake._results = results
+                results.attach(writer, prior=resume_state.lines)
             error: BaseException | None = None
             try:
                 if self._options.dry_run:
@@ -340,7 +342,6 @@ class Campaign:
                     await self._send(intake, results)
             except BaseException as exc:
                 error = exc
-            summary.records, summary.skipped = intake.records, intake.skipped
             if digest is not None and out is not None:
                 self._check_stream(digest, meta, intake.complete)
             write_error = results.close()
@@ -437,11 +438,7 @@ class Campaign:
                 tasks += [asyncio.ensure_future(dispatcher.worker(queue)) for _ in range(opts.concurrency)]
                 await self._supervise(tasks, results)
             finally:
-                self.summary.requests = dispatcher.requests
-                self.summary.retries = dispatcher.retries
-                self.summary.already_taken = dispatcher.already_taken
-                self.summary.token_refreshes = client.tokens.auth_calls
-                self.summary.throttle_pauses = throttle.pauses
+                self._owners = (dispatcher, throttle, client)
 
     async def _supervise(
         self, tasks: Sequence[asyncio.Future[None]], results: ResultsLog | None = None
@@ -497,6 +494,13 @@ class Campaign:
     def _finish(self, resume_state: ResumeState, started: float) -> None:
         """Fill the summary from the parts that own each figure (the one place it is written)."""
         summary = self.summary
+        if self._intake is not None:
+            summary.records, summary.skipped = self._intake.records, self._intake.skipped
+        if self._owners is not None:
+            dispatcher, throttle, client = self._owners
+            summary.requests, summary.retries = dispatcher.requests, dispatcher.retries
+            summary.already_taken = dispatcher.already_taken
+            summary.token_refreshes, summary.throttle_pauses = client.tokens.auth_calls, throttle.pauses
         summary.previous = Counter(resume_state.counts)
         summary.resume_prior = resume_state.lines
         summary.repaired_bytes = resume_state.repaired

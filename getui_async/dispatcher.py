@@ -309,8 +309,11 @@ class Dispatcher:
         half = len(jobs) // 2
         await _together(again(kind, jobs[:half], attempts), again(kind, jobs[half:], attempts))
 
-    async def _invalid_cids(self, jobs: Sequence[Job]) -> frozenset[str] | None:
-        """The cids of ``jobs`` Getui calls invalid (``user/detail``, ≤1000 a call); None if unknown."""
+    async def _invalid_cids(self, jobs: Sequence[Job], *, settling: bool = False) -> frozenset[str] | None:
+        """The cids of ``jobs`` Getui calls invalid (``user/detail``, ≤1000 a call); None if unknown.
+
+        ``settling``: the recipients were pushed already and need a line, so ask even while stopping.
+        """
         client = self._client
         cids = [job.target for job in jobs]
         invalid: set[str] = set()
@@ -318,7 +321,7 @@ class Dispatcher:
             part = cids[start : start + _DETAIL_LIMIT]
             try:
                 lookup = _Tries()
-                lookup.unsure = True  # a query, not a push: finished even while stopping, to settle a line
+                lookup.unsure = settling
                 check = await self._call("user_detail", 0, partial(client.user_detail, part), lookup)
             except _Abandoned:
                 return None
@@ -431,7 +434,7 @@ class Dispatcher:
         ``user/detail`` tells a dead cid (``failed`` 20001) from one the reply merely left out.
         """
         self._results.commit()  # what is known goes to the file before the look-up
-        invalid = await self._invalid_cids(jobs) if kind == "cid" else None
+        invalid = await self._invalid_cids(jobs, settling=True) if kind == "cid" else None
         dead = InvalidTargetError("target user is invalid (said by user/detail)", code=20001)
         for job in jobs:
             if invalid and job.target in invalid:

@@ -582,6 +582,11 @@ class ResultsLog:
         self.counts: Counter[str] = Counter()
         self.error: ResultsWriteError | None = None
 
+    def attach(self, writer: ResultsWriter, *, prior: int = 0) -> None:
+        """Start writing to ``writer`` (opened once the input's first records were read)."""
+        self._writer = writer
+        self._prior = prior
+
     @property
     def path(self) -> Path | None:
         return self._writer.path if self._writer is not None else None
