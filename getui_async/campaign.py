@@ -471,7 +471,9 @@ class Campaign:
                 )
                 for task in pending:
                     task.cancel()
-                await asyncio.wait(pending, timeout=_CANCEL_GRACE_S)
+                _, stuck = await asyncio.wait(pending, timeout=_CANCEL_GRACE_S)
+                if stuck:
+                    log.error("%d tasks did not end when cancelled; leaving them behind", len(stuck))
         finally:
             stop.cancel()
             if checkpoints is not None:

@@ -366,10 +366,12 @@ class Intake:
                     if duplicate:
                         self._decided(job, True, ready)
                 self._results.commit()
-        finally:
-            if queue is not None:
-                for _ in range(senders):
-                    await queue.put(None)  # workers never stop reading the queue until they see this
+        except BaseException:
+            self._results.commit()
+            raise  # no end markers: a cancelled or failed intake must not block again on a full queue
+        if queue is not None:
+            for _ in range(senders):
+                await queue.put(None)  # workers drain the queue until they see this (a way out: cancel)
 
     async def _hand_over(self, ready: list[Plan[Job]], queue: asyncio.Queue[Plan[Job] | None] | None) -> None:
         if queue is not None:

@@ -173,15 +173,11 @@ async def test_stop_past_the_drain_timeout_ends_without_a_stray_error(
 ) -> None:
     """Requests hang for longer than the drain timeout: the stop still ends, exit 3, nothing unretrieved."""
     mock = await make_mock(seed=43)
-    people = recipients(tmp_path, mode)
+    # More records than the queue holds, so intake is blocked on a full queue when the stop comes.
+    people = write_recipients(tmp_path / "recipients.jsonl", 5000 if mode is Mode.SINGLE else 6000)
     out = tmp_path / "results.jsonl"
     settings = settings_for(mock, timeout_s=60.0)
-    holder: list[Campaign] = []
-    actions = {
-        4: [lambda: mock.configure(hang_rate=1.0, hang_s=120.0)],
-        8: [lambda: holder[0].request_stop("signal", "test")],
-    }
-    script = FaultScript(settings, actions)
+    script = FaultScript(settings, {4: [lambda: mock.configure(hang_rate=1.0, hang_s=120.0)]})
     caplog.set_level(logging.WARNING)
     with open_source(people.path) as source:
         campaign = Campaign(
@@ -192,8 +188,13 @@ async def test_stop_past_the_drain_timeout_ends_without_a_stray_error(
             out=out,
             transport=script,
         )
-        holder.append(campaign)
-        summary: Summary = await bounded(campaign.run())
+        running = asyncio.ensure_future(campaign.run())
+        for _ in range(int(BOUND_S / POLL_S)):  # every worker stuck in a hung request
+            if script.in_flight >= 8 or running.done():
+                break
+            await asyncio.sleep(POLL_S)
+        campaign.request_stop("signal", "test")
+        summary: Summary = await bounded(running)
     mock.configure(hang_rate=0.0)
     assert summary.exit_code == 3
     assert summary.stopped == "signal"
@@ -201,6 +202,7 @@ async def test_stop_past_the_drain_timeout_ends_without_a_stray_error(
     await asyncio.sleep(0)
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
     assert any("abandoned" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if "did not end when cancelled" in r.getMessage()]
     read_results(out)
 
 
