@@ -28,7 +28,7 @@ from typing import Any, Final, TypeVar
 from .client import GetuiClient
 from .config import CampaignSettings, Mode, Settings
 from .dedupe import DuplicateFilter
-from .dispatcher import Dispatcher
+from .dispatcher import Dispatcher, LineBudget
 from .events import CampaignStopping, Observer, Observers
 from .intake import FIRST_ITEMS, Feed, InputDigest, Intake, Job, describe_input, hash_stream
 from .messages import MessageTemplate, derive_campaign_id, derive_notify_id
@@ -61,7 +61,7 @@ QUEUED_RECIPIENTS: Final = 4096
 #: After the drain timeout, cancelled tasks get this long to unwind (within the +5 s of the contract).
 _CANCEL_GRACE_S: Final = 3.0
 #: Disk set aside for the lines of requests in flight when the results disk fills (about a line each).
-_LINE_BYTES: Final = 320
+_LINE_BYTES: Final = 400
 _MAX_RESERVE: Final = 8 << 20
 _MIN_RESERVE: Final = 64 << 10
 #: Stop reasons whose exit status is 2 (the input or results file is not what the run needs).
@@ -208,6 +208,7 @@ class Campaign:
         self._feed: Feed | None = None
         self._results: ResultsLog | None = None
         self._lock: RunLock | None = None
+        self._budget: LineBudget | None = None
         self._intake: Intake | None = None
         self._owners: tuple[Dispatcher, Throttle, GetuiClient] | None = None
 
@@ -225,6 +226,8 @@ class Campaign:
         self._stop_event.set()
         if self._feed is not None:
             self._feed.close()
+        if self._budget is not None:
+            self._budget.open()
         self._observers.emit(CampaignStopping(reason, detail))
         log.warning("stopping the campaign (%s)%s", reason, f": {detail}" if detail else "")
 
@@ -269,7 +272,16 @@ class Campaign:
         if lock is not None:
             opts = self._options
             largest = 1 if opts.mode is Mode.SINGLE else max(opts.batch_size, opts.list_chunk)
-            lock.reserve(min(_MAX_RESERVE, max(_MIN_RESERVE, opts.concurrency * largest * _LINE_BYTES)))
+            wanted = min(_MAX_RESERVE, max(_MIN_RESERVE, opts.concurrency * largest * _LINE_BYTES))
+            reserved = lock.reserve(wanted)
+            if 0 < reserved < wanted:
+                # A nearly full disk: send no more at once than the reserve can record.
+                self._budget = LineBudget(reserved // _LINE_BYTES)
+                log.warning(
+                    "%s: little disk space left; at most %d recipients in flight so their lines fit",
+                    self._out,
+                    self._budget.limit,
+                )
         try:
             return await self._run_locked(started)
         finally:
@@ -417,6 +429,7 @@ class Campaign:
                 self._observers,
                 stopping=lambda: self._stopped is not None,
                 request_stop=self.request_stop,
+                budget=self._budget,
             )
             try:
                 # Pre-flight: bad credentials or an unreachable host fail here, before any line is written.

@@ -43,7 +43,7 @@ from .results import DELIVERY_STATUSES, RETRYABLE_ACTIONS, ResultsLog, Status
 from .retry import call_with_retry
 from .throttle import Throttle
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "LineBudget"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,38 @@ class _Tries:
         self.unsure = False
 
 
+class LineBudget:
+    """Recipients allowed in flight, so that their lines fit in the disk reserve if the disk fills.
+
+    Used only when the reserve is smaller than what the configured concurrency could have in flight
+    (a nearly full disk): every recipient Getui may take then has room for its line.
+    """
+
+    def __init__(self, recipients: int) -> None:
+        self.limit = max(1, recipients)
+        self._free = self.limit
+        self._changed = asyncio.Event()
+        self._open = False
+
+    async def take(self, wanted: int) -> int:
+        """Book room for ``wanted`` lines (at most the whole budget, so one request always fits)."""
+        wanted = min(wanted, self.limit)
+        while self._free < wanted and not self._open:
+            self._changed.clear()
+            await self._changed.wait()
+        self._free -= wanted
+        return wanted
+
+    def give(self, booked: int) -> None:
+        self._free += booked
+        self._changed.set()
+
+    def open(self) -> None:
+        """Wake every waiter for good (the campaign stops: they drain without sending)."""
+        self._open = True
+        self._changed.set()
+
+
 class Dispatcher:
     """Sends plans through ``client`` under ``throttle``; outcomes go to ``results``."""
 
@@ -91,8 +123,10 @@ class Dispatcher:
         *,
         stopping: Callable[[], bool],
         request_stop: Callable[[str, str], None],
+        budget: LineBudget | None = None,
     ) -> None:
         self._client = client
+        self._budget = budget
         self._throttle = throttle
         self._settings = settings
         self._is_async = options.is_async
@@ -116,12 +150,19 @@ class Dispatcher:
                 return
             if self._stopping():
                 continue
+            budget, booked = self._budget, 0
+            if budget is not None:
+                booked = await budget.take(len(plan.items))
+                if self._stopping():
+                    continue
             try:
                 await self.send(plan)
             except _Abandoned:
                 pass
             finally:
                 self._results.commit()
+                if budget is not None and self._results.error is None:
+                    budget.give(booked)  # its lines reached the OS
 
     async def send(self, plan: Plan[Job]) -> None:
         if plan.endpoint is Endpoint.SINGLE:
