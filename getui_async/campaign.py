@@ -30,7 +30,7 @@ from .config import CampaignSettings, Mode, Settings
 from .dedupe import DuplicateFilter
 from .dispatcher import Dispatcher, LineBudget
 from .events import CampaignStopping, Observer, Observers
-from .intake import FIRST_ITEMS, Feed, InputDigest, Intake, Job, describe_input, hash_stream
+from .intake import FIRST_ITEMS, STREAM_LINGER_S, Feed, InputDigest, Intake, Job, describe_input, hash_stream
 from .messages import MessageTemplate, derive_campaign_id, derive_notify_id
 from .planner import Plan, Planner
 from .results import (
@@ -332,6 +332,7 @@ class Campaign:
                 on_input_error=lambda exc: self.request_stop("input", str(exc)),
                 digest=digest,
                 on_input_changed=lambda: self._input_changed(meta),
+                linger_s=STREAM_LINGER_S if streamed else None,
             )
             self._intake = intake
             # Read the first items before anything is written: an empty file or a bad header is an input

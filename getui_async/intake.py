@@ -28,7 +28,7 @@ from .planner import Plan, Planner
 from .results import ResultsLog, ResumeState, Status
 from .sources import BadRecord, Record, RecordSource, SourceItem
 
-__all__ = ["FIRST_ITEMS", "Feed", "InputDigest", "Intake", "Job", "describe_input"]
+__all__ = ["FIRST_ITEMS", "STREAM_LINGER_S", "Feed", "InputDigest", "Intake", "Job", "describe_input"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ Kind = Literal["cid", "alias"]
 
 #: Items read before anything is written (errors in them are input errors, exit 2), for a file.
 FIRST_ITEMS: Final = 1024
+#: A stream quiet for this long sends its partly filled requests (records go as they arrive).
+STREAM_LINGER_S: Final = 0.05
 #: Items the reader thread may hold for the loop, at most (back-pressure on the reader).
 FEED_ITEMS: Final = 4096
 _HASH_CHUNK: Final = 1 << 20
@@ -297,6 +299,7 @@ class Intake:
         on_input_error: Callable[[InputError], None],
         digest: InputDigest | None = None,
         on_input_changed: Callable[[], None] = lambda: None,
+        linger_s: float | None = None,
     ) -> None:
         self._feed = feed
         self._template = template
@@ -309,6 +312,7 @@ class Intake:
         self._stopping = stopping
         self._on_input_error = on_input_error
         self._digest = digest
+        self._linger_s = linger_s
         self._on_input_changed = on_input_changed
         self.records = 0
         self.skipped = 0
@@ -338,7 +342,7 @@ class Intake:
                     items, self._first = self._first, None
                 else:
                     try:
-                        got = await self._feed.get()
+                        got = await self._next(ready, queue)
                     except InputError as exc:
                         self._on_input_error(exc)
                         break
@@ -372,6 +376,23 @@ class Intake:
         if queue is not None:
             for _ in range(senders):
                 await queue.put(None)  # workers drain the queue until they see this (a way out: cancel)
+
+    async def _next(
+        self, ready: list[Plan[Job]], queue: asyncio.Queue[Plan[Job] | None] | None
+    ) -> list[SourceItem] | None:
+        """The next items; a stream that goes quiet for ``linger_s`` first sends the requests it filled
+        partly (and the records the duplicate filter held), so records go as they arrive."""
+        if self._linger_s is None or not (self._planner.pending or self._dedupe.held):
+            return await self._feed.get()
+        getter = asyncio.ensure_future(self._feed.get())
+        done, _ = await asyncio.wait({getter}, timeout=self._linger_s)
+        if not done:
+            for job, duplicate in self._dedupe.flush():
+                self._decided(job, duplicate, ready)
+            ready.extend(self._planner.flush())
+            self._results.commit()
+            await self._hand_over(ready, queue)
+        return await getter
 
     async def _hand_over(self, ready: list[Plan[Job]], queue: asyncio.Queue[Plan[Job] | None] | None) -> None:
         if queue is not None:

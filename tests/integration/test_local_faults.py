@@ -313,10 +313,11 @@ async def test_resume_from_stdin_refuses_an_inserted_row(make_mock: MakeMock, tm
 # --- 5. a stalled stream ---
 
 
+@pytest.mark.parametrize("mode", ALL_MODES)
 async def test_stdin_records_go_as_they_arrive_and_a_stop_ends_a_stalled_read(
-    make_mock: MakeMock, tmp_path: Path
+    make_mock: MakeMock, tmp_path: Path, mode: Mode
 ) -> None:
-    """Five records on a pipe that stays open: they are delivered; a stop then ends the run (exit 3)."""
+    """Five records on a pipe that stays open (a request part full): delivered; a stop ends the run."""
     mock = await make_mock(seed=48)
     read_end, write_end = os.pipe()
     rows = "".join(_json.dumps({"cid": f"{i:032x}", "name": f"u{i}"}).decode() + "\n" for i in range(1, 6))
@@ -327,9 +328,9 @@ async def test_stdin_records_go_as_they_arrive_and_a_stop_ends_a_stalled_read(
         with open_source("-", format="jsonl", stdin=stdin) as source:  # type: ignore[arg-type]
             campaign = Campaign(
                 source,
-                template_for(Mode.BATCH),
+                template_for(mode),
                 settings_for(mock),
-                options_for(Mode.BATCH, batch_size=1),
+                options_for(mode),
                 out=out,
             )
             running = asyncio.ensure_future(campaign.run())
