@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Iterable, Sequence
@@ -30,7 +31,17 @@ from .config import CampaignSettings, Mode, Settings
 from .dedupe import DuplicateFilter
 from .dispatcher import Dispatcher, LineBudget
 from .events import CampaignStopping, Observer, Observers
-from .intake import FIRST_ITEMS, STREAM_LINGER_S, Feed, InputDigest, Intake, Job, describe_input, hash_stream
+from .intake import (
+    FIRST_ITEMS,
+    STREAM_LINGER_S,
+    Feed,
+    InputDigest,
+    Intake,
+    Job,
+    describe_input,
+    hash_stream,
+    off_loop,
+)
 from .messages import MessageTemplate, derive_campaign_id, derive_notify_id
 from .planner import Plan, Planner
 from .results import (
@@ -290,7 +301,13 @@ class Campaign:
 
     async def _run_locked(self, started: float) -> Summary:
         source, out, summary = self._source, self._out, self.summary
-        fingerprint, streamed = await asyncio.to_thread(describe_input, source)
+        cancel = threading.Event()
+        described = await self._unless_stopped(off_loop(lambda: describe_input(source, cancel)))
+        if described is None:  # stopped while hashing a large input: nothing was sent or written
+            cancel.set()
+            self._finish(ResumeState(), started)
+            return summary
+        fingerprint, streamed = described
         resume_state = (
             load_resume_state(out, max_record=_record_bound(fingerprint, source.name))
             if (out is not None and self._resume)

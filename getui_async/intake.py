@@ -19,7 +19,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 from .dedupe import DuplicateFilter
 from .errors import InputError, MessageError
@@ -28,11 +28,21 @@ from .planner import Plan, Planner
 from .results import ResultsLog, ResumeState, Status
 from .sources import BadRecord, Record, RecordSource, SourceItem
 
-__all__ = ["FIRST_ITEMS", "STREAM_LINGER_S", "Feed", "InputDigest", "Intake", "Job", "describe_input"]
+__all__ = [
+    "FIRST_ITEMS",
+    "STREAM_LINGER_S",
+    "Feed",
+    "InputDigest",
+    "Intake",
+    "Job",
+    "describe_input",
+    "off_loop",
+]
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["cid", "alias"]
+T = TypeVar("T")
 
 #: Items read before anything is written (errors in them are input errors, exit 2), for a file.
 FIRST_ITEMS: Final = 1024
@@ -136,20 +146,24 @@ class InputDigest:
             close()
 
 
-def file_sha256(path: str) -> str:
-    """sha256 of a file's raw bytes, read in chunks (constant memory)."""
+def file_sha256(path: str, cancel: threading.Event | None = None) -> str:
+    """sha256 of a file's raw bytes, read in chunks (constant memory); "" if ``cancel`` was set."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_HASH_CHUNK):
+            if cancel is not None and cancel.is_set():
+                return ""
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def describe_input(source: RecordSource) -> tuple[dict[str, Any], bool]:
+def describe_input(
+    source: RecordSource, cancel: threading.Event | None = None
+) -> tuple[dict[str, Any], bool]:
     """The input's fingerprint for the sidecar, and whether it is a stream (hashed while read).
 
     A regular file is hashed whole here, before anything is sent; this may take a second per GB, so
-    call it off the event loop.
+    call it off the event loop (see :func:`off_loop`), with ``cancel`` to cut it short on a stop.
     """
     name = source.name
     regular = False
@@ -165,9 +179,36 @@ def describe_input(source: RecordSource) -> tuple[dict[str, Any], bool]:
         "name": name if name == _STDIN_NAME else os.path.basename(name),
         "format": source.format,
         "size": size,
-        "sha256": file_sha256(name) if regular else None,
+        "sha256": file_sha256(name, cancel) if regular else None,
     }
     return fingerprint, not regular
+
+
+async def off_loop(work: Callable[[], T]) -> T:
+    """``work()`` in a daemon thread (never joined at exit, unlike ``asyncio.to_thread``'s executor)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as exc:  # handed to the loop
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="getui-hash", daemon=True).start()
+    return await future
 
 
 def hash_stream(
