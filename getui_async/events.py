@@ -30,10 +30,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RecordDone:
-    """One input record reached its final status (one per result line)."""
+    """One input record reached its final status (one per result line).
+
+    ``prior`` is the number of lines an earlier run already wrote (on ``--resume``), so a progress bar
+    can count the whole campaign.
+    """
 
     status: str
     line: int
+    prior: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,7 @@ class HostSwitched:
 
 @dataclass(frozen=True, slots=True)
 class CampaignStopping:
-    """The campaign stops taking new work (``reason``: signal, quota, fatal)."""
+    """The campaign stops taking new work (``reason``: signal, quota, fatal, input, write_error, ...)."""
 
     reason: str
     detail: str

@@ -2,7 +2,8 @@
 
 ``--mode auto`` sends content that is identical for everyone as one list task (the message is stored
 once with ``push/list/message``, then cids go in chunks through ``push/list/cid``) and personalized
-content through ``push/single/batch/cid`` in chunks of up to 200. ``single``, ``batch`` and ``list``
+content through ``push/single/batch/cid`` in chunks of up to 200 (personalized aliases one by one
+through ``push/single/alias``, so each gets its own status). ``single``, ``batch`` and ``list``
 force an endpoint. Aliases use the alias twin of each endpoint and are never mixed with cids in a
 request. No I/O here: the planner is fed items and hands back full requests, so it is property-tested.
 """
@@ -61,8 +62,14 @@ class Planner(Generic[T]):
         personal, shared = _ROUTES[mode]
         self._routes: dict[bool, Endpoint | None] = {False: personal, True: shared}
 
-    def endpoint_for(self, shared: bool) -> Endpoint | None:
-        """The endpoint for an item; ``None`` when the mode cannot carry it (personalized in list mode)."""
+    def endpoint_for(self, shared: bool, kind: Kind = "cid") -> Endpoint | None:
+        """The endpoint for an item; ``None`` when the mode cannot carry it (personalized in list mode).
+
+        In ``auto``, personalized alias items go one by one: a batch alias reply is keyed by cid, so
+        only a single alias push tells each alias its own status (an unknown alias is reported).
+        """
+        if not shared and kind == "alias" and self.mode is Mode.AUTO:
+            return Endpoint.SINGLE
         return self._routes[shared]
 
     def add(self, item: T, kind: Kind, endpoint: Endpoint) -> Plan[T] | None:

@@ -1,60 +1,217 @@
-"""The results file: one complete JSON line per input record, and the state a resume needs.
+"""The results log: one complete JSON line per input record, and the state a resume needs.
 
-:class:`ResultsWriter` is the only writer of the file. It appends whole lines (buffered, written with
-``os.write`` in one call per flush), flushes often and fsyncs at checkpoints and on close. A kill can
-still cut the last write short at a page boundary; so on resume the file is first truncated back to
-its last complete line: what remains is always whole lines.
+It owns the line schema (the field names below), the one :class:`Status` vocabulary, the counts, the
+writer, the lock that allows one run per results file, the resume state and its validation. It does
+not decide outcomes: the engine tells it what became of each record.
+
+:class:`ResultsWriter` is the only writer of the file. It appends whole lines with ``os.write``, and
+drops bytes from its buffer only once the OS has taken them (a short write keeps the rest). A write
+error is raised as :class:`ResultsWriteError` with the buffer intact, so a later retry loses nothing.
+A kill can still cut the last write short; on resume the file is first truncated back to its last
+complete line (the one repair, reported): what remains is always whole lines.
 
 Next to ``RESULTS`` a sidecar ``RESULTS.meta.json`` records the campaign id, the message template's
-fingerprint and the input's fingerprint; a resume against another input or message is refused.
+fingerprint and the input's fingerprint (its whole-content sha256); a resume against another input or
+message is refused. ``RESULTS.lock`` holds an ``flock`` for the life of a run, with the holder's PID.
 
-:func:`load_resume_state` reads a results file in one pass into a low-water mark plus the set of record
-numbers done above it. Records complete out of order only within the in-flight window, so that set
-stays small whatever the file size.
+:func:`load_resume_state` reads and validates a results file in one pass into a low-water mark plus the
+set of record numbers done above it. Records complete out of order only within the in-flight window,
+so that set stays small whatever the file size.
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import errno
+import fcntl
+import logging
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from . import _json
 from ._version import __version__
-from .errors import ResultsFileError
+from .errors import Action, ApiError, ResultsFileError
+from .events import Observers, RecordDone
 
 __all__ = [
     "FINAL_STATUSES",
+    "RETRYABLE_ACTIONS",
+    "ResultsLocked",
+    "ResultsLog",
+    "ResultsWriteError",
     "ResultsWriter",
     "ResumeState",
+    "RunLock",
     "RunMeta",
+    "Status",
     "load_resume_state",
+    "lock_path",
     "meta_path",
 ]
 
-#: Every status a result line can carry (the CLI contract).
-FINAL_STATUSES: Final = frozenset(
-    {
-        "successed_online",
-        "successed_offline",
-        "successed_ignore",
-        "accepted",
-        "failed",
-        "rejected",
-        "duplicate",
-        "validated",
-    }
+log = logging.getLogger(__name__)
+
+
+class Status(str, enum.Enum):
+    """Every status a result line can carry (the CLI contract): the one place they are spelled."""
+
+    SUCCESSED_ONLINE = "successed_online"
+    SUCCESSED_OFFLINE = "successed_offline"
+    SUCCESSED_IGNORE = "successed_ignore"
+    ACCEPTED = "accepted"  # Getui took it without per-recipient status
+    FAILED = "failed"  # a terminal API error
+    REJECTED = "rejected"  # a bad record, never sent
+    DUPLICATE = "duplicate"  # the same recipient earlier in the input
+    VALIDATED = "validated"  # dry run
+    EXCLUDED = "excluded"  # on an exclusion list
+    CAPPED = "capped"  # over --max-per-day
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Every status value a result line can carry.
+FINAL_STATUSES: Final = frozenset(s.value for s in Status)
+#: Getui's own per-recipient delivery statuses, best first.
+DELIVERY_STATUSES: Final = (Status.SUCCESSED_ONLINE, Status.SUCCESSED_OFFLINE, Status.SUCCESSED_IGNORE)
+#: Error actions after which the same request may pass later (``retryable: true`` on a failed line).
+RETRYABLE_ACTIONS: Final = frozenset(
+    {Action.RETRY, Action.WAIT_WINDOW, Action.REFRESH_TOKEN, Action.SWITCH_HOST}
 )
+
+# The line schema: field names of a result line.
+F_LINE: Final = "line"  # input line number of the record
+F_RECORD: Final = "record"  # record number, from 1, in input order
+F_CID: Final = "cid"
+F_ALIAS: Final = "alias"
+F_REQUEST_ID: Final = "request_id"
+F_STATUS: Final = "status"
+F_CODE: Final = "code"  # Getui's code, when there is one
+F_MSG: Final = "msg"
+F_FIELD: Final = "field"  # rejected lines: the record's field at fault
+F_TASKID: Final = "taskid"
+F_ATTEMPTS: Final = "attempts"
+F_TS: Final = "ts"
+F_HTTP_STATUS: Final = "http_status"  # failed lines: the HTTP status of a reply without a Getui code
+F_RETRYABLE: Final = "retryable"  # failed lines: may pass when sent again later
+F_SUPERSEDES: Final = "supersedes"  # reserved (#12 --retry-failed): the earlier outcome this line replaces
+
 _FILE_MODE: Final = 0o600
+#: The lock file's first bytes: the holder's PID; any disk reserve follows.
+_PID_BYTES: Final = 32
+_MIN_RESERVE: Final = 16 << 10
 _READ_CHUNK: Final = 1 << 20
+#: Record numbers a results file may name for an input of unknown size (stdin), at most.
+UNBOUNDED_RECORDS: Final = 1 << 32
 
 
 def meta_path(results: Path) -> Path:
     """The sidecar that identifies the run a results file belongs to."""
     return results.with_name(results.name + ".meta.json")
+
+
+def lock_path(results: Path) -> Path:
+    """The lock file that allows one run per results file."""
+    return results.with_name(results.name + ".lock")
+
+
+class ResultsWriteError(ResultsFileError):
+    """Writing the results file (or its sidecar) failed; ``strerror`` is the OS's reason."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        self.path = path
+        self.strerror = exc.strerror or str(exc)
+        self.errno = exc.errno
+        super().__init__(f"could not write {path}: {self.strerror}")
+
+
+class ResultsLocked(ResultsFileError):
+    """Another run holds the results file (its PID is named)."""
+
+    def __init__(self, path: Path, pid: int | None) -> None:
+        self.path = path
+        self.pid = pid
+        holder = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"{path} is in use by {holder} (a send or --resume on the same results file is running); "
+            "wait for it to end, or choose another --out"
+        )
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``RESULTS.lock`` holding our PID; the kernel drops it if we die."""
+
+    def __init__(self, results: Path) -> None:
+        self.path = lock_path(results)
+        self._fd = -1
+        self._results = results
+        self._reserved = 0
+
+    def acquire(self) -> RunLock:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), _FILE_MODE)
+        except OSError as exc:
+            raise ResultsFileError(f"cannot lock {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _read_pid(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ResultsLocked(self._results, holder) from None
+            raise ResultsFileError(f"cannot lock {self.path}: {exc.strerror}") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode().ljust(_PID_BYTES, b"\n"), 0)
+        except OSError:
+            pass  # the lock holds without the PID note; only the message to a second run is poorer
+        self._fd = fd
+        return self
+
+    def reserve(self, nbytes: int) -> int:
+        """Set aside up to ``nbytes`` of disk in the lock file, freed when a results write fails, so the
+        lines of requests already in flight can still be written on a full disk; returns the bytes held.
+        """
+        while nbytes >= _MIN_RESERVE and self._fd >= 0:
+            try:
+                os.posix_fallocate(self._fd, _PID_BYTES, nbytes)
+            except OSError:
+                nbytes //= 2
+                continue
+            self._reserved = nbytes
+            return nbytes
+        return 0
+
+    def free_reserve(self) -> int:
+        """Give the reserved disk back (a results write failed); returns the bytes freed."""
+        freed, self._reserved = self._reserved, 0
+        if freed and self._fd >= 0:
+            try:
+                os.ftruncate(self._fd, _PID_BYTES)
+            except OSError:
+                return 0
+        return freed
+
+    def release(self) -> None:
+        """Drop the lock (the file stays: unlinking it would let two runs lock two different files)."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, _PID_BYTES, 0).decode("ascii", "replace").strip("\0\n ")
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -83,9 +240,11 @@ class RunMeta:
             return "it was written for a different message"
         theirs = other.get("input")
         theirs = theirs if isinstance(theirs, Mapping) else {}
-        for key in ("format", "size", "head_sha256"):
-            if theirs.get(key) != self.input.get(key) and self.input.get(key) is not None:
-                return f"it was written for a different input ({key} differs)"
+        for key in ("format", "size", "head_sha256", "sha256"):
+            mine, stored = self.input.get(key), theirs.get(key)
+            if mine is not None and stored is not None and mine != stored:
+                what = "content" if key.endswith("sha256") else key
+                return f"it was written for a different input ({what} differs)"
         return None
 
 
@@ -97,7 +256,7 @@ class ResumeState:
     back and never sent) far behind its last line, and a set of ints would then cost ~60 bytes a record.
     """
 
-    __slots__ = ("_base", "_bits", "_pending", "counts", "lines", "low_water", "max_above")
+    __slots__ = ("_base", "_bits", "_pending", "counts", "lines", "low_water", "max_above", "repaired")
 
     #: Bytes of bits below the low-water mark kept before they are dropped.
     _COMPACT_BYTES: Final = 1 << 16
@@ -108,26 +267,29 @@ class ResumeState:
         self.lines = 0
         #: The most done records ever waiting above the low-water mark (the completion window).
         self.max_above = 0
+        #: Bytes of a torn last line (a killed write) that the writer will cut; 0 if none.
+        self.repaired = 0
         self._base = 1  # the record number of bit 0
         self._bits = bytearray()
         self._pending = 0  # done records >= low_water
 
-    def add(self, record: int) -> None:
-        """Mark ``record`` done."""
+    def add(self, record: int) -> bool:
+        """Mark ``record`` done; False if it already was."""
         if record < self.low_water:
-            return
+            return False
         index = record - self._base
         byte, mask = index >> 3, 1 << (index & 7)
         bits = self._bits
         if byte >= len(bits):
             bits.extend(bytes(byte - len(bits) + 64))
         if bits[byte] & mask:
-            return
+            return False
         bits[byte] |= mask
         self._pending += 1
         if record == self.low_water:
             self._advance()
         self.max_above = max(self.max_above, self._pending)
+        return True
 
     def _advance(self) -> None:
         low, base, bits = self.low_water, self._base, self._bits
@@ -161,31 +323,60 @@ class ResumeState:
         }
 
 
-def load_resume_state(path: Path) -> ResumeState:
-    """Read ``path`` (if any) into a :class:`ResumeState`; a torn last line is ignored.
+def _plausible(value: Any, limit: int) -> bool:
+    """A record or line number: an int (never a bool) from 1 to ``limit``."""
+    return type(value) is int and 1 <= value <= limit
 
-    A malformed line anywhere else means the file was not written by us: refuse rather than guess.
+
+def load_resume_state(path: Path, *, max_record: int = UNBOUNDED_RECORDS) -> ResumeState:
+    """Read and validate ``path`` (if any) into a :class:`ResumeState`.
+
+    Every complete line must be a result line of ours whose ``record`` and ``line`` are integers from 1
+    to ``max_record`` (what the input can hold), with a known status, and no record may appear twice
+    unless the later line says it supersedes the earlier. Anything else raises
+    :class:`ResultsFileError` naming the file and line. A torn final line (a killed write) is the one
+    thing repaired: it is counted in :attr:`ResumeState.repaired` and cut by the writer.
     """
     state = ResumeState()
     try:
         handle = path.open("rb")
     except FileNotFoundError:
         return state
+    except OSError as exc:
+        raise ResultsFileError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.endswith(b"\n"):
-                break  # torn tail of a killed run; the writer truncates it on open
+                state.repaired = len(raw)
+                break
+
+            def refuse(why: str, number: int = number) -> ResultsFileError:
+                return ResultsFileError(f"{path}:{number}: {why}; refusing to resume from this file")
+
             try:
                 obj = _json.loads(raw)
-                record = obj["record"]
-                status = obj["status"]
-            except (_json.JSONDecodeError, KeyError, TypeError):
-                raise ResultsFileError(
-                    f"{path}:{number}: not a getui-push result line; refusing to resume from this file"
-                ) from None
-            if not isinstance(record, int) or record < 1 or status not in FINAL_STATUSES:
-                raise ResultsFileError(f"{path}:{number}: unexpected record number or status")
-            state.add(record)
+            except _json.JSONDecodeError:
+                raise refuse("not a getui-push result line (not JSON)") from None
+            if not isinstance(obj, dict):
+                raise refuse("not a getui-push result line (not a JSON object)")
+            record, line, status = obj.get(F_RECORD), obj.get(F_LINE), obj.get(F_STATUS)
+            if not _plausible(record, max_record):
+                raise refuse(
+                    f"'{F_RECORD}' is {record!r}, not a record number of this input (1..{max_record})"
+                )
+            if not _plausible(line, max_record if max_record == UNBOUNDED_RECORDS else max_record + 1):
+                raise refuse(f"'{F_LINE}' is {line!r}, not a line number of this input")
+            if line < record:  # type: ignore[operator]
+                # Each record takes at least one input line: a record number above its line was edited.
+                raise refuse(f"'{F_RECORD}' {record} cannot be on input line {line}")
+            if status not in FINAL_STATUSES:
+                raise refuse(f"unknown status {status!r}")
+            assert type(record) is int
+            if not state.add(record):
+                if not obj.get(F_SUPERSEDES):
+                    raise refuse(f"a second line for record {record} (a duplicated or edited line)")
+                state.lines += 1  # a superseding line: the record is already counted once
+                continue
             state.counts[status] += 1
             state.lines += 1
     return state
@@ -194,15 +385,20 @@ def load_resume_state(path: Path) -> ResumeState:
 class ResultsWriter:
     """Appends result lines to ``path``; the file and its sidecar are created readable by the owner only.
 
-    Use :meth:`open`; then :meth:`write` per record, :meth:`flush` at checkpoints, :meth:`close` at the end.
+    Use :meth:`open`; then :meth:`write` per record, :meth:`flush` after each request's lines,
+    ``flush(fsync=True)`` at checkpoints, :meth:`close` at the end. Bytes leave the buffer only once
+    ``os.write`` took them, so a failed flush can be retried without losing or tearing a line.
     """
 
-    def __init__(self, path: Path, fd: int, *, flush_lines: int) -> None:
+    def __init__(self, path: Path, fd: int, *, flush_lines: int, repaired: int = 0) -> None:
         self.path = path
         self._fd = fd
-        self._buffer: list[bytes] = []
+        self._buffer = bytearray()
+        self._buffered_lines = 0
         self._flush_lines = flush_lines
         self.lines_written = 0
+        #: Bytes of a torn last line cut when the file was opened (0: none).
+        self.repaired = repaired
 
     @classmethod
     def open(cls, path: Path, meta: RunMeta, *, resume: bool, flush_lines: int = 1024) -> ResultsWriter:
@@ -214,73 +410,132 @@ class ResultsWriter:
                 f"{path} already holds results; pass --resume to continue that run, or choose another --out"
             )
         if has_lines:
-            try:
-                stored = _json.loads(sidecar.read_bytes())
-            except (OSError, _json.JSONDecodeError):
+            stored = read_meta(path)
+            if stored is None:
                 raise ResultsFileError(
                     f"cannot resume: {sidecar} is missing or unreadable, so {path} cannot be matched "
                     "to this input and message"
-                ) from None
-            why = meta.mismatch(stored if isinstance(stored, Mapping) else {})
+                )
+            why = meta.mismatch(stored)
             if why:
                 raise ResultsFileError(f"cannot resume into {path}: {why}")
         else:
-            _write_atomically(sidecar, _json.dumps(meta.to_dict()))
+            write_meta(path, meta)
         try:
             fd = os.open(
                 path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), _FILE_MODE
             )
         except OSError as exc:
             raise ResultsFileError(f"cannot write results to {path}: {exc.strerror}") from None
-        _truncate_torn_tail(fd, path)
-        return cls(path, fd, flush_lines=flush_lines)
+        try:
+            repaired = _truncate_torn_tail(fd, path)
+        except OSError as exc:
+            os.close(fd)
+            raise ResultsFileError(f"cannot repair {path}: {exc.strerror}") from None
+        return cls(path, fd, flush_lines=flush_lines, repaired=repaired)
+
+    @property
+    def buffered(self) -> int:
+        """Lines waiting for the OS."""
+        return self._buffered_lines
 
     def write(self, result: Mapping[str, Any]) -> None:
         """Queue one result line; it reaches the file at the next flush (at most ``flush_lines`` away)."""
-        self._buffer.append(_json.dumps_line(result))
-        if len(self._buffer) >= self._flush_lines:
+        self._buffer += _json.dumps_line(result)
+        self._buffered_lines += 1
+        if self._buffered_lines >= self._flush_lines:
             self.flush()
 
+    def hold(self, result: Mapping[str, Any]) -> None:
+        """Queue one result line without flushing (after a write error, until the last try)."""
+        self._buffer += _json.dumps_line(result)
+        self._buffered_lines += 1
+
     def flush(self, *, fsync: bool = False) -> None:
-        """Write buffered lines in one ``os.write`` (looping on short writes); fsync when asked."""
-        if self._buffer:
-            data = memoryview(b"".join(self._buffer))
-            count = len(self._buffer)
-            self._buffer.clear()
-            while data:
-                written = os.write(self._fd, data)
-                data = data[written:]
-            self.lines_written += count
+        """Hand buffered lines to the OS (looping on short writes); fsync when asked.
+
+        Raises :class:`ResultsWriteError`; what the OS did not take stays buffered for the next try.
+        """
+        buffer = self._buffer
+        if buffer:
+            view = memoryview(bytes(buffer))  # a copy: the buffer stays resizable whatever holds the view
+            done = 0
+            try:
+                while done < len(view):
+                    done += os.write(self._fd, view[done:])
+            except OSError as exc:
+                self._consume(done)
+                raise ResultsWriteError(self.path, exc) from None
+            self.lines_written += self._buffered_lines
+            self._buffered_lines = 0
+            buffer.clear()
         if fsync:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise ResultsWriteError(self.path, exc) from None
+
+    def _consume(self, written: int) -> None:
+        """Drop the first ``written`` bytes, which the OS took before a write failed."""
+        if written:
+            lines = self._buffer.count(b"\n", 0, written)
+            del self._buffer[:written]
+            self.lines_written += lines
+            self._buffered_lines -= lines
 
     def close(self) -> None:
-        """Flush, fsync and close. Idempotent."""
+        """Flush, fsync and close; the file is closed even when the flush raises. Idempotent."""
         if self._fd < 0:
             return
         try:
             self.flush(fsync=True)
+        except ResultsWriteError:
+            # Giving up: a short write may have left half a line at the end; cut it (that frees space,
+            # so it works on a full disk), and its record goes again on --resume.
+            with contextlib.suppress(OSError):
+                _truncate_torn_tail(self._fd, self.path)
+            raise
         finally:
             os.close(self._fd)
             self._fd = -1
+
+
+def read_meta(results: Path) -> dict[str, Any] | None:
+    """The sidecar of ``results`` as a dict, or None when missing or unreadable."""
+    try:
+        stored = _json.loads(meta_path(results).read_bytes())
+    except (OSError, _json.JSONDecodeError):
+        return None
+    return stored if isinstance(stored, dict) else None
+
+
+def write_meta(results: Path, meta: RunMeta) -> None:
+    """Replace the sidecar atomically; raises :class:`ResultsWriteError`."""
+    sidecar = meta_path(results)
+    try:
+        _write_atomically(sidecar, _json.dumps(meta.to_dict()))
+    except OSError as exc:
+        raise ResultsWriteError(sidecar, exc) from None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
 
 
-def _truncate_torn_tail(fd: int, path: Path) -> None:
-    """Cut a partial last line (left by a kill mid-write) so the file holds whole lines only."""
+def _truncate_torn_tail(fd: int, path: Path) -> int:
+    """Cut a partial last line (left by a kill mid-write); returns the bytes cut."""
     size = os.fstat(fd).st_size
     if size == 0:
-        return
+        return 0
     with path.open("rb") as handle:
         end = size
         while end > 0:
@@ -296,3 +551,121 @@ def _truncate_torn_tail(fd: int, path: Path) -> None:
             keep = 0
     if keep != size:
         os.ftruncate(fd, keep)
+    return size - keep
+
+
+# --- the log: schema, counts, writer ---
+
+
+class ResultsLog:
+    """Where every outcome goes: builds the line, counts it, writes it, tells observers.
+
+    The one owner of the per-status counts. A write error never reaches the caller: the first one is
+    handed to ``on_error`` (the campaign frees its disk reserve and stops intake); lines stay buffered
+    in memory, every later commit retries, and :meth:`close` tries once more before reporting it.
+    """
+
+    def __init__(
+        self,
+        writer: ResultsWriter | None,
+        observers: Observers,
+        clock: Callable[[], str],
+        *,
+        prior: int = 0,
+        on_error: Callable[[ResultsWriteError], None] = lambda exc: None,
+    ) -> None:
+        self._writer = writer
+        self._observers = observers
+        self._ts = clock
+        self._prior = prior
+        self._on_error = on_error
+        self.counts: Counter[str] = Counter()
+        self.error: ResultsWriteError | None = None
+
+    def attach(self, writer: ResultsWriter, *, prior: int = 0) -> None:
+        """Start writing to ``writer`` (opened once the input's first records were read)."""
+        self._writer = writer
+        self._prior = prior
+
+    @property
+    def path(self) -> Path | None:
+        return self._writer.path if self._writer is not None else None
+
+    def add(
+        self,
+        line: int,
+        record: int,
+        kind: str,
+        target: str | None,
+        request_id: str | None,
+        status: Status,
+        code: int | None,
+        msg: str,
+        taskid: str | None,
+        attempts: int,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One record's final line (written at the next :meth:`commit`)."""
+        value = status.value
+        writer = self._writer
+        if writer is not None:
+            result = {
+                F_LINE: line,
+                F_RECORD: record,
+                kind: target,
+                F_REQUEST_ID: request_id,
+                F_STATUS: value,
+                F_CODE: code,
+                F_MSG: msg,
+                F_TASKID: taskid,
+                F_ATTEMPTS: attempts,
+                F_TS: self._ts(),
+            }
+            if extra:
+                result.update(extra)
+            writer.hold(result)  # reaches the OS at the next commit (after each request)
+        self.counts[value] += 1
+        if self._observers:
+            self._observers.emit(RecordDone(value, line, self._prior))
+
+    def failed_extra(self, exc: ApiError) -> dict[str, Any]:
+        """The fields a failed line adds: its HTTP status and whether it may pass later."""
+        return {F_HTTP_STATUS: exc.http_status, F_RETRYABLE: exc.action in RETRYABLE_ACTIONS}
+
+    def commit(self, *, fsync: bool = False) -> None:
+        """Hand the lines so far to the OS now (after each request; with fsync at checkpoints)."""
+        if self._writer is None:
+            return
+        try:
+            self._writer.flush(fsync=fsync)  # after a failure, each commit is a retry
+        except ResultsWriteError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: ResultsWriteError) -> None:
+        if self.error is None:
+            self.error = exc
+            log.error("%s", exc)
+            self._on_error(exc)
+
+    def flush_quietly(self) -> None:
+        """Write what can be written, never raising (for an immediate exit on a second signal)."""
+        if self._writer is not None:
+            try:
+                self._writer.flush(fsync=True)
+            except ResultsWriteError as exc:
+                log.error("%s; %d result lines were not written", exc, self._writer.buffered)
+
+    def close(self) -> ResultsWriteError | None:
+        """Retry what a failed write left, fsync, close; the error that remains, if any."""
+        writer = self._writer
+        if writer is None:
+            return None
+        try:
+            writer.close()
+        except ResultsWriteError as exc:
+            self.error = exc
+            log.error("%s; %d result lines were not written", exc, writer.buffered)
+            return exc
+        if self.error is not None:
+            log.warning("%s took the held result lines on a retry; the run still stops", writer.path)
+        return self.error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -10,7 +11,18 @@ import pytest
 
 from getui_async import _json
 from getui_async.errors import ResultsFileError
-from getui_async.results import ResultsWriter, ResumeState, RunMeta, load_resume_state, meta_path
+from getui_async.results import (
+    FINAL_STATUSES,
+    ResultsLocked,
+    ResultsWriteError,
+    ResultsWriter,
+    ResumeState,
+    RunLock,
+    RunMeta,
+    Status,
+    load_resume_state,
+    meta_path,
+)
 
 META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 
@@ -138,3 +150,91 @@ def test_counts_by_status(tmp_path: Path) -> None:
     state = load_resume_state(out)
     assert dict(state.counts) == {"failed": 1, "rejected": 1}
     assert os.path.getsize(out) > 0
+
+
+# --- issue #9: the writer never drops bytes the OS did not take; one run per file; the vocabulary -------
+
+
+class ShortThenFull:
+    """An ``os.write`` that takes 7 bytes at a time, then fails ENOSPC while ``full`` is set."""
+
+    def __init__(self, real: object, fd_budget: int) -> None:
+        self.real = real
+        self.budget = fd_budget
+        self.full = False
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        if self.full or self.budget <= 0:
+            self.full = True
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        take = min(7, len(data), self.budget)
+        self.budget -= take
+        return self.real(fd, bytes(data[:take]))  # type: ignore[operator,no-any-return]
+
+
+def test_a_failed_write_keeps_what_the_os_did_not_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Short writes then ENOSPC: the error names the file; a retry with space writes every line once."""
+    out = tmp_path / "r.jsonl"
+    writer = ResultsWriter.open(out, META, resume=False)
+    fake = ShortThenFull(os.write, 100)
+    monkeypatch.setattr("getui_async.results.os.write", fake)
+    for r in range(1, 11):
+        writer.hold(line(r))
+    with pytest.raises(ResultsWriteError, match=r"r\.jsonl: No space left on device"):
+        writer.flush()
+    assert 0 < len(out.read_bytes()) == 100
+    monkeypatch.undo()
+    writer.close()
+    rows = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+    assert [row["record"] for row in rows] == list(range(1, 11))
+    assert writer.lines_written == 10
+
+
+def test_giving_up_cuts_the_half_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A close that still cannot write leaves whole lines only (its half line cut)."""
+    out = tmp_path / "r.jsonl"
+    writer = ResultsWriter.open(out, META, resume=False)
+    writer.write(line(1))
+    writer.flush()
+    monkeypatch.setattr("getui_async.results.os.write", ShortThenFull(os.write, 10))
+    writer.hold(line(2))
+    with pytest.raises(ResultsWriteError):
+        writer.close()
+    assert out.read_bytes() == _json.dumps_line(line(1))
+
+
+def test_one_run_per_results_file(tmp_path: Path) -> None:
+    """A second lock on the same results file is refused naming the holder's PID; released, it is free."""
+    out = tmp_path / "r.jsonl"
+    first = RunLock(out).acquire()
+    with pytest.raises(ResultsLocked, match=rf"in use by process {os.getpid()}"):
+        RunLock(out).acquire()
+    assert first.reserve(64 << 10) == 64 << 10
+    assert first.free_reserve() == 64 << 10
+    first.release()
+    RunLock(out).acquire().release()
+
+
+def test_status_vocabulary_is_the_contract() -> None:
+    """Every status the contract names is a Status, and a Status is its plain string."""
+    names = {
+        "successed_online", "successed_offline", "successed_ignore", "accepted", "failed",
+        "rejected", "duplicate", "validated", "excluded", "capped",
+    }  # fmt: skip
+    assert {s.value for s in Status} == names == FINAL_STATUSES
+    assert Status.FAILED == "failed"
+    assert _json.dumps({"s": Status.ACCEPTED}) == b'{"s":"accepted"}'
+
+
+def test_a_superseding_line_is_not_a_duplicate(tmp_path: Path) -> None:
+    """A second line for a record is allowed when it says it supersedes the first (#12 retry-failed)."""
+    out = tmp_path / "r.jsonl"
+    out.write_bytes(
+        _json.dumps_line(line(1, "failed")) + _json.dumps_line({**line(1), "supersedes": "failed"})
+    )
+    assert load_resume_state(out).lines == 2
+    out.write_bytes(_json.dumps_line(line(1)) * 2)
+    with pytest.raises(ResultsFileError, match="a second line for record 1"):
+        load_resume_state(out)
