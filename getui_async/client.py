@@ -36,6 +36,7 @@ from .errors import (
 )
 from .events import HostSwitched, Observer, Observers
 from .messages import Rendered, batch_body, list_message_body, list_push_body, single_body
+from .results import DELIVERY_STATUSES
 from .transport import JSON_CONTENT_TYPE, USER_AGENT, AiohttpTransport, Transport
 
 __all__ = [
@@ -54,8 +55,8 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["cid", "alias"]
 
-#: Getui's own per-cid delivery statuses (docs/getui-api.md §4); anything else is not a success.
-STATUSES: Final = frozenset({"successed_online", "successed_offline", "successed_ignore"})
+#: Getui's own per-cid delivery statuses (docs/getui-api.md §4), named once in :mod:`results`.
+STATUSES: Final = frozenset(status.value for status in DELIVERY_STATUSES)
 MAX_BATCH: Final = 200
 MAX_USER_QUERY: Final = 1000
 MAX_REPORT_TASKS: Final = 200

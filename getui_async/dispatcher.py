@@ -11,6 +11,8 @@ loses only replies still in flight.
   synchronous *batch* reply is re-sent alone with the same request_id, to learn its fate.
 - A *list* push carries no request_id, so a list recipient is never re-sent: a cid the reply did not
   name is looked up with ``user/detail`` (invalid -> ``failed`` 20001), else ``accepted``.
+- A code-0 reply whose ``data`` has the wrong shape (``unconfirmed``) is neither a delivery nor a
+  repeated request_id: the recipients it does not name are ``accepted`` "did not confirm", never re-sent.
 - After a stop nothing new goes out; a request whose reply was lost is still followed up.
 """
 
@@ -56,6 +58,8 @@ _STATUS: Final = {status.value: status for status in DELIVERY_STATUSES}
 #: ``user/detail`` takes this many cids a call, at most.
 _DETAIL_LIMIT: Final = 1000
 _UNNAMED: Final = "Getui's reply did not name this recipient"
+#: A code-0 reply whose ``data`` had the wrong shape: Getui took the request but said nothing usable.
+_UNCONFIRMED: Final = "Getui's reply did not confirm this recipient"
 
 
 class _Abandoned(Exception):
@@ -310,11 +314,13 @@ class Dispatcher:
             self._fail_all((job,), exc, tries.n)
             return
         statuses = result.statuses
-        if not statuses:
-            self._accept_all((job,), result.taskid, tries.n, already_taken=not self._is_async)
-            return
         status = statuses.get(job.target) if job.kind == "cid" else _best(statuses.values())
-        self._settle(job, status, result.taskid, tries.n)
+        if status is None and result.unconfirmed:
+            self._line(job, Status.ACCEPTED, 0, _UNCONFIRMED, result.taskid, tries.n)
+        elif not statuses:
+            self._accept_all((job,), result.taskid, tries.n, already_taken=not self._is_async)
+        else:
+            self._settle(job, status, result.taskid, tries.n)
 
     async def _split(
         self,
@@ -385,7 +391,7 @@ class Dispatcher:
         except ApiError as exc:
             self._fail_all(jobs, exc, tries.n)
             return
-        if is_async or not result.tasks:
+        if is_async or not (result.tasks or result.unconfirmed):
             # No per-cid detail at all: asked for (async), or every message was a request_id Getui
             # already had (a re-run of a sent campaign). Re-sending each alone would learn nothing more.
             self._accept_all(jobs, None, tries.n, already_taken=not is_async)
@@ -396,6 +402,9 @@ class Dispatcher:
             hit = by_target.get(job.target)
             if hit is not None:
                 self._settle(job, hit[1], hit[0], tries.n)
+            elif result.unconfirmed:
+                # The reply was malformed, not silent: re-sending alone would learn nothing more.
+                self._line(job, Status.ACCEPTED, 0, _UNCONFIRMED, None, tries.n)
             elif kind == "alias":
                 # Batch alias replies are keyed by cid and carry no request_id: the alias behind each
                 # cid cannot be known (--mode batch's fast path; auto sends personalized aliases alone).
@@ -462,17 +471,20 @@ class Dispatcher:
             status = statuses.get(job.target)
             if isinstance(status, dict):
                 status = _best(status.values())
-            if status is None:
+            if status is None or (result.unconfirmed and not isinstance(status, str)):
                 unclear.append(job)
             else:
                 self._settle(job, status, taskid, tries.n)
         if unclear:
-            await self._unnamed(kind, unclear, taskid, tries.n)
+            msg = _UNCONFIRMED if result.unconfirmed else _UNNAMED
+            await self._unnamed(kind, unclear, taskid, tries.n, msg)
 
-    async def _unnamed(self, kind: Kind, jobs: Sequence[Job], taskid: str, attempts: int) -> None:
+    async def _unnamed(
+        self, kind: Kind, jobs: Sequence[Job], taskid: str, attempts: int, msg: str = _UNNAMED
+    ) -> None:
         """List recipients Getui took but did not name: never re-sent (a list push has no request_id).
 
-        ``user/detail`` tells a dead cid (``failed`` 20001) from one the reply merely left out.
+        ``user/detail`` tells a dead cid (``failed`` 20001) from one the reply merely left out (``msg``).
         """
         self._results.commit()  # what is known goes to the file before the look-up
         invalid = await self._invalid_cids(jobs, settling=True) if kind == "cid" else None
@@ -481,7 +493,7 @@ class Dispatcher:
             if invalid and job.target in invalid:
                 self._failed(job, dead, attempts)
             else:
-                self._line(job, Status.ACCEPTED, 0, _UNNAMED, taskid, attempts)
+                self._line(job, Status.ACCEPTED, 0, msg, taskid, attempts)
 
 
 async def _together(*sends: Awaitable[None]) -> None:
