@@ -42,7 +42,7 @@ from .intake import (
     hash_stream,
     off_loop,
 )
-from .messages import MessageTemplate, derive_campaign_id, derive_notify_id
+from .messages import MessageTemplate, VendorWarning, derive_campaign_id, derive_notify_id
 from .planner import Plan, Planner
 from .results import (
     UNBOUNDED_RECORDS,
@@ -108,6 +108,10 @@ class Summary:
     resume_prior: int = 0
     #: Bytes of a torn last line (a killed write) cut from the results file before resuming.
     repaired_bytes: int = 0
+    #: A send to test devices (``CampaignSettings.test``).
+    test: bool = False
+    #: Known silent-drop risks of this message (:func:`~getui_async.messages.vendor_warnings`).
+    warnings: list[VendorWarning] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -148,6 +152,8 @@ class Summary:
             "stopped": self.stopped,
             "stop_detail": self.stop_detail,
             "dry_run": self.dry_run,
+            "test": self.test,
+            "warnings": [dict(w) for w in self.warnings],
             "exit_code": self.exit_code,
         }
 
@@ -200,6 +206,7 @@ class Campaign:
         resume: bool = False,
         observers: Iterable[Observer] = (),
         transport: Transport | None = None,
+        warnings: Iterable[VendorWarning] = (),
     ) -> None:
         if settings is None and not options.dry_run:
             raise ValueError("settings are required unless dry_run is set")
@@ -213,7 +220,13 @@ class Campaign:
         self.campaign_id = options.campaign_id or derive_campaign_id(template)
         self._fingerprint = template.fingerprint
         self._template = template.with_notify_id(derive_notify_id(self.campaign_id), self.campaign_id)
-        self.summary = Summary(self.campaign_id, str(out) if out else None, dry_run=options.dry_run)
+        self.summary = Summary(
+            self.campaign_id,
+            str(out) if out else None,
+            dry_run=options.dry_run,
+            test=options.test,
+            warnings=list(warnings),
+        )
         self._stop_event = asyncio.Event()
         self._stopped: tuple[str, str] | None = None
         self._feed: Feed | None = None
@@ -329,7 +342,7 @@ class Campaign:
         planner: Planner[Job] = Planner(
             self._options.mode, batch_size=self._options.batch_size, list_chunk=self._options.list_chunk
         )
-        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint)
+        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=self._options.test)
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         writer: ResultsWriter | None = None
         try:
@@ -410,7 +423,7 @@ class Campaign:
         if complete:
             record["sha256"] = digest.hexdigest()
         try:
-            write_meta(out, RunMeta(meta.campaign_id, meta.template_fingerprint, record))
+            write_meta(out, replace(meta, input=record))
         except ResultsWriteError as exc:
             self._write_failed(exc)
 

@@ -46,7 +46,7 @@ from .config import (
 )
 from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
 from .messages import CLICK_FIELD, ClickType, MessageTemplate
-from .messages.vendors import VendorClass, prepare_campaign, vendor_warnings
+from .messages.vendors import VendorClass, VendorWarning, prepare_campaign, vendor_warnings
 from .report import command as report_command
 from .runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG, STDOUT, SendJob, run_send
 from .sources import Format
@@ -456,8 +456,11 @@ def _prepare_send(
     environ: Mapping[str, str],
     template: MessageTemplate,
     options: CampaignSettings,
-) -> tuple[MessageTemplate, CampaignSettings]:
-    """The vendor class, ``--test`` and group_name applied; the campaign id fixed; warnings printed."""
+) -> tuple[MessageTemplate, CampaignSettings, list[VendorWarning]]:
+    """The vendor class, ``--test`` and group_name applied; the campaign id fixed; warnings printed.
+
+    The warnings are returned too, for the summary (``--summary-json`` lists them under ``warnings``).
+    """
     vendor_class, category, xm_channel_id = resolve_vendor(args, config, environ)
     template, campaign = prepare_campaign(
         template,
@@ -467,9 +470,10 @@ def _prepare_send(
         campaign_id=options.campaign_id,
         test=bool(getattr(args, "test", False)),
     )
-    for warning in vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id):
+    warnings = vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)
+    for warning in warnings:
         log.warning("[%s] %s", warning["code"], warning["message"])
-    return template, replace(options, campaign_id=campaign)
+    return template, replace(options, campaign_id=campaign), warnings
 
 
 def resolve_options(args: argparse.Namespace, config: Mapping[str, Any]) -> CampaignSettings:
@@ -480,6 +484,7 @@ def resolve_options(args: argparse.Namespace, config: Mapping[str, Any]) -> Camp
         "campaign_id": _pick(args, config, "campaign"),
         "is_async": bool(args.is_async if args.is_async is not None else config.get("async", False)),
         "dry_run": bool(args.dry_run),
+        "test": bool(getattr(args, "test", False)),
     }
     rate = _pick(args, config, "rate")
     if rate is not None:
@@ -499,7 +504,9 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
     if level:
         logging.getLogger().setLevel(level.upper())
     options = resolve_options(args, config)
-    template, options = _prepare_send(args, config, environ, resolve_template(args, config), options)
+    template, options, warnings = _prepare_send(
+        args, config, environ, resolve_template(args, config), options
+    )
     settings = None if options.dry_run else resolve_settings(args, config, environ)
     if args.input == "-" and not _pick(args, config, "format"):
         raise UsageError("reading stdin ('-') needs --format csv or --format jsonl")
@@ -514,6 +521,7 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         progress=not args.no_progress and not args.quiet and sys.stderr.isatty(),
         summary_json=Path(args.summary_json) if args.summary_json else None,
         quiet=bool(args.quiet),
+        warnings=tuple(warnings),
     )
 
 

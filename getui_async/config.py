@@ -270,6 +270,8 @@ class CampaignSettings:
     #: Ask Getui to accept and deliver asynchronously (no per-cid status; results say ``accepted``).
     is_async: bool = False
     dry_run: bool = False
+    #: A send to test devices (``--test``): the summary and the results sidecar say so.
+    test: bool = False
     #: After a stop request, how long in-flight requests may take before they are abandoned.
     drain_timeout_s: float = 30.0
     #: Results are flushed at least this often and fsynced at each checkpoint.

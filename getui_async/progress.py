@@ -103,8 +103,10 @@ class ProgressBar:
     """A one-line progress display fed by engine events; a no-op object when ``enabled`` is false.
 
     ``initial`` is the number of records a previous run already finished (a resume), so the line
-    counts the whole campaign against ``total``. :meth:`set_wait` shows why nothing moves (a pause,
-    a retry wait, a stop) in words; an event with a ``waiting`` attribute (text or None) does the same.
+    counts the whole campaign against ``total``; the engine's own figure (``RecordDone.prior``, from
+    the resume state it loaded) replaces it with the first record done. :meth:`set_wait` shows why
+    nothing moves (a pause, a retry wait, a stop) in words; an event with a ``waiting`` attribute
+    (text or None) does the same.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class ProgressBar:
         """The observer: count, never render (rendering happens on the refresh timer)."""
         if isinstance(event, RecordDone):
             self.counts[event.status] += 1
+            self.initial = event.prior
         elif isinstance(event, RetryScheduled):
             self.retries += 1
         elif isinstance(event, Throttled):
@@ -325,27 +328,39 @@ def _above_the_line(handler: logging.Handler, console: Any) -> logging.Handler:
     return replacement
 
 
+#: What to do after a stop, where "--resume sends the rest" is not the whole story.
+_AFTER_STOP: Final = {
+    "input": "  the input cannot be read past that point: the records after it were not sent",
+    "write_error": "  after freeing space, the same command with --resume sends the records without a line",
+    "input_changed": "  nothing more was sent: resume with the input the earlier run read, or another --out",
+}
+
+
+def _what(summary: Summary) -> str:
+    """``campaign ID`` or ``dry run ID``, marked ``(test send)`` for ``--test``."""
+    what = "dry run" if summary.dry_run else "campaign"
+    return f"{what} {summary.campaign_id}" + (" (test send)" if summary.test else "")
+
+
 def summary_line(summary: Summary) -> str:
     """The whole run in one line (what ``--quiet`` prints)."""
-    what = "dry run" if summary.dry_run else "campaign"
+    what = _what(summary)
     state = f"STOPPED ({summary.stopped})" if summary.stopped else "finished"
     counts = status_line(summary.counts + summary.previous) or "nothing to do"
     return (
-        f"getui-push: {what} {summary.campaign_id} {state}: {plural(summary.done, 'result line')}; "
+        f"getui-push: {what} {state}: {plural(summary.done, 'result line')}; "
         f"{counts}; exit {summary.exit_code}"
     )
 
 
 def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
     """The end-of-run report (what the CLI prints to stderr)."""
-    what = "dry run" if summary.dry_run else "campaign"
+    what = _what(summary)
     lines = []
     if summary.stopped:
-        lines.append(
-            f"getui-push: {what} {summary.campaign_id} STOPPED ({summary.stopped}): {summary.stop_detail}"
-        )
+        lines.append(f"getui-push: {what} STOPPED ({summary.stopped}): {summary.stop_detail}")
     else:
-        lines.append(f"getui-push: {what} {summary.campaign_id} finished")
+        lines.append(f"getui-push: {what} finished")
     lines.append(
         f"  {plural(summary.done, 'result line')} in {summary.elapsed_s:.2f} s "
         f"({summary.recipients_per_s:,.0f} recipients/s); {plural(summary.records, 'record')} read"
@@ -366,10 +381,13 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
             f"retry whose first reply was lost, or an earlier run of campaign {summary.campaign_id}); if "
             "this message was meant to reach them again, send it with a new --campaign"
         )
+    if summary.warnings:
+        codes = ", ".join(w["code"] for w in summary.warnings)
+        lines.append(f"  {plural(len(summary.warnings), 'warning')} about silent drops (see above): {codes}")
     if summary.results_path:
         lines.append(f"  results: {summary.results_path}")
-    if summary.stopped == "input":
-        lines.append("  the input cannot be read past that point: the records after it were not sent")
+    if summary.stopped in _AFTER_STOP:
+        lines.append(_AFTER_STOP[summary.stopped])
     elif summary.stopped:
         lines.append("  the results are consistent: the same command with --resume sends the rest")
     text = "\n".join(lines)

@@ -222,6 +222,8 @@ class RunMeta:
     template_fingerprint: str
     input: Mapping[str, Any]
     tool_version: str = __version__
+    #: A send to test devices (``--test``), so a results file says which kind of run wrote it.
+    test: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -230,6 +232,7 @@ class RunMeta:
             "campaign_id": self.campaign_id,
             "template_fingerprint": self.template_fingerprint,
             "input": dict(self.input),
+            "test": self.test,
         }
 
     def mismatch(self, other: Mapping[str, Any]) -> str | None:

@@ -22,7 +22,7 @@ from typing import IO, Final, NoReturn
 from . import _json
 from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
-from .messages import MessageTemplate
+from .messages import MessageTemplate, VendorWarning
 from .progress import ProgressBar, format_summary, summary_line
 from .sources import open_source
 
@@ -61,6 +61,8 @@ class SendJob:
     summary_json: Path | None = None
     #: Only errors and the final one-line result (``--quiet``).
     quiet: bool = False
+    #: The message's silent-drop warnings (already logged), carried into the summary.
+    warnings: tuple[VendorWarning, ...] = ()
 
 
 def count_records(path: str, fmt: str | None) -> int | None:
@@ -134,17 +136,17 @@ def _repeats_filtered(bar: ProgressBar) -> Iterator[None]:
 def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
     """The second signal: erase the line, write what the writer holds, say so, and exit 3 at once.
 
-    The one place an immediate exit happens (swap in the engine's abort hook here when it has one).
-    Lines already written stay whole; records without a line are exactly what ``--resume`` sends.
+    The one place an immediate exit happens. :meth:`Campaign.abort` never raises; lines already
+    written stay whole, and the records without a line are exactly what ``--resume`` sends.
     """
     bar.close()
-    print(
-        f"{PROG}: second signal: exiting now; `--resume` will send the records without a result line",
-        file=stderr,
-        flush=True,
-    )
     try:
-        campaign.flush_now()
+        campaign.abort()
+        print(
+            f"{PROG}: second signal: exiting now; `--resume` will send the records without a result line",
+            file=stderr,
+            flush=True,
+        )
     finally:
         os._exit(EXIT_STOPPED)
 
@@ -175,6 +177,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             out=job.out,
             resume=job.resume,
             observers=[bar] if bar.enabled else [],  # no per-record events unless someone shows them
+            warnings=job.warnings,
         )
         if not job.quiet:
             print(f"{PROG}: campaign {campaign.campaign_id} -> {job.out}", file=err)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from getui_async import _json
+from getui_async import _json, runner
 from getui_async.config import CampaignSettings, Mode
-from getui_async.engine import run_campaign
+from getui_async.engine import Summary, run_campaign
+from getui_async.events import RecordDone
 from getui_async.messages import MessageTemplate
+from getui_async.progress import ProgressBar, format_summary
 from getui_async.transport import Response
+from tests.cli_harness import read_meta, run_cli, write_recipients
 from tests.fakes import Call, FakeGetui, reply, settings
 
 PERSONAL = MessageTemplate.simple(title="Hi {name}", body="Body")
@@ -108,3 +112,100 @@ async def test_an_unconfirmed_list_reply_looks_recipients_up_and_says_so(tmp_pat
     assert got == {"cid0000": ("accepted", UNCONFIRMED), "cid0002": ("accepted", UNCONFIRMED)}
     assert len(fake.path_calls("/push/list/cid")) == 1
     assert fake.path_calls("/push/single/cid") == []
+
+
+# -- #11: test sends and warnings in the summary and sidecar -----------------------------------------------
+
+SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
+
+
+def test_a_test_send_is_marked_in_the_summary_and_the_sidecar(served: Any, tmp_path: Path) -> None:
+    """--test: the summary text, the summary JSON and the results sidecar all say it was a test send."""
+    inp, out, summary = write_recipients(tmp_path / "seeds.csv", 3), tmp_path / "r.jsonl", tmp_path / "s.json"
+    result = run_cli("send", inp, "--out", out, *SIMPLE, "--test", "--summary-json", summary, env=served.env)
+    assert result.code == 0, result.err
+    assert "test send" in result.err
+    assert _json.loads(summary.read_bytes())["test"] is True
+    assert read_meta(out)["test"] is True
+
+
+def test_a_real_send_is_not_marked_as_a_test(served: Any, tmp_path: Path) -> None:
+    """Without --test, the summary JSON and the sidecar say test false and the text does not say test."""
+    inp, out, summary = write_recipients(tmp_path / "in.csv", 2), tmp_path / "r.jsonl", tmp_path / "s.json"
+    result = run_cli("send", inp, "--out", out, *SIMPLE, "--summary-json", summary, env=served.env)
+    assert result.code == 0, result.err
+    assert "test send" not in result.err
+    assert _json.loads(summary.read_bytes())["test"] is False
+    assert read_meta(out)["test"] is False
+
+
+def test_vendor_warnings_are_printed_and_listed_in_the_summary_json(served: Any, tmp_path: Path) -> None:
+    """A marketing send without xm_channel_id warns on stderr and lists the warning under 'warnings'."""
+    inp, out, summary = write_recipients(tmp_path / "in.csv", 2), tmp_path / "r.jsonl", tmp_path / "s.json"
+    for extra in ((), ("--dry-run",)):
+        out.unlink(missing_ok=True)
+        result = run_cli(
+            "send", inp, "--out", out, *SIMPLE, *extra, "--summary-json", summary, env=served.env
+        )
+        assert result.code == 0, result.err
+        assert "xm_channel_missing" in result.err
+        codes = [w["code"] for w in _json.loads(summary.read_bytes())["warnings"]]
+        assert "xm_channel_missing" in codes
+
+
+def test_a_clean_send_has_an_empty_warnings_list(served: Any, tmp_path: Path) -> None:
+    """With an xm_channel_id set, the summary JSON lists no xm_channel_missing warning."""
+    inp, out, summary = write_recipients(tmp_path / "in.csv", 2), tmp_path / "r.jsonl", tmp_path / "s.json"
+    env = {**served.env, "GETUI_XM_CHANNEL_ID": "123"}
+    result = run_cli("send", inp, "--out", out, *SIMPLE, "--summary-json", summary, env=env)
+    assert result.code == 0, result.err
+    codes = [w["code"] for w in _json.loads(summary.read_bytes())["warnings"]]
+    assert "xm_channel_missing" not in codes
+
+
+# -- #15: the summary's resume advice, the progress count on a resume, the second signal ------------------
+
+
+@pytest.mark.parametrize("reason", ["write_error", "input_changed"])
+def test_a_stop_that_broke_the_run_makes_no_consistency_claim(reason: str) -> None:
+    """After a write error or a changed input the summary does not say 'the results are consistent'."""
+    summary = Summary("camp", "r.jsonl", stopped=reason, stop_detail="what happened")
+    text = format_summary(summary)
+    assert "consistent" not in text
+    assert "resume" in text.splitlines()[-1]
+
+
+def test_a_signal_stop_still_says_the_results_are_consistent() -> None:
+    """A stop by signal keeps the promise that --resume sends the rest."""
+    text = format_summary(Summary("camp", "r.jsonl", stopped="signal", stop_detail="SIGINT received"))
+    assert "the results are consistent" in text
+
+
+def test_the_progress_line_counts_earlier_runs_from_the_events() -> None:
+    """RecordDone.prior (lines earlier runs wrote) makes the line count the whole campaign."""
+    bar = ProgressBar(total=200, enabled=True)
+    for line in range(10):
+        bar(RecordDone("successed_online", line + 151, 150))
+    texts = [f.text for f in bar.fields()]
+    assert "160/200" in texts
+    assert " 80%" in texts
+
+
+def test_a_second_signal_aborts_the_campaign_then_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """exit_now erases the line, calls Campaign.abort, says what --resume will do and exits 3."""
+    calls: list[str] = []
+
+    class Stub:
+        def abort(self) -> None:
+            calls.append("abort")
+
+    def fake_exit(code: int) -> None:
+        calls.append(f"exit {code}")
+        raise SystemExit(code)
+
+    monkeypatch.setattr(runner.os, "_exit", fake_exit)
+    err = io.StringIO()
+    with pytest.raises(SystemExit):
+        runner.exit_now(Stub(), ProgressBar(total=None, enabled=False), err)  # type: ignore[arg-type]
+    assert calls == ["abort", "exit 3"]
+    assert "--resume" in err.getvalue()
