@@ -242,6 +242,11 @@ class Campaign:
     def stopping(self) -> bool:
         return self._stopped is not None
 
+    @property
+    def template(self) -> MessageTemplate:
+        """The message as sent: the given template with this campaign's notify_id and collapse id."""
+        return self._template
+
     def request_stop(self, reason: str = "signal", detail: str = "") -> None:
         """Stop taking new work; requests in flight may finish within ``drain_timeout_s``."""
         if self._stopped is not None:

@@ -191,6 +191,13 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     msg.add_argument(
         "--message", metavar="FILE.json", help="a full template: push_message, push_channel, settings"
     )
+    msg.add_argument(
+        "--allow-empty",
+        nargs="?",
+        const=True,
+        metavar="FIELD[,FIELD]",
+        help="let these placeholders (bare: all) render empty; else an empty value rejects its record",
+    )
     run = send.add_argument_group("sending")
     run.add_argument("--mode", choices=MODES, help="endpoint choice (default auto)")
     run.add_argument(
@@ -210,6 +217,8 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--drain-timeout-s", type=float, help="on a stop, wait this long for requests in flight")
     run.add_argument("--resume", action="store_true", help="continue a stopped run into the same RESULTS")
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
+    run.add_argument("--show", type=_positive_int, metavar="N",
+                     help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip
     _add_vendor_arguments(send)
     send.add_argument("--test", action="store_true",
                       help="a send to test devices: vendors' test flags and its own campaign id")  # fmt: skip
@@ -504,9 +513,12 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
     if level:
         logging.getLogger().setLevel(level.upper())
     options = resolve_options(args, config)
-    template, options, warnings = _prepare_send(
-        args, config, environ, resolve_template(args, config), options
-    )
+    if args.show is not None and not options.dry_run:
+        raise UsageError(f"--show {args.show} prints what a dry run renders: add --dry-run")
+    if args.show is not None and args.input == "-":
+        raise UsageError("--show needs a file INPUT: stdin is read once, by the dry run itself")
+    template = _allow_empty(resolve_template(args, config), args.allow_empty)
+    template, options, warnings = _prepare_send(args, config, environ, template, options)
     settings = None if options.dry_run else resolve_settings(args, config, environ)
     if args.input == "-" and not _pick(args, config, "format"):
         raise UsageError("reading stdin ('-') needs --format csv or --format jsonl")
@@ -522,7 +534,25 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         summary_json=Path(args.summary_json) if args.summary_json else None,
         quiet=bool(args.quiet),
         warnings=tuple(warnings),
+        show=int(args.show or 0),
     )
+
+
+def _allow_empty(template: MessageTemplate, value: str | bool | None) -> MessageTemplate:
+    """``--allow-empty`` (True: every placeholder) or ``--allow-empty FIELD[,FIELD]`` applied."""
+    if value is None:
+        return template
+    if value is True:
+        return template.with_allow_empty(True)
+    names = frozenset(name.strip() for name in str(value).split(",") if name.strip())
+    unknown = sorted(names - template.variables)
+    if not names or unknown:
+        known = ", ".join(f"{{{v}}}" for v in sorted(template.variables)) or "none"
+        raise UsageError(
+            f"--allow-empty {value}: {', '.join(unknown) or 'no field'} is not a placeholder of the "
+            f"message (its placeholders: {known})"
+        )
+    return template.with_allow_empty(names)
 
 
 def _results_path(text: str) -> Path:

@@ -22,9 +22,10 @@ from typing import IO, Final, NoReturn
 from . import _json
 from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
-from .messages import MessageTemplate, VendorWarning
+from .errors import MessageError
+from .messages import MessageTemplate, VendorWarning, describe_rendered
 from .progress import ProgressBar, format_summary, summary_line
-from .sources import open_source
+from .sources import Record, open_source
 
 __all__ = [
     "EXIT_OK",
@@ -63,6 +64,8 @@ class SendJob:
     quiet: bool = False
     #: The message's silent-drop warnings (already logged), carried into the summary.
     warnings: tuple[VendorWarning, ...] = ()
+    #: ``--dry-run --show N``: print the first N rendered messages to stdout before validating.
+    show: int = 0
 
 
 def count_records(path: str, fmt: str | None) -> int | None:
@@ -151,6 +154,29 @@ def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
         os._exit(EXIT_STOPPED)
 
 
+def show_rendered(job: SendJob, template: MessageTemplate, out: IO[str]) -> None:
+    """Print the first ``job.show`` records as a person will see them (``--dry-run --show N``).
+
+    Reads the head of the input on its own (a file: the dry run reads it again from the start); a
+    record that cannot be rendered is shown with the reason its line will give.
+    """
+    with open_source(job.input, format=job.format) as source:  # type: ignore[arg-type]
+        for shown, item in enumerate(source, 1):
+            who = f"{job.input}:{item.line}"
+            if isinstance(item, Record):
+                try:
+                    text = describe_rendered(template.render(item.variables, item.overrides or None))
+                except MessageError as exc:
+                    text = f"rejected: field '{exc.field}': {exc.reason}"
+                who += f" ({item.kind} {item.target})"
+            else:
+                text = f"rejected: {item.reason}"
+            print(f"--- {who}\n{text}", file=out)
+            if shown >= job.show:
+                break
+    out.flush()
+
+
 async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summary, int]:
     """Run a resolved send with signals, progress and the summary; returns (summary, exit status)."""
     err = stderr or sys.stderr
@@ -181,6 +207,8 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
         )
         if not job.quiet:
             print(f"{PROG}: campaign {campaign.campaign_id} -> {job.out}", file=err)
+        if job.show:
+            await asyncio.to_thread(show_rendered, job, campaign.template, sys.stdout)
         signals = 0
 
         def on_signal(signum: int) -> None:

@@ -209,3 +209,82 @@ def test_a_second_signal_aborts_the_campaign_then_exits_3(monkeypatch: pytest.Mo
         runner.exit_now(Stub(), ProgressBar(total=None, enabled=False), err)  # type: ignore[arg-type]
     assert calls == ["abort", "exit 3"]
     assert "--resume" in err.getvalue()
+
+
+# -- #13: empty values, --allow-empty, --dry-run --show -------------------------------------------------
+
+
+def _with_blank_name(tmp_path: Path) -> Path:
+    path = tmp_path / "blank.csv"
+    path.write_text("cid,name,city\ncid-a,Ann,Oslo\ncid-b,,Rome\n", encoding="utf-8")
+    return path
+
+
+def test_an_empty_placeholder_value_rejects_that_record_naming_the_field(tmp_path: Path) -> None:
+    """Without --allow-empty, a record whose placeholder cell is empty is 'rejected' naming it and 'empty'."""
+    out = tmp_path / "r.jsonl"
+    argv = ("send", _with_blank_name(tmp_path), "--out", out, "--title", "Hi {name}", "--body", "b")
+    result = run_cli(*argv, "--no-progress", "--dry-run")
+    assert result.code == 1, result.err
+    got = {r["cid"]: r for r in rows(out)}
+    assert got["cid-a"]["status"] == "validated"
+    assert got["cid-b"]["status"] == "rejected"
+    assert "'name'" in got["cid-b"]["msg"]
+    assert "empty" in got["cid-b"]["msg"]
+
+
+@pytest.mark.parametrize(
+    "flag", [("--allow-empty",), ("--allow-empty", "name"), ("--allow-empty=name,city",)]
+)
+def test_allow_empty_lets_the_named_or_every_placeholder_render_empty(
+    tmp_path: Path, flag: tuple[str, ...]
+) -> None:
+    """--allow-empty (all) or --allow-empty FIELD[,FIELD] lets an empty cell render as empty text."""
+    out = tmp_path / "r.jsonl"
+    argv = ("send", _with_blank_name(tmp_path), "--out", out, "--title", "Hi {name}", "--body", "{city}")
+    result = run_cli(*argv, "--no-progress", "--dry-run", *flag)
+    assert result.code == 0, result.err
+    assert {r["status"] for r in rows(out)} == {"validated"}
+
+
+def test_allow_empty_for_another_field_still_rejects(tmp_path: Path) -> None:
+    """--allow-empty city does not let an empty {name} through."""
+    out = tmp_path / "r.jsonl"
+    argv = ("send", _with_blank_name(tmp_path), "--out", out, "--title", "Hi {name}", "--body", "{city}")
+    result = run_cli(*argv, "--no-progress", "--dry-run", "--allow-empty", "city")
+    assert result.code == 1, result.err
+    assert {r["cid"]: r["status"] for r in rows(out)}["cid-b"] == "rejected"
+
+
+def test_allow_empty_naming_no_placeholder_is_a_usage_error(tmp_path: Path) -> None:
+    """--allow-empty nmae (no such placeholder) is exit 2 naming it, before any results file exists."""
+    out = tmp_path / "r.jsonl"
+    argv = ("send", _with_blank_name(tmp_path), "--out", out, "--title", "Hi {name}", "--body", "b")
+    result = run_cli(*argv, "--no-progress", "--dry-run", "--allow-empty", "nmae")
+    assert result.code == 2
+    assert "--allow-empty" in result.err
+    assert "nmae" in result.err
+    assert "{name}" in result.err
+    assert not out.exists()
+
+
+def test_dry_run_show_prints_the_first_rendered_messages(tmp_path: Path) -> None:
+    """--dry-run --show 2 prints two rendered messages (title/body per channel) and validates all 5."""
+    inp, out = write_recipients(tmp_path / "in.csv", 5), tmp_path / "r.jsonl"
+    result = run_cli("send", inp, "--out", out, *SIMPLE, "--dry-run", "--show", "2")
+    assert result.code == 0, result.err
+    assert result.out.count("Getui notification: Hello User 0 | Your offer") == 1
+    assert "Hello User 1" in result.out
+    assert "Hello User 2" not in result.out
+    assert "vendor options HW" in result.out
+    assert [r["status"] for r in rows(out)] == ["validated"] * 5
+
+
+def test_show_without_dry_run_is_a_usage_error(tmp_path: Path) -> None:
+    """--show N is a dry-run view: without --dry-run it is exit 2 naming both flags, nothing written."""
+    inp, out = write_recipients(tmp_path / "in.csv", 2), tmp_path / "r.jsonl"
+    result = run_cli("send", inp, "--out", out, *SIMPLE, "--show", "2")
+    assert result.code == 2
+    assert "--show" in result.err
+    assert "--dry-run" in result.err
+    assert not out.exists()
