@@ -45,6 +45,7 @@ from .intake import (
 from .messages import MessageTemplate, VendorWarning, derive_campaign_id, derive_notify_id
 from .planner import Plan, Planner
 from .results import (
+    LIBRARY_WORDS,
     UNBOUNDED_RECORDS,
     ResultsLog,
     ResultsWriteError,
@@ -52,6 +53,7 @@ from .results import (
     ResumeState,
     RunLock,
     RunMeta,
+    Words,
     load_resume_state,
     read_meta,
     write_meta,
@@ -207,7 +209,10 @@ class Campaign:
         observers: Iterable[Observer] = (),
         transport: Transport | None = None,
         warnings: Iterable[VendorWarning] = (),
+        words: Words = LIBRARY_WORDS,
     ) -> None:
+        """``warnings``: the message's silent-drop warnings, for the summary; ``words``: how messages name
+        the caller's options (library arguments by default; the CLI passes its flags)."""
         if settings is None and not options.dry_run:
             raise ValueError("settings are required unless dry_run is set")
         self._source = source
@@ -216,6 +221,7 @@ class Campaign:
         self._out = out
         self._resume = resume
         self._transport = transport
+        self._words = words
         self._observers = Observers(observers)
         self.campaign_id = options.campaign_id or derive_campaign_id(template)
         self._fingerprint = template.fingerprint
@@ -272,8 +278,7 @@ class Campaign:
             log.info("freed the disk reserve so the lines of requests in flight can be written")
         self.request_stop(
             "write_error",
-            f"could not write {exc.path}: {exc.strerror}; "
-            "free space, then run the same command with --resume",
+            f"could not write {exc.path}: {exc.strerror}; free space, then {self._words.again}",
         )
 
     async def _unless_stopped(self, work: Awaitable[T]) -> T | None:
@@ -297,7 +302,7 @@ class Campaign:
     async def run(self) -> Summary:
         """Send the campaign; returns the summary. Raises only before anything was written or sent."""
         started = time.monotonic()
-        lock = self._lock = RunLock(self._out).acquire() if self._out is not None else None
+        lock = self._lock = RunLock(self._out, self._words).acquire() if self._out is not None else None
         if lock is not None:
             opts = self._options
             largest = 1 if opts.mode is Mode.SINGLE else max(opts.batch_size, opts.list_chunk)
@@ -374,7 +379,7 @@ class Campaign:
             # error (exit 2, no results file left behind), not a stopped run to resume.
             await intake.first(1 if streamed else FIRST_ITEMS)
             if out is not None:
-                writer = ResultsWriter.open(out, meta, resume=self._resume)
+                writer = ResultsWriter.open(out, meta, resume=self._resume, words=self._words)
                 if writer.repaired:
                     log.warning(
                         "%s: cut a torn last line (%d bytes, left by a killed run); its record is sent again",
@@ -439,7 +444,7 @@ class Campaign:
         self.request_stop(
             "input_changed",
             f"{meta.input.get('name')} is not the input the earlier run of {self._out} read (its content "
-            "differs); refusing to go on: use the same input, or another --out",
+            f"differs); refusing to go on: use the same input, or another {self._words.out}",
         )
 
     async def _send(self, intake: Intake, results: ResultsLog) -> None:
@@ -514,9 +519,10 @@ class Campaign:
             if pending:
                 log.warning(
                     "%d requests still in flight after the drain timeout (%.0f s) were abandoned; "
-                    "their recipients get no line and are sent again on --resume",
+                    "their recipients get no line and are sent again on %s",
                     len(pending),
                     self._options.drain_timeout_s,
+                    self._words.resume,
                 )
                 for task in pending:
                     task.cancel()

@@ -39,7 +39,9 @@ from .errors import Action, ApiError, ResultsFileError
 from .events import Observers, RecordDone
 
 __all__ = [
+    "CLI_WORDS",
     "FINAL_STATUSES",
+    "LIBRARY_WORDS",
     "RETRYABLE_ACTIONS",
     "ResultsLocked",
     "ResultsLog",
@@ -49,6 +51,7 @@ __all__ = [
     "RunLock",
     "RunMeta",
     "Status",
+    "Words",
     "load_resume_state",
     "lock_path",
     "meta_path",
@@ -130,23 +133,40 @@ class ResultsWriteError(ResultsFileError):
         super().__init__(f"could not write {path}: {self.strerror}")
 
 
+@dataclass(frozen=True, slots=True)
+class Words:
+    """How a message names the caller's options: the CLI's flags, or the library's arguments."""
+
+    #: Continue an earlier run into the same results file.
+    resume: str
+    #: The results file.
+    out: str
+    #: Continue the same run (after a stop the caller can fix, such as a full disk).
+    again: str
+
+
+LIBRARY_WORDS: Final = Words("resume=True", "out=", "run the campaign again with resume=True")
+CLI_WORDS: Final = Words("--resume", "--out", "run the same command with --resume")
+
+
 class ResultsLocked(ResultsFileError):
     """Another run holds the results file (its PID is named)."""
 
-    def __init__(self, path: Path, pid: int | None) -> None:
+    def __init__(self, path: Path, pid: int | None, words: Words = LIBRARY_WORDS) -> None:
         self.path = path
         self.pid = pid
         holder = f"process {pid}" if pid else "another process"
         super().__init__(
-            f"{path} is in use by {holder} (a send or --resume on the same results file is running); "
-            "wait for it to end, or choose another --out"
+            f"{path} is in use by {holder} (a run or a {words.resume} into the same results file is "
+            f"running); wait for it to end, or choose another {words.out}"
         )
 
 
 class RunLock:
     """An exclusive ``flock`` on ``RESULTS.lock`` holding our PID; the kernel drops it if we die."""
 
-    def __init__(self, results: Path) -> None:
+    def __init__(self, results: Path, words: Words = LIBRARY_WORDS) -> None:
+        self.words = words
         self.path = lock_path(results)
         self._fd = -1
         self._results = results
@@ -163,7 +183,7 @@ class RunLock:
             holder = _read_pid(fd)
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise ResultsLocked(self._results, holder) from None
+                raise ResultsLocked(self._results, holder, self.words) from None
             raise ResultsFileError(f"cannot lock {self.path}: {exc.strerror}") from None
         try:
             os.ftruncate(fd, 0)
@@ -404,13 +424,22 @@ class ResultsWriter:
         self.repaired = repaired
 
     @classmethod
-    def open(cls, path: Path, meta: RunMeta, *, resume: bool, flush_lines: int = 1024) -> ResultsWriter:
+    def open(
+        cls,
+        path: Path,
+        meta: RunMeta,
+        *,
+        resume: bool,
+        flush_lines: int = 1024,
+        words: Words = LIBRARY_WORDS,
+    ) -> ResultsWriter:
         """Open for appending, after checking the file may be used for this run."""
         sidecar = meta_path(path)
         has_lines = path.exists() and path.stat().st_size > 0
         if has_lines and not resume:
             raise ResultsFileError(
-                f"{path} already holds results; pass --resume to continue that run, or choose another --out"
+                f"{path} already holds results; pass {words.resume} to continue that run, "
+                f"or choose another {words.out}"
             )
         if has_lines:
             stored = read_meta(path)

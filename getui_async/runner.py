@@ -25,6 +25,7 @@ from .engine import Campaign, Summary
 from .errors import MessageError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
 from .progress import ProgressBar, format_summary, summary_line
+from .results import CLI_WORDS
 from .sources import Record, open_source
 
 __all__ = [
@@ -204,6 +205,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             resume=job.resume,
             observers=[bar] if bar.enabled else [],  # no per-record events unless someone shows them
             warnings=job.warnings,
+            words=CLI_WORDS,
         )
         if not job.quiet:
             print(f"{PROG}: campaign {campaign.campaign_id} -> {job.out}", file=err)

@@ -46,12 +46,12 @@ def test_writer_creates_owner_only_files_and_whole_lines(tmp_path: Path) -> None
 
 
 def test_existing_results_need_resume(tmp_path: Path) -> None:
-    """A non-empty results file is refused without --resume."""
+    """A non-empty results file is refused without resume (named in library words)."""
     out = tmp_path / "r.jsonl"
     writer = ResultsWriter.open(out, META, resume=False)
     writer.write(line(1))
     writer.close()
-    with pytest.raises(ResultsFileError, match="--resume"):
+    with pytest.raises(ResultsFileError, match="resume=True"):
         ResultsWriter.open(out, META, resume=False)
 
 

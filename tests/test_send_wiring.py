@@ -11,6 +11,7 @@ import pytest
 from getui_async import _json, runner
 from getui_async.config import CampaignSettings, Mode
 from getui_async.engine import Summary, run_campaign
+from getui_async.errors import ResultsFileError
 from getui_async.events import RecordDone
 from getui_async.messages import MessageTemplate
 from getui_async.progress import ProgressBar, format_summary
@@ -288,3 +289,32 @@ def test_show_without_dry_run_is_a_usage_error(tmp_path: Path) -> None:
     assert "--show" in result.err
     assert "--dry-run" in result.err
     assert not out.exists()
+
+
+# -- #13: the library speaks its own words -------------------------------------------------------------
+
+
+async def test_library_errors_name_the_library_arguments(tmp_path: Path) -> None:
+    """run_campaign into a results file that holds results says resume=True / out=, not CLI flags."""
+    fake = FakeGetui()
+    fake.routes[("POST", "/push/single/cid")] = lambda call: reply(
+        data={"t": {"cid0000": "successed_online"}}
+    )
+    out = tmp_path / "out.jsonl"
+    inp = recipients(tmp_path, 1)
+    await run(inp, fake, out, PERSONAL, mode=Mode.SINGLE)
+    with pytest.raises(ResultsFileError) as caught:
+        await run(inp, fake, out, PERSONAL, mode=Mode.SINGLE)
+    assert "resume=True" in str(caught.value)
+    assert "out=" in str(caught.value)
+    assert "--" not in str(caught.value)
+
+
+def test_cli_errors_name_the_flags(served: Any, tmp_path: Path) -> None:
+    """The same refusal from the command line names --resume and --out."""
+    inp, out = write_recipients(tmp_path / "in.csv", 1), tmp_path / "r.jsonl"
+    assert run_cli("send", inp, "--out", out, *SIMPLE, env=served.env).code == 0
+    result = run_cli("send", inp, "--out", out, *SIMPLE, env=served.env)
+    assert result.code == 2
+    assert "--resume" in result.err
+    assert "--out" in result.err

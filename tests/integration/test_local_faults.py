@@ -102,7 +102,7 @@ async def test_write_failure_stops_keeps_every_line_and_resume_finishes(
     assert summary.exit_code == 3
     assert "No space left on device" in summary.stop_detail
     assert str(out) in summary.stop_detail
-    assert "--resume" in summary.stop_detail
+    assert "resume=True" in summary.stop_detail  # the library's words (the CLI says --resume)
     assert summary.to_dict()["stopped"] == "write_error"
     lines = read_results(out)  # whole lines only
     assert len(lines) == summary.done  # every line of this run reached the file on a retry
