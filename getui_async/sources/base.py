@@ -1,0 +1,131 @@
+"""The one interface the engine reads every kind of input through: :class:`RecordSource`.
+
+A source is a stream of :data:`SourceItem` (one per input record, in order) plus what a run keeps about
+its input: ``encoding`` (for the sidecar, so a resume decodes the same way), ``columns`` (so placeholders
+are checked before anything is sent) and a running ``digest()`` of everything read (complete at the end,
+so a resume can prove the input is the same without reading ahead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Generator, Iterator
+from types import TracebackType
+from typing import Any, Final
+
+from ._records import SourceItem
+from .options import Format
+
+STDIN_NAME: Final = "<stdin>"
+
+
+class RecordSource:
+    """One recipients input, read as a stream of :data:`SourceItem`; a context manager that closes it.
+
+    ``__iter__``, :meth:`read_chunk` and :meth:`aread_chunk` share one position, so they can be mixed.
+    Nothing is read until the first item, ``encoding`` or ``columns`` is asked for. Not thread-safe: one
+    thread at a time may use it.
+    """
+
+    def __init__(self, *, name: str, format: Format, size: int | None) -> None:
+        self.name = name
+        self.format: Format = format
+        self._size = size
+        self._closed = False
+        self._items: Generator[SourceItem, None, None] = self._generate()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} format={self.format}>"
+
+    def __enter__(self) -> RecordSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[SourceItem]:
+        return self._items
+
+    # -- what a subclass provides ----------------------------------------------------------------------
+
+    def _generate(self) -> Generator[SourceItem, None, None]:
+        """The items, in input order; whole-input problems raise :class:`~getui_async.errors.InputError`."""
+        raise NotImplementedError
+
+    def _reads(self) -> int:
+        """A counter that moves when a read returned less than asked (a pipe ran dry for now)."""
+        return 0
+
+    def _release(self) -> None:
+        """Close what the subclass opened."""
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def read_chunk(self, max_items: int) -> list[SourceItem]:
+        """Up to ``max_items`` next items; ``[]`` at the end. Meant for ``asyncio.to_thread``.
+
+        On a pipe it returns early, with what it has, once the pipe has no more data for now: records are
+        handed on as they arrive instead of waiting for a full chunk.
+        """
+        if max_items < 1:
+            raise ValueError("max_items must be at least 1")
+        items: list[SourceItem] = []
+        mark = self._reads()
+        for item in self._items:  # breaking out of the loop leaves the generator open
+            items.append(item)
+            if len(items) >= max_items or self._reads() != mark:
+                break
+        return items
+
+    async def aread_chunk(self, max_items: int) -> list[SourceItem]:
+        """:meth:`read_chunk` for the event loop: blocking reads run in a worker thread."""
+        return await asyncio.to_thread(self.read_chunk, max_items)
+
+    @property
+    def encoding(self) -> str | None:
+        """The text encoding in use (``utf-8``, ``gb18030``, ``utf-16``), None for inputs without one.
+
+        For auto-detection this reads the start of the input (on stdin: waits for its first read).
+        """
+        return None
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The header's named columns, or None for inputs without a header (JSONL, mappings).
+
+        Reads the header if it was not read yet (on stdin: waits for it); raises ``InputError`` for a bad
+        header, the same error reading would raise.
+        """
+        return None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The input's name, format and size (None for stdin): no reading, no waiting.
+
+        Whether the content is the same is told by :meth:`digest`, compared once the input was read.
+        """
+        basename = self.name if self.name.startswith("<") else os.path.basename(self.name)
+        return {"name": basename, "format": self.format, "size": self._size}
+
+    def digest(self) -> str:
+        """Hex sha256 of the input read so far (see :attr:`complete`); equal inputs, equal digests."""
+        return hashlib.sha256().hexdigest()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole input was read, so :meth:`digest` covers all of it."""
+        return False
+
+    def close(self) -> None:
+        """Release the input (never a caller's stdin). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._items.close()
+        self._release()
