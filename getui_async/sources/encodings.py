@@ -50,10 +50,15 @@ def label(encoding: str) -> str:
 
 def _decodes(head: bytes, encoding: str, *, final: bool) -> bool:
     """Whether ``head`` is valid ``encoding``; a character cut at the end of an unfinished head is fine."""
-    try:
-        codecs.getincrementaldecoder(encoding)().decode(head, final=final)
-    except UnicodeDecodeError:
-        return False
+    decoder = codecs.getincrementaldecoder(encoding)()
+    step = 64 << 10  # in slices: the text of a whole MiB at once would cost several MiB
+    with memoryview(head) as view:
+        try:
+            for start in range(0, len(head), step):
+                decoder.decode(view[start : start + step], final=False)
+            decoder.decode(b"", final=final)
+        except UnicodeDecodeError:
+            return False
     return True
 
 

@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import io
 import itertools
+import os
 import zlib
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -165,16 +166,19 @@ class _Content(io.RawIOBase):
 
     def prefetch(self, limit: int) -> bytes:
         """The first ``limit`` bytes (a file) or what the first read gave (a pipe), served again later."""
-        pending = [self._ahead[self._ahead_pos :]]
-        got = len(pending[0])
+        pending = [self._ahead[self._ahead_pos :]] if self._ahead_pos < len(self._ahead) else []
+        got = sum(map(len, pending))
         try:
             while got < limit and not self.eof:  # each pass reads more or reaches EOF
                 pending.append(self._pull(limit - got))
                 got += len(pending[-1])
                 if self._streaming:
                     break
-        finally:  # on a corrupt stream, the lines before it are still served, then the same error
-            self._ahead, self._ahead_pos = b"".join(pending), 0
+        except InputError:
+            pass  # the lines before a corrupt spot are still served; the next read raises it again
+        finally:
+            self._ahead = pending[0] if len(pending) == 1 else b"".join(pending)  # one part: no copy
+            self._ahead_pos = 0
         return self._ahead
 
     def _pull(self, size: int) -> bytes:
@@ -456,13 +460,23 @@ class TextSource(RecordSource):
             self._content = content
             encoding: str = self._options.encoding
             if encoding == "auto":
-                start = content.prefetch(DETECT_BYTES)
-                encoding = detect(start, complete=content.eof, name=self.name)
+                encoding = self._detect(content, gzipped)
             self._encoding = encoding
             utf8 = transcoded(content.read, encoding)
             raw: io.RawIOBase = content if utf8 is None else _Raw(utf8)
             self._buffered = io.BufferedReader(raw, buffer_size=_READ_SIZE)
         return self._content
+
+    def _detect(self, content: _Content, gzipped: bool) -> str:
+        """Auto-detect the encoding from the start: read in place for a plain file, else read ahead."""
+        if self._owned is not None and not gzipped and self._size is not None:
+            try:  # pread leaves the stream where it is, so nothing is held for the readers
+                start = os.pread(self._owned.fileno(), DETECT_BYTES, 0)
+            except OSError as exc:
+                raise InputError(self.name, f"read error: {exc}", line=1) from exc
+            return detect(start, complete=len(start) < DETECT_BYTES, name=self.name)
+        start = content.prefetch(DETECT_BYTES)
+        return detect(start, complete=content.eof, name=self.name)
 
     def _physical_lines(self, limit: int) -> Iterator[tuple[int, bytes | None]]:
         """(number, bytes) per physical line, or (number, None) for a line over ``limit`` (skipped)."""
