@@ -59,9 +59,9 @@ class RecordSource:
         """The items, in input order; whole-input problems raise :class:`~getui_async.errors.InputError`."""
         raise NotImplementedError
 
-    def _reads(self) -> int:
-        """A counter that moves when a read returned less than asked (a pipe ran dry for now)."""
-        return 0
+    def _would_block(self) -> bool:
+        """Whether the next item may have to wait for a pipe that has no more data for now."""
+        return False
 
     def _release(self) -> None:
         """Close what the subclass opened."""
@@ -77,10 +77,9 @@ class RecordSource:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         items: list[SourceItem] = []
-        mark = self._reads()
         for item in self._items:  # breaking out of the loop leaves the generator open
             items.append(item)
-            if len(items) >= max_items or self._reads() != mark:
+            if len(items) >= max_items or self._would_block():
                 break
         return items
 

@@ -19,7 +19,7 @@ from .options import Encoding
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["DETECT_BYTES", "detect", "label", "transcoded"]
+__all__ = ["DETECT_BYTES", "Transcoded", "detect", "label"]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def detect(head: bytes, *, complete: bool, name: str) -> str:
     return "utf-8"
 
 
-class _Transcoded(io.RawIOBase):
+class Transcoded(io.RawIOBase):
     """``inner``'s bytes in ``encoding``, served as UTF-8 (undecodable bytes passed through)."""
 
     def __init__(self, read: Callable[[int], bytes], encoding: Encoding | str) -> None:
@@ -90,6 +90,7 @@ class _Transcoded(io.RawIOBase):
         self._decoder = codecs.getincrementaldecoder(encoding)(_PASS_THROUGH)
         self._pending = b""
         self._eof = False
+        self.served = 0
 
     def readable(self) -> bool:
         return True
@@ -103,11 +104,10 @@ class _Transcoded(io.RawIOBase):
                 self._pending = text.encode("utf-8", "surrogateescape")
             data, self._pending = self._pending[: len(view)], self._pending[len(view) :]
             view[: len(data)] = data
+            self.served += len(data)
             return len(data)
 
-
-def transcoded(read: Callable[[int], bytes], encoding: str) -> Callable[[int], bytes] | None:
-    """A ``read(size)`` giving UTF-8 for input in ``encoding``; None when it already is UTF-8."""
-    if encoding == "utf-8":
-        return None
-    return _Transcoded(read, encoding).read
+    @property
+    def pending(self) -> bool:
+        """Whether transcoded bytes are waiting to be served (a read would not wait for the input)."""
+        return bool(self._pending)

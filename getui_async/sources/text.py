@@ -24,6 +24,7 @@ import hashlib
 import io
 import itertools
 import os
+import select
 import zlib
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -37,7 +38,7 @@ from ._records import OVERRIDE_KEYS, Bad, BadRecord, Kind, SourceItem, identify,
 from ._records import type_name as _json_type
 from ._records import value_text as _json_text
 from .base import RecordSource
-from .encodings import DETECT_BYTES, detect, label, transcoded
+from .encodings import DETECT_BYTES, Transcoded, detect, label
 from .header import Layout, blank
 from .options import DEFAULT_OPTIONS, Format, SourceOptions
 
@@ -142,9 +143,11 @@ class _Content(io.RawIOBase):
         self._gzipped = gzipped
         self._streaming = streaming
         self.sha = hashlib.sha256()
-        self.short_reads = 0
+        self.dry = False  # the last read of a pipe returned less than asked: it has no more for now
         self.eof = False
         self._newlines = 0
+        self.served = 0
+        self.pending = False  # like a transcoder's: nothing is held between reads here
         self._ahead = b""
         self._ahead_pos = 0
         self._failure: InputError | None = None
@@ -162,7 +165,13 @@ class _Content(io.RawIOBase):
             else:
                 data = self._pull(len(view))
             view[: len(data)] = data
+            self.served += len(data)
             return len(data)
+
+    @property
+    def holds_ahead(self) -> bool:
+        """Whether bytes read ahead are still waiting to be served."""
+        return self._ahead_pos < len(self._ahead)
 
     def prefetch(self, limit: int) -> bytes:
         """The first ``limit`` bytes (a file) or what the first read gave (a pipe), served again later."""
@@ -194,28 +203,10 @@ class _Content(io.RawIOBase):
         if not data:
             self.eof = True
             return data
-        if self._streaming and len(data) < size:
-            self.short_reads += 1
+        self.dry = self._streaming and len(data) < size
         self.sha.update(data)
         self._newlines += data.count(b"\n")
         return data
-
-
-class _Raw(io.RawIOBase):
-    """A ``read(size)`` function as a raw stream, for the BufferedReader above a transcoder."""
-
-    def __init__(self, read: Callable[[int], bytes]) -> None:
-        super().__init__()
-        self._read = read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer, /) -> int:
-        with memoryview(buffer) as view:
-            data = self._read(len(view))
-            view[: len(data)] = data
-            return len(data)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -257,6 +248,11 @@ class _CsvFeed:
     def rewind(self) -> None:
         """Give back every line of the failed record after its first: parsing resumes at start + 1."""
         self._pending.extendleft(reversed(self.record[1:]))
+
+    @property
+    def holds_lines(self) -> bool:
+        """Whether lines read ahead (the header sniffed for its delimiter) wait to be parsed."""
+        return bool(self._pending)
 
     def first_text(self) -> str | None:
         """The first line with something in it, read ahead and kept for the parser (None: none)."""
@@ -407,6 +403,8 @@ class TextSource(RecordSource):
         self._buffered: io.BufferedReader | None = None
         self._gzip: gzip.GzipFile | None = None
         self._encoding: str | None = None
+        self._raw: _Content | Transcoded | None = None
+        self._consumed = 0  # bytes taken from the BufferedReader: served - consumed = what it holds
         self._csv: tuple[_CsvFeed, Iterator[list[str]], Layout] | None = None
         super().__init__(name=name, format=format, size=size)
 
@@ -429,8 +427,23 @@ class TextSource(RecordSource):
     def complete(self) -> bool:
         return self._content is not None and self._content.eof
 
-    def _reads(self) -> int:
-        return self._content.short_reads if self._content is not None else 0
+    def _would_block(self) -> bool:
+        """On a dry pipe: True unless a whole line is buffered somewhere above it, or the pipe has data."""
+        content = self._content
+        if not self._streaming or content is None or not content.dry or content.holds_ahead:
+            return False
+        if self._raw is None or self._raw.pending:
+            return False
+        if self._csv is not None and self._csv[0].holds_lines:
+            return False
+        buffered = self._raw.served - self._consumed
+        if buffered > 0 and self._buffered is not None and b"\n" in self._buffered.peek(1)[:buffered]:
+            return False
+        try:
+            ready, _, _ = select.select([self._stream.fileno()], [], [], 0)  # type: ignore[attr-defined]
+        except (AttributeError, OSError, ValueError, TypeError):
+            return False  # not a pollable stream: read on
+        return not ready
 
     def _release(self) -> None:
         for closer in (self._buffered, self._gzip, self._owned):
@@ -462,9 +475,8 @@ class TextSource(RecordSource):
             if encoding == "auto":
                 encoding = self._detect(content, gzipped)
             self._encoding = encoding
-            utf8 = transcoded(content.read, encoding)
-            raw: io.RawIOBase = content if utf8 is None else _Raw(utf8)
-            self._buffered = io.BufferedReader(raw, buffer_size=_READ_SIZE)
+            self._raw = content if encoding == "utf-8" else Transcoded(content.read, encoding)
+            self._buffered = io.BufferedReader(self._raw, buffer_size=_READ_SIZE)
         return self._content
 
     def _detect(self, content: _Content, gzipped: bool) -> str:
@@ -487,9 +499,11 @@ class TextSource(RecordSource):
             raw = readline(limit + 1)
             if not raw:
                 return
+            self._consumed += len(raw)
             if len(raw) > limit and not raw.endswith(b"\n"):
                 while raw and not raw.endswith(b"\n"):  # skip the rest, holding one buffer at a time
                     raw = readline(_READ_SIZE)
+                    self._consumed += len(raw)
                 yield number, None
             elif number == 1 and raw.startswith(_BOM):
                 yield number, raw[len(_BOM) :]
