@@ -138,7 +138,7 @@ def test_a_file_that_is_no_workbook_is_an_input_error(tmp_path: Path) -> None:
     """A .xlsx that is not a zip workbook is an InputError naming the file."""
     path = tmp_path / "fake.xlsx"
     path.write_text("cid\nc1\n", encoding="utf-8")
-    with pytest.raises(InputError, match="not a readable .xlsx workbook") as caught:
+    with pytest.raises(InputError, match=r"not a readable \.xlsx workbook") as caught:
         read(path)
     assert caught.value.path == str(path)
 
