@@ -122,3 +122,38 @@ async def test_sync_sources_also_offer_aread_chunk() -> None:
     with open_source([{"cid": "c1"}]) as source:
         assert [item.line for item in await source.aread_chunk(10)] == [1]
         assert await source.aread_chunk(10) == []
+
+
+async def test_run_campaign_takes_a_list_and_an_async_iterable(tmp_path: Any) -> None:
+    """run_campaign sends records passed as a list of dicts or an async iterable, one line per record."""
+    from getui_async import _json
+    from getui_async.config import CampaignSettings, Mode
+    from getui_async.engine import run_campaign
+    from getui_async.messages import MessageTemplate
+    from tests.fakes import Call, FakeGetui, reply, settings
+
+    def single_ok(call: Call) -> Any:
+        return reply(data={"t": {call.body["audience"]["cid"][0]: "successed_online"}})
+
+    template = MessageTemplate.simple(title="Hi {name}", body="Body")
+
+    async def rows() -> AsyncIterator[dict[str, str]]:
+        for i in range(3):
+            await asyncio.sleep(0)
+            yield {"cid": f"a{i}", "name": f"N{i}"}
+
+    for name, records in (("list", [{"cid": f"l{i}", "name": f"N{i}"} for i in range(3)]), ("async", rows())):
+        fake = FakeGetui()
+        fake.routes[("POST", "/push/single/cid")] = single_ok
+        out = tmp_path / f"{name}.jsonl"
+        summary = await run_campaign(
+            records,  # type: ignore[arg-type]
+            template,
+            settings(),
+            CampaignSettings(mode=Mode.SINGLE),
+            out=out,
+            transport=fake.transport(),
+        )
+        lines = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+        assert sorted(line["line"] for line in lines) == [1, 2, 3], name
+        assert summary.exit_code == 0, name
