@@ -47,7 +47,7 @@ from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError
 from .messages import CLICK_FIELD, ClickType, MessageTemplate
 from .mock import cli as mock_cli
 from .progress import ProgressBar, format_summary
-from .sources import Format, open_source
+from .sources import DEFAULT_OPTIONS, DELIMITER_CHOICES, ENCODINGS, Format, SourceOptions, open_source
 
 __all__ = ["main"]
 
@@ -125,12 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Push one message (with per-recipient {field} placeholders) to every record of INPUT.",
     )
     send.add_argument(
-        "input", metavar="INPUT", help=".csv, .jsonl or .ndjson (optionally .gz), or - for stdin"
+        "input", metavar="INPUT", help=".csv, .tsv, .jsonl or .ndjson (optionally .gz), .xlsx, or - for stdin"
     )
     send.add_argument(
         "--out", required=True, metavar="RESULTS", help="results file (JSONL, one line per record)"
     )
     send.add_argument("--format", choices=FORMATS, help="input format (required for stdin)")
+    src = send.add_argument_group("reading the input")
+    src.add_argument("--encoding", choices=ENCODINGS, default="auto", help="text encoding (default auto)")
+    src.add_argument(
+        "--delimiter",
+        choices=DELIMITER_CHOICES,
+        default="auto",
+        help="CSV separator (default: auto)",
+    )
+    src.add_argument("--cid-column", metavar="NAME", help="header of the cid column (default cid/clientid)")
+    src.add_argument("--alias-column", metavar="NAME", help="header of the alias column (default alias)")
+    src.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
     msg = send.add_argument_group("message (--title/--body, or --message)")
     msg.add_argument("--title", help="notification title; may hold {field} placeholders (default: {title})")
     msg.add_argument("--body", help="notification body; may hold {field} placeholders (default: {body})")
@@ -340,11 +351,12 @@ class SendJob:
     resume: bool
     progress: bool
     summary_json: Path | None = None
+    source_options: SourceOptions = DEFAULT_OPTIONS
 
 
 def _count_records(path: str, fmt: str | None) -> int | None:
     """Records in a plain file, for the progress bar's ETA (None for stdin and gzip: unknown)."""
-    if path == "-" or path.endswith(".gz"):
+    if path == "-" or path.endswith((".gz", ".xlsx")):
         return None
     lines = 0
     last = b"\n"
@@ -361,7 +373,12 @@ async def run_send(job: SendJob, *, stderr: Any = None) -> tuple[Summary, int]:
     """Run a resolved send with signals, progress and the summary; returns (summary, exit status)."""
     stderr = stderr or sys.stderr
     loop = asyncio.get_running_loop()
-    source = await asyncio.to_thread(open_source, job.input, format=job.format)  # type: ignore[arg-type]
+    source = await asyncio.to_thread(
+        open_source,
+        job.input,
+        format=job.format,  # type: ignore[arg-type]
+        options=job.source_options,
+    )
     try:
         total = None
         if job.progress:
@@ -432,6 +449,22 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         resume=bool(args.resume),
         progress=not args.no_progress and sys.stderr.isatty(),
         summary_json=Path(args.summary_json) if args.summary_json else None,
+        source_options=_source_options(args),
+    )
+
+
+def _source_options(args: argparse.Namespace) -> SourceOptions:
+    """The input-reading flags as SourceOptions; an empty column or sheet name is a usage error."""
+    for flag in ("cid_column", "alias_column", "sheet"):
+        value = getattr(args, flag)
+        if value is not None and not value.strip():
+            raise UsageError(f"--{flag.replace('_', '-')} needs a name")
+    return SourceOptions(
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+        cid_column=args.cid_column,
+        alias_column=args.alias_column,
+        sheet=args.sheet,
     )
 
 

@@ -22,7 +22,7 @@ from .encodings import DETECT_BYTES
 from .header import CID_NAMES
 from .iterables import AsyncMappingSource, MappingSource
 from .opening import format_from_name, open_source
-from .options import DELIMITER_CHOICES, ENCODINGS, FORMATS, Encoding, Format, SourceOptions
+from .options import DEFAULT_OPTIONS, DELIMITER_CHOICES, ENCODINGS, FORMATS, Encoding, Format, SourceOptions
 from .text import MAX_LINE_BYTES, MAX_RECORD_BYTES, MAX_RECORD_LINES, TextSource
 from .xlsx import XlsxSource
 
@@ -33,6 +33,7 @@ __all__ = [
     "ALIAS_MAX_CHARS",
     "CID_MAX_CHARS",
     "CID_NAMES",
+    "DEFAULT_OPTIONS",
     "DELIMITER_CHOICES",
     "DETECT_BYTES",
     "ENCODINGS",
