@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
 from collections.abc import Generator, Iterator
 from types import TracebackType
@@ -59,6 +60,9 @@ class RecordSource:
         """The items, in input order; whole-input problems raise :class:`~getui_async.errors.InputError`."""
         raise NotImplementedError
 
+    #: Whether reads may stall (a pipe or FIFO), so read_chunk checks before each next item.
+    _pipe = False
+
     def _would_block(self) -> bool:
         """Whether the next item may have to wait for a pipe that has no more data for now."""
         return False
@@ -76,6 +80,8 @@ class RecordSource:
         """
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
+        if not self._pipe:  # nothing can stall: the C-level slice keeps the hot path as it was
+            return list(itertools.islice(self._items, max_items))
         items: list[SourceItem] = []
         for item in self._items:  # breaking out of the loop leaves the generator open
             items.append(item)

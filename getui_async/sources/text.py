@@ -398,7 +398,7 @@ class TextSource(RecordSource):
         self._options = options
         self._gzip_name = gzip_name
         self._owned = owned
-        self._streaming = streaming
+        self._streaming = self._pipe = streaming
         self._content: _Content | None = None
         self._buffered: io.BufferedReader | None = None
         self._gzip: gzip.GzipFile | None = None
@@ -495,11 +495,13 @@ class TextSource(RecordSource):
         self._open_content()
         assert self._buffered is not None
         readline = self._buffered.readline
+        counted = self._streaming  # only a pipe needs to know what the buffer holds (_would_block)
         for number in itertools.count(1):  # bounded by the input: every pass consumes a line or ends
             raw = readline(limit + 1)
             if not raw:
                 return
-            self._consumed += len(raw)
+            if counted:
+                self._consumed += len(raw)
             if len(raw) > limit and not raw.endswith(b"\n"):
                 while raw and not raw.endswith(b"\n"):  # skip the rest, holding one buffer at a time
                     raw = readline(_READ_SIZE)
