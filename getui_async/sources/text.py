@@ -12,8 +12,9 @@ Layers, bottom up::
     count, read errors → InputError) ──> [transcode to UTF-8] ──> BufferedReader ──> numbered, capped
     physical lines ──> csv / orjson
 
-Nothing reads ahead of what the records need, except auto-detecting a file's encoding (its first MiB;
-on stdin only the first read, so records still flow as they arrive).
+Nothing reads ahead of what the records need: auto-detection looks at a plain file's first MiB with
+``pread`` (leaving the stream alone), reads a gzip file's first decompressed MiB ahead, and on a pipe
+uses only what the first read returned, so records still flow as they arrive.
 """
 
 from __future__ import annotations
