@@ -510,3 +510,38 @@ def test_memory_stays_flat_over_200k_rows(tmp_path: Path, fmt: str) -> None:
     assert count == ROWS
     assert path.stat().st_size > 8 * 2**20
     assert peak < 2 * 2**20, f"peak {peak} bytes"
+
+
+def test_a_marked_prefix_digest_lets_a_resume_compare_what_the_first_run_read(tmp_path: Path) -> None:
+    """digest_at(P) on a second read equals the first read's digest() at position P, mid-chunk too."""
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"cid,name\n" + b"".join(b"c%d,n%d\n" % (i, i) for i in range(150_000)))
+    with open_source(path) as first:
+        first.read_chunk(10)
+        position, digest = first.position, first.digest()
+    assert 0 < position < path.stat().st_size
+    for cut in (position, position - 7, 0):
+        with open_source(path) as second:
+            second.mark(cut)
+            assert second.digest_at(cut) == (hashlib.sha256().hexdigest() if cut == 0 else None)
+            list(second)
+            expected = hashlib.sha256(path.read_bytes()[:cut]).hexdigest()
+            assert second.digest_at(cut) == expected
+            if cut == position:
+                assert expected == digest
+    changed = tmp_path / "changed.csv"
+    changed.write_bytes(path.read_bytes().replace(b"c5,n5\n", b"c5,n6\n"))
+    with open_source(changed) as second:
+        second.mark(position)
+        list(second)
+        assert second.digest_at(position) != digest
+
+
+def test_marking_a_position_already_read_past_is_refused() -> None:
+    """A mark behind the reader cannot be honoured, and says so."""
+    with open_source(DATA / "csv_valid.csv") as source:
+        list(source)
+        with pytest.raises(ValueError, match="already read past"):
+            source.mark(3)
+        source.mark(source.position)
+        assert source.digest_at(source.position) == source.digest()

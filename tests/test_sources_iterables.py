@@ -157,3 +157,16 @@ async def test_run_campaign_takes_a_list_and_an_async_iterable(tmp_path: Any) ->
         lines = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
         assert sorted(line["line"] for line in lines) == [1, 2, 3], name
         assert summary.exit_code == 0, name
+
+
+def test_a_mapping_source_digest_can_be_marked_by_record_count() -> None:
+    """position counts records; digest_at(n) equals the digest after n records of an equal stream."""
+    with open_source(ROWS) as first:
+        first.read_chunk(2)
+        assert first.position == 2
+        at_two = first.digest()
+    with open_source(ROWS) as second:
+        second.mark(2)
+        list(second)
+        assert second.digest_at(2) == at_two
+        assert second.position == len(ROWS)

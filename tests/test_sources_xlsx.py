@@ -128,10 +128,11 @@ def test_digest_is_the_workbook_file_hash(tmp_path: Path) -> None:
     """digest() hashes the workbook file; complete once every row was read."""
     path = workbook(tmp_path / "r.xlsx", {"S": [["cid"], ["c1"]]})
     with open_source(path) as source:
-        assert source.digest() == hashlib.sha256(path.read_bytes()).hexdigest()
         assert not source.complete
         list(source)
         assert source.complete
+        assert source.digest() == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert source.position == path.stat().st_size
 
 
 def test_a_file_that_is_no_workbook_is_an_input_error(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ so a resume can prove the input is the same without reading ahead).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
 import itertools
 import os
@@ -20,6 +21,52 @@ from ._records import SourceItem
 from .options import Format
 
 STDIN_NAME: Final = "<stdin>"
+
+
+class RunningDigest:
+    """sha256 of an input fed in pieces, which also keeps the digest of prefixes asked for in advance.
+
+    ``position`` counts what was fed: bytes, or items when each :meth:`update` says ``units=1``. A
+    resume asks, before reading, for the digest at the position the first run had reached, and compares.
+    """
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self.position = 0
+        self._pending: list[int] = []  # marks not reached yet, ascending
+        self._at: dict[int, str] = {}
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+    def mark(self, position: int) -> None:
+        """Keep the digest at ``position`` when reading reaches it; refused once reading is past it."""
+        if position < 0:
+            raise ValueError("a position is never negative")
+        if position == self.position:
+            self._at[position] = self._sha.hexdigest()
+        elif position < self.position:
+            if position not in self._at:
+                raise ValueError(f"the input was already read past position {position}; mark it before")
+        elif position not in self._pending:
+            bisect.insort(self._pending, position)
+
+    def at(self, position: int) -> str | None:
+        """The digest of the first ``position`` units, if it was marked and reached."""
+        return self._at.get(position)
+
+    def update(self, data: bytes, *, units: int | None = None) -> None:
+        """Feed ``data`` (``units``: how far it moves the position; default its length in bytes)."""
+        end = self.position + (len(data) if units is None else units)
+        while units is None and self._pending and self._pending[0] < end:  # a mark inside these bytes
+            mark = self._pending.pop(0)
+            prefix = self._sha.copy()
+            prefix.update(data[: mark - self.position])
+            self._at[mark] = prefix.hexdigest()
+        self._sha.update(data)
+        self.position = end
+        while self._pending and self._pending[0] <= end:
+            self._at[self._pending.pop(0)] = self._sha.hexdigest()
 
 
 class RecordSource:
@@ -118,9 +165,29 @@ class RecordSource:
         basename = self.name if self.name.startswith("<") else os.path.basename(self.name)
         return {"name": basename, "format": self.format, "size": self._size}
 
+    def _digest(self) -> RunningDigest:
+        """The running digest of what was read (a subclass feeds it)."""
+        raise NotImplementedError
+
     def digest(self) -> str:
         """Hex sha256 of the input read so far (see :attr:`complete`); equal inputs, equal digests."""
-        return hashlib.sha256().hexdigest()
+        return self._digest().hexdigest()
+
+    @property
+    def position(self) -> int:
+        """How far :meth:`digest` reaches: content bytes (text), records (mappings), file bytes (xlsx)."""
+        return self._digest().position
+
+    def mark(self, position: int) -> None:
+        """Ask for :meth:`digest_at` ``position``; call it before reading passes there (``ValueError`` after).
+
+        A resume marks the position the first run's digest was taken at, reads on, and compares.
+        """
+        self._digest().mark(position)
+
+    def digest_at(self, position: int) -> str | None:
+        """The digest of the input up to a marked ``position``; None until reading got there."""
+        return self._digest().at(position)
 
     @property
     def complete(self) -> bool:

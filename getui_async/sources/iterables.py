@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Generator, Iterable, Mapping
 from typing import Any, Final
 
@@ -26,7 +25,7 @@ from ._records import (
     type_name,
     value_text,
 )
-from .base import RecordSource
+from .base import RecordSource, RunningDigest
 
 __all__ = ["AsyncMappingSource", "MappingSource", "mapping_item"]
 
@@ -62,17 +61,14 @@ def mapping_item(number: int, obj: Any) -> SourceItem:
     return new_record(number, kind, target, values, overrides)
 
 
-class _Hashed:
-    """A running sha256 over the items made, so equal record streams give equal digests."""
-
-    def __init__(self) -> None:
-        self.sha = hashlib.sha256()
+class _Hashed(RunningDigest):
+    """A running sha256 over the items made (position = records), so equal streams give equal digests."""
 
     def add(self, item: SourceItem) -> SourceItem:
         if isinstance(item, BadRecord):
-            self.sha.update(_json.dumps_line([item.line, item.field, item.reason]))
+            self.update(_json.dumps_line([item.line, item.field, item.reason]), units=1)
         else:
-            self.sha.update(_json.dumps_line([item.line, item.kind, item.target, item.variables]))
+            self.update(_json.dumps_line([item.line, item.kind, item.target, item.variables]), units=1)
         return item
 
 
@@ -85,8 +81,8 @@ class MappingSource(RecordSource):
         self._eof = False
         super().__init__(name=name, format="jsonl", size=None)
 
-    def digest(self) -> str:
-        return self._hash.sha.hexdigest()
+    def _digest(self) -> RunningDigest:
+        return self._hash
 
     @property
     def complete(self) -> bool:
@@ -117,8 +113,8 @@ class AsyncMappingSource(RecordSource):
             self._loop = asyncio.get_running_loop()
         super().__init__(name=name, format="jsonl", size=None)
 
-    def digest(self) -> str:
-        return self._hash.sha.hexdigest()
+    def _digest(self) -> RunningDigest:
+        return self._hash
 
     @property
     def complete(self) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import itertools
 import os
@@ -38,7 +37,7 @@ from getui_async.errors import InputError
 from ._records import OVERRIDE_KEYS, Bad, BadRecord, Kind, SourceItem, identify, new_record, try_identify
 from ._records import type_name as _json_type
 from ._records import value_text as _json_text
-from .base import RecordSource
+from .base import RecordSource, RunningDigest
 from .encodings import DETECT_BYTES, Transcoded, detect, label
 from .header import Layout, blank
 from .options import DEFAULT_OPTIONS, Format, SourceOptions
@@ -134,7 +133,9 @@ class _Content(io.RawIOBase):
     :meth:`prefetch` reads the start ahead (kept until served) so the encoding can be detected.
     """
 
-    def __init__(self, inner: _Reader, *, name: str, gzipped: bool, streaming: bool) -> None:
+    def __init__(
+        self, inner: _Reader, *, name: str, gzipped: bool, streaming: bool, digest: RunningDigest
+    ) -> None:
         super().__init__()
         # read1 (gzip and _Prefixed have it) returns what one underlying read gives, so the lines before
         # a corrupt spot still come out and the line reached is exact, and a pipe is never waited on
@@ -143,7 +144,7 @@ class _Content(io.RawIOBase):
         self._name = name
         self._gzipped = gzipped
         self._streaming = streaming
-        self.sha = hashlib.sha256()
+        self.digest = digest
         self.dry = False  # the last read of a pipe returned less than asked: it has no more for now
         self.eof = False
         self._newlines = 0
@@ -205,7 +206,7 @@ class _Content(io.RawIOBase):
             self.eof = True
             return data
         self.dry = self._streaming and len(data) < size
-        self.sha.update(data)
+        self.digest.update(data)
         self._newlines += data.count(b"\n")
         return data
 
@@ -407,6 +408,7 @@ class TextSource(RecordSource):
         self._raw: _Content | Transcoded | None = None
         self._consumed = 0  # bytes taken from the BufferedReader: served - consumed = what it holds
         self._csv: tuple[_CsvFeed, Iterator[list[str]], Layout] | None = None
+        self._running = RunningDigest()  # fed by the content layer; made now, so marks can come first
         super().__init__(name=name, format=format, size=size)
 
     @property
@@ -421,8 +423,8 @@ class TextSource(RecordSource):
             return self._csv_header()[2].columns
         return None
 
-    def digest(self) -> str:
-        return (self._content.sha if self._content is not None else hashlib.sha256()).hexdigest()
+    def _digest(self) -> RunningDigest:
+        return self._running
 
     @property
     def complete(self) -> bool:
@@ -470,7 +472,9 @@ class TextSource(RecordSource):
             gzipped = self._gzip_name or head == _GZIP_MAGIC
             if gzipped:
                 self._gzip = inner = gzip.GzipFile(fileobj=prefixed, mode="rb")
-            content = _Content(inner, name=self.name, gzipped=gzipped, streaming=self._streaming)
+            content = _Content(
+                inner, name=self.name, gzipped=gzipped, streaming=self._streaming, digest=self._running
+            )
             self._content = content
             encoding: str = self._options.encoding
             if encoding == "auto":

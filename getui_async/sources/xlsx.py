@@ -10,7 +10,6 @@ ISO dates, ``true``/``false`` like the JSONL reader, and an empty cell is an emp
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import zipfile
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any, Final
@@ -18,7 +17,7 @@ from typing import Any, Final
 from getui_async.errors import InputError
 
 from ._records import Bad, BadRecord, SourceItem, iso_text, number_text
-from .base import RecordSource
+from .base import RecordSource, RunningDigest
 from .header import Layout, blank
 from .options import DEFAULT_OPTIONS, SourceOptions
 
@@ -59,7 +58,7 @@ class XlsxSource(RecordSource):
         self._rows: Iterator[tuple[Any, ...]] | None = None
         self._layout: Layout | None = None
         self._number = 0
-        self._sha: Any = None
+        self._sha = RunningDigest()
         self._eof = False
         super().__init__(name=name, format="xlsx", size=size)
 
@@ -67,10 +66,9 @@ class XlsxSource(RecordSource):
     def columns(self) -> tuple[str, ...]:
         return self._header().columns
 
-    def digest(self) -> str:
-        """sha256 of the workbook file, hashed when it is opened (a zip is read out of order anyway)."""
-        self._open()
-        return str(self._sha.hexdigest())
+    def _digest(self) -> RunningDigest:
+        """The workbook file's bytes, all hashed when it is opened (a zip is read out of order anyway)."""
+        return self._sha
 
     @property
     def complete(self) -> bool:
@@ -84,7 +82,7 @@ class XlsxSource(RecordSource):
         if self._rows is None:
             if self._closed:
                 raise ValueError(f"{self.name}: the source is closed")
-            sha = hashlib.sha256()
+            sha = self._sha
             try:
                 with open(self.name, "rb") as handle:
                     while chunk := handle.read(_HASH_CHUNK):
@@ -92,7 +90,7 @@ class XlsxSource(RecordSource):
                 book = self._openpyxl.load_workbook(self.name, read_only=True, data_only=True)
             except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
                 raise InputError(self.name, f"not a readable .xlsx workbook: {exc}") from exc
-            self._book, self._sha = book, sha
+            self._book = book
             names: list[str] = list(book.sheetnames)
             wanted = self._options.sheet
             if wanted is None:
