@@ -120,8 +120,11 @@ def open_source(
 
 
 def _is_regular(stream: Any) -> bool:
-    """Whether a stream is a regular file (reads never wait); pipes, terminals and unknowns are not."""
+    """Whether reads of a stream never wait: a regular file, or one without a descriptor (in memory).
+
+    Pipes, FIFOs, sockets and terminals may stall, so their records are handed on as they arrive.
+    """
     try:
         return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return isinstance(stream, (bytes, bytearray)) or type(stream).__name__ == "BytesIO"
+    except (AttributeError, OSError, ValueError):  # io.BytesIO and friends: nothing to wait for
+        return True
