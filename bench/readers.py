@@ -8,10 +8,9 @@ Inputs are generated in a temporary directory (same rows for every reader: a 32-
 city), then read through ``open_source(...).read_chunk(1000)`` the way the engine does. Time is the best
 of ``--repeats`` runs of the read loop alone, in CPU seconds of this process (``time.process_time``:
 steadier than wall time on a shared machine; generation and imports excluded). The RSS figures come from
-a child process per size that only opens and reads the workbook (``ru_maxrss``). openpyxl streams the
-rows but loads the workbook's shared-strings table whole (every distinct text cell is stored there
-once), so memory grows with the distinct texts, not with the rows: ``--repeated-text`` shows the rows
-alone.
+a child process per size that only opens and reads the workbook (``ru_maxrss``). openpyxl writes these
+workbooks with inline strings; a file saved by Excel keeps its distinct texts in a shared-strings table,
+which openpyxl loads whole. ``--repeated-text`` writes numeric ids and four names instead.
 """
 
 from __future__ import annotations
