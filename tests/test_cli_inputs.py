@@ -14,6 +14,7 @@ import errno
 import gzip
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,18 @@ from getui_async import results as results_module
 from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_MASTER_SECRET
 from getui_async.sources import MAX_LINE_BYTES, MAX_RECORD_BYTES, MAX_RECORD_LINES
 from getui_async.sources import opening as sources_opening
-from tests.cli_harness import DATA, CliResult, ThreadedMock, read_results, run_cli, write_recipients
+from tests.cli_harness import (
+    DATA,
+    SUBPROCESS_TIMEOUT_S,
+    CliResult,
+    ThreadedMock,
+    clean_environ,
+    command,
+    read_results,
+    run_cli,
+    wait_until,
+    write_recipients,
+)
 
 #: A message every corpus record fits: JSONL records may override title, body and payload.
 FLAGS = ("--title", "T", "--body", "B", "--click-type", "payload", "--payload", "p", "--no-progress")
@@ -537,3 +549,31 @@ def test_an_xlsx_workbook_is_sent(served, tmp_path, out):
     missing = send(served, path, tmp_path / "o2.jsonl", *FLAGS, "--sheet", "Nope")
     assert missing.code == 2
     assert "no worksheet named 'Nope'; sheets found: '名单', 'Other'" in missing.err
+
+
+def test_records_piped_on_stdin_are_sent_before_it_closes(served, out):
+    """Records written to a pipe that stays open are sent as they arrive (single mode), then EOF ends it."""
+    proc = subprocess.Popen(
+        command("send", "-", "--format", "csv", "--out", out, *FLAGS, "--mode", "single"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=clean_environ(served.env),
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write("cid,name\nc1,张伟\nc2,B\n".encode("gb18030"))
+        proc.stdin.flush()
+        wait_until(lambda: len(served.deliveries()) == 2)  # the pipe is still open: no EOF yet
+        assert titles(served, "c1", "c2") == ["T", "T"]
+        proc.stdin.close()
+        assert proc.wait(timeout=SUBPROCESS_TIMEOUT_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert "<stdin>: input decoded as GB18030" in err
+    assert sorted(line["line"] for line in read_results(out)) == [2, 3]
