@@ -24,7 +24,7 @@ from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
 from .messages import MessageTemplate
 from .progress import ProgressBar, format_summary, summary_line
-from .sources import open_source
+from .sources import DEFAULT_OPTIONS, SourceOptions, open_source
 
 __all__ = [
     "EXIT_OK",
@@ -61,14 +61,16 @@ class SendJob:
     summary_json: Path | None = None
     #: Only errors and the final one-line result (``--quiet``).
     quiet: bool = False
+    #: How to read the input: encoding, delimiter, id columns, sheet (``--encoding`` ...).
+    source_options: SourceOptions = DEFAULT_OPTIONS
 
 
 def count_records(path: str, fmt: str | None) -> int | None:
-    """Records in a plain file, for the progress line's ETA (None for stdin and gzip: unknown)."""
-    if path == "-" or path.endswith(".gz"):
+    """Records in a plain text file, for the progress line's ETA (None for stdin, gzip, xlsx: unknown)."""
+    if path == "-" or path.endswith((".gz", ".xlsx")) or fmt == "xlsx":
         return None
     lines = _count_lines(Path(path))
-    is_csv = (fmt or ("csv" if path.endswith(".csv") else "jsonl")) == "csv"
+    is_csv = (fmt or ("csv" if path.endswith((".csv", ".tsv")) else "jsonl")) in ("csv", "tsv")
     return max(0, lines - 1) if is_csv else lines
 
 
@@ -153,7 +155,12 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
     """Run a resolved send with signals, progress and the summary; returns (summary, exit status)."""
     err = stderr or sys.stderr
     loop = asyncio.get_running_loop()
-    source = await asyncio.to_thread(open_source, job.input, format=job.format)  # type: ignore[arg-type]
+    source = await asyncio.to_thread(
+        open_source,
+        job.input,
+        format=job.format,  # type: ignore[arg-type]
+        options=job.source_options,
+    )
     try:
         total = initial = None
         if job.progress and not job.quiet:
