@@ -49,7 +49,7 @@ from .messages import CLICK_FIELD, ClickType, MessageTemplate
 from .messages.vendors import VendorClass, VendorWarning, prepare_campaign, vendor_warnings
 from .report import command as report_command
 from .runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG, STDOUT, SendJob, run_send
-from .sources import Format
+from .sources import DELIMITER_CHOICES, ENCODINGS, Format, SourceOptions
 
 __all__ = ["build_parser", "find_config", "main"]
 
@@ -171,12 +171,23 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     send.add_argument(
-        "input", metavar="INPUT", help=".csv, .jsonl or .ndjson (optionally .gz), or - for stdin"
+        "input", metavar="INPUT", help=".csv, .tsv, .jsonl or .ndjson (optionally .gz), .xlsx, or - for stdin"
     )
     send.add_argument(
         "--out", required=True, metavar="RESULTS", help="results file (JSONL, one line per record)"
     )
     send.add_argument("--format", choices=FORMATS, help="input format (required for stdin)")
+    src = send.add_argument_group("reading the input")
+    src.add_argument("--encoding", choices=ENCODINGS, default="auto", help="text encoding (default auto)")
+    src.add_argument(
+        "--delimiter",
+        choices=DELIMITER_CHOICES,
+        default="auto",
+        help="CSV separator (default: auto)",
+    )
+    src.add_argument("--cid-column", metavar="NAME", help="header of the cid column (default cid/clientid)")
+    src.add_argument("--alias-column", metavar="NAME", help="header of the alias column (default alias)")
+    src.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
     msg = send.add_argument_group("message (--title/--body, or --message)")
     msg.add_argument("--title", help="notification title; may hold {field} placeholders (default: {title})")
     msg.add_argument("--body", help="notification body; may hold {field} placeholders (default: {body})")
@@ -535,6 +546,22 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         quiet=bool(args.quiet),
         warnings=tuple(warnings),
         show=int(args.show or 0),
+        source_options=_source_options(args),
+    )
+
+
+def _source_options(args: argparse.Namespace) -> SourceOptions:
+    """The input-reading flags as SourceOptions; an empty column or sheet name is a usage error."""
+    for flag in ("cid_column", "alias_column", "sheet"):
+        value = getattr(args, flag)
+        if value is not None and not value.strip():
+            raise UsageError(f"--{flag.replace('_', '-')} needs a name")
+    return SourceOptions(
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+        cid_column=args.cid_column,
+        alias_column=args.alias_column,
+        sheet=args.sheet,
     )
 
 

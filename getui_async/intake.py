@@ -73,77 +73,40 @@ class Job(NamedTuple):
 
 
 class InputDigest:
-    """A read-through wrapper that hashes a stream's raw bytes as the source reads them.
+    """Whether a streamed input (stdin, a FIFO) starts as an earlier run's did, from the source's own digest.
 
-    Reads with one ``os.read`` on the file descriptor when there is one, so a pipe's records come
-    through as they arrive (a buffered ``read(n)`` waits for ``n`` bytes) and no interpreter-level
-    lock of ``sys.stdin`` is held by the reader thread at exit. ``expect`` is the (bytes, sha256) of
-    what an earlier run read: :attr:`matches` says whether this input starts the same way (and, when
-    ``exact``, the earlier run read the whole input: whether it is the same length too).
+    The source hashes what it reads (:meth:`RecordSource.digest`); ``expect`` is the (position, sha256)
+    an earlier run recorded. The position is marked before the first read, so :attr:`matches` is known
+    once reading gets there: True, False (different, or shorter), or None (not there yet). When
+    ``exact`` (the earlier run read the whole input), reading past that position is a change too.
     """
 
-    def __init__(self, inner: Any, expect: tuple[int, str] | None = None, *, exact: bool = False) -> None:
-        self._inner = inner
-        self._sha = hashlib.sha256()
-        self.total = 0
-        self.eof = False
-        self._expect = expect
-        self.matches: bool | None = None if expect and expect[0] > 0 else True
-        self._exact = exact and expect is not None
-        fd: int | None
-        try:
-            fd = inner.fileno()
-            mode = os.fstat(fd).st_mode
-            # Only for pipes, terminals and sockets, read before anyone else did (nothing buffered).
-            if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)):
-                fd = None
-        except (AttributeError, OSError, ValueError):
-            fd = None
-        self._fd = fd
-        self._read1 = getattr(inner, "read1", None)
+    def __init__(self, source: RecordSource, expect: tuple[int, str] | None = None, *, exact: bool = False):
+        self._source = source
+        self._expect = expect if expect and expect[0] > 0 else None
+        self._exact = exact and self._expect is not None
+        if self._expect is not None:
+            source.mark(self._expect[0])
 
-    def read(self, size: int = -1, /) -> bytes:
-        if self._fd is not None:
-            data = os.read(self._fd, size if size > 0 else _HASH_CHUNK)
-            if size < 0 and data:
-                parts = [data]
-                while chunk := os.read(self._fd, _HASH_CHUNK):
-                    parts.append(chunk)
-                data = b"".join(parts)
-        elif self._read1 is not None and size > 0:
-            data = self._read1(size)
-        else:
-            data = self._inner.read(size)
-        if not data:
-            self.eof = True
-            self._check_prefix(final=True)
-            return data
-        expect = self._expect
-        if expect is not None and self.matches is None and self.total + len(data) >= expect[0]:
-            cut = expect[0] - self.total
-            head = self._sha.copy()
-            head.update(data[:cut])
-            self.matches = head.hexdigest() == expect[1]
-        self._sha.update(data)
-        self.total += len(data)
-        if self._exact and expect is not None and self.total > expect[0]:
-            self.matches = False  # longer than the whole input the earlier run read
-        return data
+    @property
+    def matches(self) -> bool | None:
+        expect, source = self._expect, self._source
+        if expect is None:
+            return True
+        seen = source.digest_at(expect[0])
+        if seen is None:
+            return False if source.complete else None  # shorter than what the earlier run read
+        if seen != expect[1]:
+            return False
+        return not (self._exact and source.position > expect[0])  # longer than the whole earlier input
 
-    def _check_prefix(self, *, final: bool) -> None:
-        if final and self.matches is None:
-            self.matches = False  # shorter than what the earlier run read
+    @property
+    def total(self) -> int:
+        """How far the digest reaches (see :attr:`RecordSource.position`)."""
+        return self._source.position
 
     def hexdigest(self) -> str:
-        return self._sha.hexdigest()
-
-    def fileno(self) -> int:
-        return int(self._inner.fileno())
-
-    def close(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if close is not None:
-            close()
+        return self._source.digest()
 
 
 def file_sha256(path: str, cancel: threading.Event | None = None) -> str:
@@ -211,21 +174,9 @@ async def off_loop(work: Callable[[], T]) -> T:
     return await future
 
 
-def hash_stream(
-    source: RecordSource, expect: tuple[int, str] | None, *, exact: bool = False
-) -> InputDigest | None:
-    """Put an :class:`InputDigest` under ``source`` before its first read; None if that cannot be done.
-
-    Reaches into the source's raw stream (``RecordSource._stream``): the one place the engine does.
-    """
-    if getattr(source, "_content", "missing") is not None or not hasattr(source, "_stream"):
-        log.warning(
-            "%s: cannot hash this input as it streams; a resume cannot prove it unchanged", source.name
-        )
-        return None
-    digest = InputDigest(source._stream, expect, exact=exact)
-    source._stream = digest
-    return digest
+def hash_stream(source: RecordSource, expect: tuple[int, str] | None, *, exact: bool = False) -> InputDigest:
+    """The check of a streamed ``source`` against an earlier run's (position, sha256); call before reading."""
+    return InputDigest(source, expect, exact=exact)
 
 
 # --- the reader thread ---

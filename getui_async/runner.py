@@ -15,9 +15,9 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Final, NoReturn
+from typing import IO, Any, Final, NoReturn
 
 from . import _json
 from .config import CampaignSettings, Settings
@@ -26,7 +26,7 @@ from .errors import MessageError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
 from .progress import ProgressBar, format_summary, summary_line
 from .results import CLI_WORDS
-from .sources import Record, open_source
+from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
 
 __all__ = [
     "EXIT_OK",
@@ -67,14 +67,16 @@ class SendJob:
     warnings: tuple[VendorWarning, ...] = ()
     #: ``--dry-run --show N``: print the first N rendered messages to stdout before validating.
     show: int = 0
+    #: How to read the input: encoding, delimiter, id columns, sheet (``--encoding`` ...).
+    source_options: SourceOptions = DEFAULT_OPTIONS
 
 
 def count_records(path: str, fmt: str | None) -> int | None:
-    """Records in a plain file, for the progress line's ETA (None for stdin and gzip: unknown)."""
-    if path == "-" or path.endswith(".gz"):
+    """Records in a plain text file, for the progress line's ETA (None for stdin, gzip, xlsx: unknown)."""
+    if path == "-" or path.endswith((".gz", ".xlsx")) or fmt == "xlsx":
         return None
     lines = _count_lines(Path(path))
-    is_csv = (fmt or ("csv" if path.endswith(".csv") else "jsonl")) == "csv"
+    is_csv = (fmt or ("csv" if path.endswith((".csv", ".tsv")) else "jsonl")) in ("csv", "tsv")
     return max(0, lines - 1) if is_csv else lines
 
 
@@ -155,13 +157,15 @@ def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
         os._exit(EXIT_STOPPED)
 
 
-def show_rendered(job: SendJob, template: MessageTemplate, out: IO[str]) -> None:
+def show_rendered(job: SendJob, template: MessageTemplate, options: SourceOptions, out: IO[str]) -> None:
     """Print the first ``job.show`` records as a person will see them (``--dry-run --show N``).
 
-    Reads the head of the input on its own (a file: the dry run reads it again from the start); a
-    record that cannot be rendered is shown with the reason its line will give.
+    Reads the head of the input on its own (a file: the dry run reads it again from the start, with
+    ``options`` fixing the encoding the run detected); a record that cannot be rendered is shown with
+    the reason its line will give.
     """
-    with open_source(job.input, format=job.format) as source:  # type: ignore[arg-type]
+    fmt: Any = job.format
+    with open_source(job.input, format=fmt, options=options) as source:
         for shown, item in enumerate(source, 1):
             who = f"{job.input}:{item.line}"
             if isinstance(item, Record):
@@ -182,7 +186,12 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
     """Run a resolved send with signals, progress and the summary; returns (summary, exit status)."""
     err = stderr or sys.stderr
     loop = asyncio.get_running_loop()
-    source = await asyncio.to_thread(open_source, job.input, format=job.format)  # type: ignore[arg-type]
+    source = await asyncio.to_thread(
+        open_source,
+        job.input,
+        format=job.format,  # type: ignore[arg-type]
+        options=job.source_options,
+    )
     try:
         total = initial = None
         if job.progress and not job.quiet:
@@ -210,7 +219,9 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
         if not job.quiet:
             print(f"{PROG}: campaign {campaign.campaign_id} -> {job.out}", file=err)
         if job.show:
-            await asyncio.to_thread(show_rendered, job, campaign.template, sys.stdout)
+            encoding: Any = source.encoding or job.source_options.encoding
+            shown = replace(job.source_options, encoding=encoding)
+            await asyncio.to_thread(show_rendered, job, campaign.template, shown, sys.stdout)
         signals = 0
 
         def on_signal(signum: int) -> None:

@@ -14,16 +14,28 @@ import errno
 import gzip
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from getui_async import results as results_module
-from getui_async import sources as sources_module
 from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_MASTER_SECRET
 from getui_async.sources import MAX_LINE_BYTES, MAX_RECORD_BYTES, MAX_RECORD_LINES
-from tests.cli_harness import DATA, CliResult, ThreadedMock, read_results, run_cli, write_recipients
+from getui_async.sources import opening as sources_opening
+from tests.cli_harness import (
+    DATA,
+    SUBPROCESS_TIMEOUT_S,
+    CliResult,
+    ThreadedMock,
+    clean_environ,
+    command,
+    read_results,
+    run_cli,
+    wait_until,
+    write_recipients,
+)
 
 #: A message every corpus record fits: JSONL records may override title, body and payload.
 FLAGS = ("--title", "T", "--body", "B", "--click-type", "payload", "--payload", "p", "--no-progress")
@@ -49,17 +61,25 @@ RECORD_LEVEL: dict[str, tuple[int, dict[int, str | None]]] = {
     "jsonl_nested_values.jsonl": (1, {1: "payload", 2: "tags", 3: "cid", 4: "n"}),
     "jsonl_invalid_utf8.jsonl": (1, {1: None, 2: None}),
     "jsonl_identifiers.jsonl": (1, {1: "cid", 2: "alias", 3: "cid", 4: "alias", 6: "cid", 7: "alias"}),
+    "csv_empty_column_name.csv": (1, {2: None}),
+    "csv_trailing_empty_columns.csv": (1, {4: None}),
+    "csv_gbk.csv": (0, {}),
+    "csv_gb18030.csv": (0, {}),
+    "tsv_utf16.tsv": (0, {}),
+    "csv_semicolon.csv": (0, {}),
+    "csv_tabs.csv": (0, {}),
+    "csv_clientid_header.csv": (0, {}),
 }
 
 #: Files refused before anything is sent (exit 2): the line named in the message, and a fragment of it.
 WHOLE_FILE: dict[str, tuple[int | None, str]] = {
     "csv_empty.csv": (1, "empty file: no header row"),
-    "csv_no_id_column.csv": (1, "needs a 'cid' or an 'alias' column"),
+    "csv_no_id_column.csv": (1, "columns found: 'id', 'name'"),
+    "csv_two_id_columns.csv": (1, "both name the cid"),
     "csv_duplicate_columns.csv": (1, "duplicate column name 'name'"),
-    "csv_empty_column_name.csv": (1, "column 2 has an empty name"),
-    "csv_invalid_utf8_header.csv": (1, "invalid UTF-8 (byte 0xe9 at column 6)"),
+    "csv_invalid_utf8_header.csv": (1, "invalid UTF-8 (byte 0xe9 at column 8)"),
     "csv_not_gzip.csv.gz": (1, "corrupt gzip stream"),
-    # Corrupt within the first MiB: found while fingerprinting the input, before any request.
+    # Corrupt within the first chunk of records the engine reads before its first request.
     "csv_truncated.csv.gz": (98, "corrupt gzip stream"),
     "jsonl_bad_crc.jsonl.gz": (6, "CRC check failed"),
     "jsonl_blank_only.jsonl": (1, "empty file: no JSON lines"),
@@ -334,7 +354,7 @@ def permission_denied(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, pa
 def test_unreadable_input_exits_2(served, tmp_path, out, monkeypatch):
     """An input we may not read exits 2 naming it."""
     path = write_recipients(tmp_path / "r.csv", 2)
-    permission_denied(monkeypatch, sources_module, "open", path)
+    permission_denied(monkeypatch, sources_opening, "open", path)
     result = send(served, path, out)
     result.assert_clean()
     assert result.code == 2
@@ -438,3 +458,122 @@ def test_bad_toml_exits_2_naming_the_file(served, tmp_path, out):
     assert result.code == 2
     assert f"{config}: not valid TOML" in result.err
     assert "line 1" in result.err
+
+
+# -- the files marketing teams really have (issue #13) ---------------------------------------------------
+
+
+def titles(served: ThreadedMock, *cids: str) -> list[str | None]:
+    """The title the mock delivered to each cid (the last delivery)."""
+    return [served.call(served.mock.delivery_log, cid)[-1].title for cid in cids]
+
+
+def test_a_gbk_file_is_sent_with_its_chinese_text_and_a_notice(served, out):
+    """A GBK CSV renders its Chinese names correctly and says on stderr that it was read as GB18030."""
+    result = send(served, DATA / "csv_gbk.csv", out, "--title", "{name} 您好", "--body", "B", "--no-progress")
+    result.assert_clean()
+    assert result.code == 0, result.err
+    assert "input decoded as GB18030: it is not valid UTF-8" in result.err
+    assert titles(served, "c1", "c2") == ["张伟 您好", "李娜 您好"]
+
+
+def test_encoding_utf8_keeps_a_gbk_file_from_being_guessed(served, out):
+    """--encoding utf-8 rejects the undecodable rows instead of guessing, naming the field."""
+    result = send(served, DATA / "csv_gbk.csv", out, *FLAGS, "--encoding", "utf-8")
+    result.assert_clean()
+    assert result.code == 1
+    assert {line: r["field"] for line, r in rejected(out).items()} == {2: "name", 3: "name"}
+
+
+def test_a_utf16_tsv_and_a_semicolon_file_are_sent(served, tmp_path, out):
+    """Excel's Unicode Text and a European ;-CSV both arrive with the right text."""
+    result = send(
+        served, DATA / "tsv_utf16.tsv", out, "--title", "{name}@{city}", "--body", "B", "--no-progress"
+    )
+    assert result.code == 0, result.err
+    assert titles(served, "c1", "c2") == ["张伟@上海", "Bob@Paris"]
+    other = tmp_path / "semi.jsonl"
+    result = send(
+        served, DATA / "csv_semicolon.csv", other, "--title", "{note}", "--body", "B", "--no-progress"
+    )
+    assert result.code == 0, result.err
+    assert titles(served, "c1", "c2") == ["a;b", "x,y"]
+
+
+def test_flags_name_the_delimiter_and_the_id_column(served, tmp_path, out):
+    """--delimiter and --cid-column read a file whose header alone would not say."""
+    path = tmp_path / "export.csv"
+    path.write_text("Device;Token|name\nd1|A;B\n", encoding="utf-8")  # auto would pick ';' (a tie)
+    flags = ("--title", "[{name}]", "--body", "B", "--no-progress")
+    result = send(served, path, out, *flags, "--delimiter", "|", "--cid-column", "device;token")
+    result.assert_clean()
+    assert result.code == 0, result.err
+    assert titles(served, "d1") == ["[A;B]"]
+
+
+def test_a_header_without_an_id_column_lists_the_columns(served, tmp_path, out):
+    """No id column: exit 2 listing the columns found, nothing sent; --cid-column fixes it."""
+    path = tmp_path / "r.csv"
+    path.write_text("token,name\nt1,A\n", encoding="utf-8")
+    result = send(served, path, out)
+    assert result.code == 2
+    assert "columns found: 'token', 'name'" in result.err
+    assert served.pushes() == {}
+    assert send(served, path, out, *FLAGS, "--cid-column", "TOKEN").code == 0
+
+
+def test_an_empty_column_name_flag_is_a_usage_error(out):
+    """--cid-column '' exits 2 naming the flag."""
+    result = send(None, DATA / "csv_valid.csv", out, *FLAGS, "--cid-column", " ")
+    assert result.code == 2
+    assert "--cid-column needs a name" in result.err
+
+
+def test_an_xlsx_workbook_is_sent(served, tmp_path, out):
+    """An .xlsx made by openpyxl: ids written as numbers arrive as 12345, text as typed, row = line."""
+    openpyxl = pytest.importorskip("openpyxl")
+    path = tmp_path / "r.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "名单"
+    for row in (["cid", "name", "vip"], [12345.0, "张伟", True], [None, None, None], ["c3", "Bob", False]):
+        sheet.append(row)
+    book.create_sheet("Other").append(["alias"])
+    book.save(path)
+    book.close()
+    result = send(served, path, out, "--title", "{name} {vip}", "--body", "B", "--no-progress")
+    result.assert_clean()
+    assert result.code == 0, result.err
+    assert titles(served, "12345", "c3") == ["张伟 true", "Bob false"]
+    assert sorted(line["line"] for line in read_results(out)) == [2, 4]
+    missing = send(served, path, tmp_path / "o2.jsonl", *FLAGS, "--sheet", "Nope")
+    assert missing.code == 2
+    assert "no worksheet named 'Nope'; sheets found: '名单', 'Other'" in missing.err
+
+
+def test_records_piped_on_stdin_are_sent_before_it_closes(served, out):
+    """Records written to a pipe that stays open are sent as they arrive (single mode), then EOF ends it."""
+    proc = subprocess.Popen(
+        command("send", "-", "--format", "csv", "--out", out, *FLAGS, "--mode", "single"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=clean_environ(served.env),
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write("cid,name\nc1,张伟\nc2,B\n".encode("gb18030"))
+        proc.stdin.flush()
+        wait_until(lambda: len(served.deliveries()) == 2)  # the pipe is still open: no EOF yet
+        assert titles(served, "c1", "c2") == ["T", "T"]
+        proc.stdin.close()
+        assert proc.wait(timeout=SUBPROCESS_TIMEOUT_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert "<stdin>: input decoded as GB18030" in err
+    assert sorted(line["line"] for line in read_results(out)) == [2, 3]

@@ -119,6 +119,20 @@ CORPUS: dict[str, Sequence[R | B]] = {
         R(9, "alias", "alias_3"),
     ],
     "csv_header_only.csv": [],
+    "csv_empty_column_name.csv": [
+        B(2, None, "column 2 has no name in the header but a value here ('x')", "cid", "c1")
+    ],
+    "csv_gbk.csv": [R(2, "cid", "c1"), R(3, "cid", "c2")],
+    "csv_gb18030.csv": [R(2, "cid", "c1"), R(3, "cid", "c2")],
+    "tsv_utf16.tsv": [R(2, "cid", "c1"), R(3, "cid", "c2")],
+    "csv_semicolon.csv": [R(2, "cid", "c1"), R(3, "cid", "c2")],
+    "csv_tabs.csv": [R(2, "cid", "c1"), R(3, "cid", "c2")],
+    "csv_trailing_empty_columns.csv": [
+        R(2, "cid", "c1"),
+        R(3, "cid", "c2"),
+        B(4, None, "column 4 has no name in the header but a value here ('x')", "cid", "c3"),
+    ],
+    "csv_clientid_header.csv": [R(2, "cid", "c1")],
     "jsonl_valid.jsonl": JSONL_VALID,
     "jsonl_valid.ndjson": JSONL_VALID,
     "jsonl_valid.jsonl.gz": JSONL_VALID,
@@ -164,10 +178,10 @@ CORPUS: dict[str, Sequence[R | B]] = {
 #: Files that stop the run: (line or None, fragment of the reason), and how many items come first.
 BROKEN: dict[str, tuple[int | None, str, int]] = {
     "csv_empty.csv": (1, "empty file: no header row", 0),
-    "csv_no_id_column.csv": (1, "needs a 'cid' or an 'alias' column", 0),
+    "csv_no_id_column.csv": (1, "or an 'alias' column; columns found: 'id', 'name'", 0),
+    "csv_two_id_columns.csv": (1, "columns 'cid' and 'Client_ID' both name the cid", 0),
     "csv_duplicate_columns.csv": (1, "duplicate column name 'name'", 0),
-    "csv_empty_column_name.csv": (1, "column 2 has an empty name", 0),
-    "csv_invalid_utf8_header.csv": (1, "invalid UTF-8 (byte 0xe9 at column 6)", 0),
+    "csv_invalid_utf8_header.csv": (1, "invalid UTF-8 (byte 0xe9 at column 8)", 0),
     "csv_truncated.csv.gz": (98, "corrupt gzip stream: Compressed file ended", 96),
     "csv_not_gzip.csv.gz": (1, "corrupt gzip stream: Not a gzipped file", 0),
     "jsonl_blank_only.jsonl": (1, "empty file: no JSON lines", 0),
@@ -364,14 +378,14 @@ def test_unopenable_paths_raise_input_error(tmp_path: Path, make: Any, fragment:
 
 def test_unreadable_file_raises_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A permission error on open becomes an InputError (simulated: the tests may run as root)."""
-    from getui_async import sources
+    from getui_async.sources import opening
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied")
 
     target = tmp_path / "locked.csv"
     target.write_text("cid\nc1\n")
-    monkeypatch.setattr(sources, "open", refuse, raising=False)
+    monkeypatch.setattr(opening, "open", refuse, raising=False)
     with pytest.raises(InputError, match="permission denied"):
         open_source(target)
 
@@ -407,86 +421,66 @@ def test_every_item_serialises_to_json() -> None:
             _json.dumps({slot: getattr(item, slot) for slot in item.__slots__})
 
 
-# -- fingerprint ---------------------------------------------------------------------------------------
+# -- fingerprint and digest -----------------------------------------------------------------------------
 
 
-def test_fingerprint_describes_the_file() -> None:
-    """The fingerprint has the base name, format, size on disk and the head hash of the content."""
+def test_fingerprint_describes_the_file_without_reading_it() -> None:
+    """The fingerprint has the base name, format and size on disk, and reads nothing."""
     path = DATA / "csv_valid.csv.gz"
     with open_source(path) as source:
         fp = source.fingerprint()
-    content = gzip.decompress(path.read_bytes())
-    assert fp == {
-        "name": "csv_valid.csv.gz",
-        "format": "csv",
-        "size": path.stat().st_size,
-        "head_sha256": hashlib.sha256(content[:HEAD_BYTES]).hexdigest(),
-    }
+        assert source.digest() == hashlib.sha256().hexdigest()
+    assert fp == {"name": "csv_valid.csv.gz", "format": "csv", "size": path.stat().st_size}
 
 
-def test_fingerprint_is_stable_and_does_not_disturb_reading() -> None:
-    """Taking the fingerprint before, during or after reading gives one answer and the same items."""
-    path = DATA / "csv_unbalanced_quote.csv"
+def test_digest_covers_the_whole_content_once_read() -> None:
+    """digest() is the sha256 of the decompressed content, complete once the reader reached the end."""
+    path = DATA / "csv_valid.csv.gz"
     with open_source(path) as source:
-        before = source.fingerprint()
-        head = source.read_chunk(2)
-        during = source.fingerprint()
-        rest = list(source)
-    with open_source(path) as source:
-        plain = list(source)
-        after = source.fingerprint()
-    assert before == during == after
-    assert [*head, *rest] == plain
+        list(source)
+        assert source.complete
+        assert source.digest() == hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
 
 
-def test_fingerprint_of_stdin_matches_the_same_content(tmp_path: Path) -> None:
-    """Stdin's fingerprint hashes the buffered head like a file's, with no size; reading still works."""
+def test_digest_of_stdin_matches_the_same_file(tmp_path: Path) -> None:
+    """Piped content gives the file's digest; the fingerprint has no size for stdin."""
     data = b"cid,name\n" + b"".join(b"c%d,n%d\n" % (i, i) for i in range(120_000))
     assert len(data) > HEAD_BYTES
     path = tmp_path / "big.csv"
     path.write_bytes(data)
     with open_source(path) as source:
-        on_disk = source.fingerprint()
+        on_disk = (sum(1 for _ in source), source.digest(), source.fingerprint())
     with open_source("-", format="csv", stdin=io.BytesIO(data)) as source:
-        piped = source.fingerprint()
-        count = sum(1 for _ in source)
-    assert piped == {**on_disk, "name": "<stdin>", "size": None}
-    assert count == 120_000
+        piped = (sum(1 for _ in source), source.digest(), source.fingerprint())
+    assert piped == (120_000, on_disk[1], {**on_disk[2], "name": "<stdin>", "size": None})
 
 
-def test_fingerprint_differs_for_different_content(tmp_path: Path) -> None:
-    """One changed byte in the head, or a different size, changes the fingerprint."""
-    paths = [tmp_path / f"{n}.csv" for n in "abc"]
-    paths[0].write_bytes(b"cid\nc1\n")
-    paths[1].write_bytes(b"cid\nc2\n")
-    paths[2].write_bytes(b"cid\nc1\n" + b"c9\n")
-    prints = []
-    for path in paths:
+def test_digest_tells_rows_swapped_after_the_first_mib(tmp_path: Path) -> None:
+    """Two rows swapped far past the first MiB give another digest (same size, same head)."""
+    rows = [b"c%d,n%d\n" % (i, i) for i in range(150_000)]
+    first = tmp_path / "a.csv"
+    second = tmp_path / "b.csv"
+    first.write_bytes(b"cid,name\n" + b"".join(rows))
+    rows[-1], rows[-2] = rows[-2], rows[-1]
+    second.write_bytes(b"cid,name\n" + b"".join(rows))
+    digests = []
+    for path in (first, second):
         with open_source(path) as source:
-            prints.append({k: v for k, v in source.fingerprint().items() if k != "name"})
-    assert prints[0]["head_sha256"] != prints[1]["head_sha256"]
-    assert prints[0] != prints[2]
+            source.read_chunk(10)
+            assert not source.complete
+            list(source)
+            assert source.complete
+            digests.append(source.digest())
+    assert digests[0] != digests[1]
 
 
-def test_a_break_in_the_head_fails_the_fingerprint_and_reading_alike() -> None:
-    """A gzip break within the hashed head raises from fingerprint(); reading then stops at the same line."""
+def test_a_gzip_break_in_the_first_mib_still_serves_the_lines_before_it() -> None:
+    """Encoding detection reads ahead into a gzip break; the records before it still come out."""
     items: list[SourceItem] = []
-    with open_source(DATA / "csv_truncated.csv.gz") as source:
-        with pytest.raises(InputError) as from_fingerprint:
-            source.fingerprint()
-        with pytest.raises(InputError) as from_reading:
-            items.extend(source)
-    assert from_fingerprint.value.line == from_reading.value.line == 98
+    with open_source(DATA / "csv_truncated.csv.gz") as source, pytest.raises(InputError) as caught:
+        items.extend(source)
+    assert caught.value.line == 98
     assert [item.line for item in items] == list(range(2, 98))
-
-
-def test_fingerprint_after_close_without_reading_is_refused() -> None:
-    """A closed source that never read its head cannot make up a fingerprint."""
-    source = open_source(DATA / "csv_valid.csv")
-    source.close()
-    source.close()
-    with pytest.raises(ValueError, match="closed"):
-        source.fingerprint()
 
 
 # -- memory --------------------------------------------------------------------------------------------
@@ -516,3 +510,38 @@ def test_memory_stays_flat_over_200k_rows(tmp_path: Path, fmt: str) -> None:
     assert count == ROWS
     assert path.stat().st_size > 8 * 2**20
     assert peak < 2 * 2**20, f"peak {peak} bytes"
+
+
+def test_a_marked_prefix_digest_lets_a_resume_compare_what_the_first_run_read(tmp_path: Path) -> None:
+    """digest_at(P) on a second read equals the first read's digest() at position P, mid-chunk too."""
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"cid,name\n" + b"".join(b"c%d,n%d\n" % (i, i) for i in range(150_000)))
+    with open_source(path) as first:
+        first.read_chunk(10)
+        position, digest = first.position, first.digest()
+    assert 0 < position < path.stat().st_size
+    for cut in (position, position - 7, 0):
+        with open_source(path) as second:
+            second.mark(cut)
+            assert second.digest_at(cut) == (hashlib.sha256().hexdigest() if cut == 0 else None)
+            list(second)
+            expected = hashlib.sha256(path.read_bytes()[:cut]).hexdigest()
+            assert second.digest_at(cut) == expected
+            if cut == position:
+                assert expected == digest
+    changed = tmp_path / "changed.csv"
+    changed.write_bytes(path.read_bytes().replace(b"c5,n5\n", b"c5,n6\n"))
+    with open_source(changed) as second:
+        second.mark(position)
+        list(second)
+        assert second.digest_at(position) != digest
+
+
+def test_marking_a_position_already_read_past_is_refused() -> None:
+    """A mark behind the reader cannot be honoured, and says so."""
+    with open_source(DATA / "csv_valid.csv") as source:
+        list(source)
+        with pytest.raises(ValueError, match="already read past"):
+            source.mark(3)
+        source.mark(source.position)
+        assert source.digest_at(source.position) == source.digest()

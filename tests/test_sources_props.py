@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from getui_async import _json
 from getui_async.errors import InputError
-from getui_async.sources import BadRecord, Kind, Record, SourceItem, open_source
+from getui_async.sources import BadRecord, Kind, Record, SourceItem, SourceOptions, open_source
 
 PROPS = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
@@ -81,8 +81,9 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, list[Record]]:
     quotings: list[Literal[0, 1]] = [csv.QUOTE_MINIMAL, csv.QUOTE_ALL]
     quoting = csv.QUOTE_ALL if terminator == "\n" else draw(st.sampled_from(quotings))
     names = draw(st.permutations(id_columns + variables))
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))  # found from the header, outside quotes
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator=terminator, quoting=quoting)
+    writer = csv.writer(out, lineterminator=terminator, quoting=quoting, delimiter=delimiter)
     writer.writerow(names)
     expected: list[Record] = []
     for _ in range(draw(st.integers(0, 25))):
@@ -103,10 +104,28 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, list[Record]]:
 @PROPS
 @given(case=csv_files())
 def test_valid_csv_yields_every_record_once_at_its_line(case: tuple[bytes, list[Record]]) -> None:
-    """A valid CSV file (quoted fields, blank lines, CRLF, BOM) yields exactly its records, at their lines."""
+    """A valid CSV file (any delimiter, quoted fields, blank lines, CRLF, BOM) yields exactly its records."""
     data, expected = case
     with open_source("-", format="csv", stdin=io.BytesIO(data)) as source:
         assert list(source) == expected
+
+
+@PROPS
+@given(case=csv_files(), encoding=st.sampled_from(["utf-16", "utf-16-le", "utf-16-be", "gb18030"]))
+def test_the_same_csv_in_another_encoding_yields_the_same_records(
+    case: tuple[bytes, list[Record]], encoding: str
+) -> None:
+    """UTF-16 (a BOM, auto-detected) and GB18030 (named) give exactly the records of the UTF-8 file."""
+    data, expected = case
+    text = data.decode("utf-8-sig")
+    if encoding == "gb18030":
+        encoded, options = text.encode("gb18030"), SourceOptions(encoding="gb18030")
+    else:  # -le / -be: the BOM written by hand, as Excel and Notepad do
+        bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+        encoded, options = bom + text.encode(encoding), SourceOptions()
+    with open_source("-", format="csv", stdin=io.BytesIO(encoded), options=options) as source:
+        assert list(source) == expected
+        assert source.encoding == ("gb18030" if encoding == "gb18030" else "utf-16")
 
 
 scalars = st.one_of(
