@@ -42,7 +42,13 @@ from .intake import (
     hash_stream,
     off_loop,
 )
-from .messages import MessageTemplate, VendorWarning, derive_campaign_id, derive_notify_id
+from .messages import (
+    MessageTemplate,
+    VendorWarning,
+    check_placeholders,
+    derive_campaign_id,
+    derive_notify_id,
+)
 from .planner import Plan, Planner
 from .results import (
     LIBRARY_WORDS,
@@ -302,6 +308,12 @@ class Campaign:
     async def run(self) -> Summary:
         """Send the campaign; returns the summary. Raises only before anything was written or sent."""
         started = time.monotonic()
+        # A placeholder that is no column of the header would reject every record: one error instead,
+        # before the input is hashed or anything is locked, written or sent (a bad header raises too).
+        source = self._source
+        columns = await self._unless_stopped(off_loop(lambda: source.columns))
+        if columns is not None:
+            check_placeholders(self._template, columns)
         lock = self._lock = RunLock(self._out, self._words).acquire() if self._out is not None else None
         if lock is not None:
             opts = self._options

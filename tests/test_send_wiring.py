@@ -11,7 +11,7 @@ import pytest
 from getui_async import _json, runner
 from getui_async.config import CampaignSettings, Mode
 from getui_async.engine import Summary, run_campaign
-from getui_async.errors import ResultsFileError
+from getui_async.errors import MessageError, ResultsFileError
 from getui_async.events import RecordDone
 from getui_async.messages import MessageTemplate
 from getui_async.progress import ProgressBar, format_summary
@@ -318,3 +318,61 @@ def test_cli_errors_name_the_flags(served: Any, tmp_path: Path) -> None:
     assert result.code == 2
     assert "--resume" in result.err
     assert "--out" in result.err
+
+
+# -- #13: placeholders checked against the header before anything is sent ---------------------------------
+
+
+def test_a_misspelled_placeholder_is_exit_2_before_anything_is_sent(served: Any, tmp_path: Path) -> None:
+    """{nmae} over a 'name' column: exit 2 naming it, the columns, the closest; no file, no push."""
+    inp, out = write_recipients(tmp_path / "in.csv", 3), tmp_path / "r.jsonl"
+    result = run_cli(
+        "send", inp, "--out", out, "--title", "Hi {nmae}", "--body", "b", "--no-progress", env=served.env
+    )
+    assert result.code == 2, result.err
+    assert "{nmae}" in result.err
+    assert "columns: cid, name" in result.err
+    assert "did you mean {name}?" in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # no results, sidecar or lock file
+    assert sum(served.pushes().values()) == 0
+
+
+def test_a_misspelled_placeholder_is_exit_2_in_a_dry_run_too(tmp_path: Path) -> None:
+    """The header check runs for --dry-run as well: no results file is created."""
+    inp, out = write_recipients(tmp_path / "in.csv", 3), tmp_path / "r.jsonl"
+    result = run_cli(
+        "send", inp, "--out", out, "--title", "{Name}", "--body", "b", "--no-progress", "--dry-run"
+    )
+    assert result.code == 2, result.err
+    assert "did you mean {name}?" in result.err
+    assert not out.exists()
+
+
+def test_unbalanced_braces_are_exit_2(tmp_path: Path) -> None:
+    """--title '{name' is refused before reading or writing anything."""
+    inp, out = write_recipients(tmp_path / "in.csv", 3), tmp_path / "r.jsonl"
+    result = run_cli(
+        "send", inp, "--out", out, "--title", "Hi {name", "--body", "b", "--no-progress", "--dry-run"
+    )
+    assert result.code == 2, result.err
+    assert not out.exists()
+
+
+def test_a_jsonl_input_has_no_header_so_a_missing_key_rejects_per_record(tmp_path: Path) -> None:
+    """JSONL has no header: a placeholder missing from a record rejects that record only."""
+    inp, out = tmp_path / "in.jsonl", tmp_path / "r.jsonl"
+    inp.write_text('{"cid": "c1", "name": "A"}\n{"cid": "c2"}\n', encoding="utf-8")
+    result = run_cli(
+        "send", inp, "--out", out, "--title", "Hi {name}", "--body", "b", "--no-progress", "--dry-run"
+    )
+    assert result.code == 1, result.err
+    assert [r["status"] for r in rows(out)] == ["validated", "rejected"]
+
+
+async def test_the_library_checks_placeholders_against_the_header_too(tmp_path: Path) -> None:
+    """run_campaign raises MessageError for {nmae} before creating the results file."""
+    out = tmp_path / "out.jsonl"
+    template = MessageTemplate.simple(title="Hi {nmae}", body="b")
+    with pytest.raises(MessageError, match=r"did you mean \{name\}\?"):
+        await run(recipients(tmp_path, 2), FakeGetui(), out, template)
+    assert not out.exists()
