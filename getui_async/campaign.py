@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -62,10 +62,11 @@ from .results import (
     Words,
     load_resume_state,
     read_meta,
+    stored_encoding,
     write_meta,
 )
 from .retry import call_with_retry
-from .sources import RecordSource, open_source
+from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .throttle import Throttle
 from .transport import Transport
 
@@ -228,6 +229,8 @@ class Campaign:
         self._resume = resume
         self._transport = transport
         self._words = words
+        #: The input's text encoding as read (kept in the sidecar so a resume reads it the same way).
+        self._encoding: str | None = None
         self._observers = Observers(observers)
         self.campaign_id = options.campaign_id or derive_campaign_id(template)
         self._fingerprint = template.fingerprint
@@ -311,7 +314,8 @@ class Campaign:
         # A placeholder that is no column of the header would reject every record: one error instead,
         # before the input is hashed or anything is locked, written or sent (a bad header raises too).
         source = self._source
-        columns = await self._unless_stopped(off_loop(lambda: source.columns))
+        head = await self._unless_stopped(off_loop(lambda: (source.columns, source.encoding)))
+        columns, self._encoding = head if head is not None else (None, None)
         if columns is not None:
             check_placeholders(self._template, columns)
         lock = self._lock = RunLock(self._out, self._words).acquire() if self._out is not None else None
@@ -364,6 +368,8 @@ class Campaign:
         planner: Planner[Job] = Planner(
             self._options.mode, batch_size=self._options.batch_size, list_chunk=self._options.list_chunk
         )
+        if self._encoding is not None:
+            fingerprint["encoding"] = self._encoding
         meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=self._options.test)
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         writer: ResultsWriter | None = None
@@ -595,8 +601,20 @@ def _log_preflight(state: Any) -> None:
     log.warning("cannot get a Getui token yet (%s); retrying in %.1f s", exc, state.upcoming_sleep)
 
 
+def resume_source_options(options: SourceOptions, out: Path | None, resume: bool) -> SourceOptions:
+    """``options``, with the encoding the earlier run detected when resuming with ``encoding="auto"``."""
+    if not resume or out is None or options.encoding != "auto":
+        return options
+    stored = stored_encoding(out)
+    return replace(options, encoding=stored) if stored in ENCODINGS else options  # type: ignore[arg-type]
+
+
 async def run_campaign(
-    source: RecordSource | str | os.PathLike[str],
+    source: RecordSource
+    | str
+    | os.PathLike[str]
+    | Iterable[Mapping[str, Any]]
+    | AsyncIterable[Mapping[str, Any]],
     template: MessageTemplate,
     settings: Settings | None,
     options: CampaignSettings | None = None,
@@ -605,20 +623,29 @@ async def run_campaign(
     resume: bool = False,
     observers: Iterable[Observer] = (),
     transport: Transport | None = None,
+    source_options: SourceOptions | None = None,
 ) -> Summary:
     """Push ``template`` to every recipient in ``source``; one line per record in ``out``.
 
-    ``source`` is a :class:`~getui_async.sources.RecordSource` or a path (CSV/JSONL, optionally .gz).
-    Returns the :class:`Summary`; ``summary.exit_code`` follows the CLI contract.
+    ``source`` is a :class:`~getui_async.sources.RecordSource`, a path (CSV/TSV/JSONL, optionally .gz,
+    or .xlsx), or an iterable / async iterable of mappings (records numbered from 1, as their lines).
+    ``source_options`` says how to read a path (encoding, delimiter, id columns, sheet); on a resume
+    with ``encoding="auto"`` the encoding the first run detected is used. Returns the
+    :class:`Summary`; ``summary.exit_code`` follows the CLI contract.
     """
-    opened = source if isinstance(source, RecordSource) else open_source(source)
+    out_path = Path(out) if out is not None else None
+    if isinstance(source, RecordSource):
+        opened = source
+    else:
+        reading = resume_source_options(source_options or DEFAULT_OPTIONS, out_path, resume)
+        opened = open_source(source, options=reading)
     try:
         campaign = Campaign(
             opened,
             template,
             settings,
             options or CampaignSettings(),
-            out=Path(out) if out is not None else None,
+            out=out_path,
             resume=resume,
             observers=observers,
             transport=transport,

@@ -55,6 +55,7 @@ __all__ = [
     "load_resume_state",
     "lock_path",
     "meta_path",
+    "stored_encoding",
 ]
 
 log = logging.getLogger(__name__)
@@ -263,6 +264,9 @@ class RunMeta:
             return "it was written for a different message"
         theirs = other.get("input")
         theirs = theirs if isinstance(theirs, Mapping) else {}
+        mine, stored = self.input.get("encoding"), theirs.get("encoding")
+        if mine is not None and stored is not None and mine != stored:
+            return f"the earlier run read the input as {stored}, this one as {mine}"
         for key in ("format", "size", "head_sha256", "sha256"):
             mine, stored = self.input.get(key), theirs.get(key)
             if mine is not None and stored is not None and mine != stored:
@@ -539,6 +543,14 @@ def read_meta(results: Path) -> dict[str, Any] | None:
     except (OSError, _json.JSONDecodeError):
         return None
     return stored if isinstance(stored, dict) else None
+
+
+def stored_encoding(results: Path) -> str | None:
+    """The text encoding the run that wrote ``results`` read its input with (None: unknown or none)."""
+    stored = read_meta(results)
+    found = stored.get("input") if stored else None
+    encoding = found.get("encoding") if isinstance(found, dict) else None
+    return encoding if isinstance(encoding, str) else None
 
 
 def write_meta(results: Path, meta: RunMeta) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Final, NoReturn
 
 from . import _json
+from .campaign import resume_source_options
 from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
 from .errors import MessageError
@@ -190,7 +191,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
         open_source,
         job.input,
         format=job.format,  # type: ignore[arg-type]
-        options=job.source_options,
+        options=resume_source_options(job.source_options, job.out, job.resume),
     )
     try:
         total = initial = None

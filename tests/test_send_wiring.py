@@ -376,3 +376,50 @@ async def test_the_library_checks_placeholders_against_the_header_too(tmp_path: 
     with pytest.raises(MessageError, match=r"did you mean \{name\}\?"):
         await run(recipients(tmp_path, 2), FakeGetui(), out, template)
     assert not out.exists()
+
+
+# -- #13: the detected encoding is kept for the resume ------------------------------------------------------
+
+GBK = Path(__file__).parent / "data" / "csv_gbk.csv"
+
+
+def test_a_gbk_file_is_noticed_and_its_encoding_kept_in_the_sidecar(served: Any, tmp_path: Path) -> None:
+    """A GBK CSV: stderr says 'input decoded as GB18030', the sidecar keeps gb18030, titles arrive right."""
+    out = tmp_path / "r.jsonl"
+    result = run_cli(
+        "send",
+        GBK,
+        "--out",
+        out,
+        "--title",
+        "你好 {name}",
+        "--body",
+        "{city}",
+        "--no-progress",
+        env=served.env,
+    )
+    assert result.code == 0, result.err
+    assert "input decoded as GB18030" in result.err
+    assert read_meta(out)["input"]["encoding"] == "gb18030"
+    assert {r["status"] for r in rows(out)} <= {"successed_online", "successed_offline", "successed_ignore"}
+
+
+def test_a_resume_reads_with_the_encoding_the_first_run_detected(
+    served: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--resume with --encoding auto opens the input with the sidecar's encoding (no second guess)."""
+    out = tmp_path / "r.jsonl"
+    argv = ("send", GBK, "--out", out, "--title", "{name}", "--body", "{city}", "--no-progress")
+    assert run_cli(*argv, env=served.env).code == 0
+    seen: list[str] = []
+    real = runner.open_source
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["options"].encoding)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "open_source", spy)
+    result = run_cli(*argv, "--resume", env=served.env)
+    assert result.code == 0, result.err
+    assert seen == ["gb18030"]
+    assert "decoded as GB18030" not in result.err
