@@ -423,3 +423,47 @@ def test_a_resume_reads_with_the_encoding_the_first_run_detected(
     assert result.code == 0, result.err
     assert seen == ["gb18030"]
     assert "decoded as GB18030" not in result.err
+
+
+# -- #13: records a library caller already holds ------------------------------------------------------------
+
+
+def _ok_batch(call: Call) -> Response:
+    data = {
+        f"t{i}": {m["audience"]["cid"][0]: "successed_online"} for i, m in enumerate(call.body["msg_list"])
+    }
+    return reply(data=data)
+
+
+async def test_run_campaign_takes_a_list_of_mappings_numbered_as_lines(tmp_path: Path) -> None:
+    """A list of dicts goes straight in; each result's line is its record number; a bad one is rejected."""
+    fake = FakeGetui()
+    fake.routes[("POST", "/push/single/batch/cid")] = _ok_batch
+    out = tmp_path / "out.jsonl"
+    records = [{"cid": "c1", "name": "A"}, {"cid": "c2"}, {"cid": "c3", "name": "C"}]
+    summary = await run_campaign(
+        records, PERSONAL, settings(), CampaignSettings(mode=Mode.BATCH), out=out, transport=fake.transport()
+    )
+    got = {r["line"]: (r.get("cid"), r["status"]) for r in rows(out)}
+    assert got == {1: ("c1", "successed_online"), 2: ("c2", "rejected"), 3: ("c3", "successed_online")}
+    assert summary.exit_code == 1
+
+
+async def test_run_campaign_takes_an_async_iterable_and_resumes_it(tmp_path: Path) -> None:
+    """An async generator of mappings is sent; resume=True with the same records sends nothing again."""
+    fake = FakeGetui()
+    fake.routes[("POST", "/push/single/batch/cid")] = _ok_batch
+    out = tmp_path / "out.jsonl"
+
+    async def records() -> Any:
+        for i in range(5):
+            yield {"cid": f"c{i}", "name": f"N{i}"}
+
+    options = CampaignSettings(mode=Mode.BATCH)
+    first = await run_campaign(records(), PERSONAL, settings(), options, out=out, transport=fake.transport())
+    assert first.done == 5
+    again = await run_campaign(
+        records(), PERSONAL, settings(), options, out=out, resume=True, transport=fake.transport()
+    )
+    assert (again.done, again.skipped) == (0, 5)
+    assert len(fake.path_calls("/push/single/batch/cid")) == 1
