@@ -21,9 +21,9 @@ from aiolimiter import AsyncLimiter
 from .client import MAX_USER_QUERY, GetuiClient
 from .config import Settings
 from .dedupe import DuplicateFilter
-from .messages import MessageTemplate, recipient_ids
+from .messages import MessageTemplate, check_placeholders, recipient_ids
 from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
-from .sources import BadRecord, Format, Record, open_source
+from .sources import BadRecord, Format, Record, SourceOptions, open_source
 
 __all__ = ["DEFAULT_CHECK_RATE_PER_S", "CheckReport", "check_input"]
 
@@ -186,10 +186,15 @@ async def check_input(
     dead_cids: str | os.PathLike[str] | None = None,
     client: GetuiClient | None = None,
     stdin: BinaryIO | None = None,
+    source_options: SourceOptions | None = None,
+    check_fields: bool = True,
 ) -> CheckReport:
     """Check one campaign input; with ``settings`` (or ``client``) also ask Getui about cids and quota.
 
-    Raises :class:`~getui_async.sources.InputError` for an input ``send`` would refuse, and
+    ``source_options`` reads the input as ``send``'s flags do (encoding, delimiter, id columns, sheet).
+    Raises :class:`~getui_async.sources.InputError` for an input ``send`` would refuse (and
+    :class:`~getui_async.errors.MessageError` for a placeholder that is no column of its header, unless
+    ``check_fields`` is false: the template was not given, only defaulted), and
     :class:`~getui_async.errors.GetuiError` when Getui cannot be asked.
     """
     if client is None and settings is not None:
@@ -205,10 +210,15 @@ async def check_input(
                 dead_cids=dead_cids,
                 client=own,
                 stdin=stdin,
+                source_options=source_options,
+                check_fields=check_fields,
             )
     dead = _DeadCids(client, rate_per_s, os.fspath(dead_cids) if dead_cids is not None else None)
     try:
-        with open_source(path, format=format, stdin=stdin) as source:
+        with open_source(path, format=format, stdin=stdin, options=source_options) as source:
+            columns = source.columns
+            if template is not None and check_fields and columns is not None:
+                check_placeholders(template, columns)  # the same refusal as send's
             tally = _Tally(source.name)
             await _read(source, tally, dead)
         counts: dict[str, Any] = {}

@@ -177,17 +177,7 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
         "--out", required=True, metavar="RESULTS", help="results file (JSONL, one line per record)"
     )
     send.add_argument("--format", choices=FORMATS, help="input format (required for stdin)")
-    src = send.add_argument_group("reading the input")
-    src.add_argument("--encoding", choices=ENCODINGS, default="auto", help="text encoding (default auto)")
-    src.add_argument(
-        "--delimiter",
-        choices=DELIMITER_CHOICES,
-        default="auto",
-        help="CSV separator (default: auto)",
-    )
-    src.add_argument("--cid-column", metavar="NAME", help="header of the cid column (default cid/clientid)")
-    src.add_argument("--alias-column", metavar="NAME", help="header of the alias column (default alias)")
-    src.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+    _add_source_arguments(send)
     msg = send.add_argument_group("message (--title/--body, or --message)")
     msg.add_argument("--title", help="notification title; may hold {field} placeholders (default: {title})")
     msg.add_argument("--body", help="notification body; may hold {field} placeholders (default: {body})")
@@ -269,6 +259,7 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     )
     check.add_argument("input", metavar="INPUT", help="the file send would read (or - for stdin)")
     check.add_argument("--format", choices=FORMATS, help="input format (required for stdin)")
+    _add_source_arguments(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--dead-cids", metavar="FILE", help="write the cids Getui calls invalid, one a line")
     check.add_argument("--rate", type=_positive_float, help="user/detail calls per second (default 5)")
@@ -316,6 +307,21 @@ def _completion_script(shell: str) -> str:
     import shtab  # noqa: PLC0415 - only this command needs it
 
     return str(shtab.complete(build_parser(mock_flags=True), shell=shell))
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """How to read INPUT: the same flags for ``send`` and ``check`` (see :func:`_source_options`)."""
+    src = parser.add_argument_group("reading the input")
+    src.add_argument("--encoding", choices=ENCODINGS, default="auto", help="text encoding (default auto)")
+    src.add_argument(
+        "--delimiter",
+        choices=DELIMITER_CHOICES,
+        default="auto",
+        help="CSV separator (default: auto)",
+    )
+    src.add_argument("--cid-column", metavar="NAME", help="header of the cid column (default cid/clientid)")
+    src.add_argument("--alias-column", metavar="NAME", help="header of the alias column (default alias)")
+    src.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
 
 
 def _add_vendor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -703,6 +709,8 @@ async def _check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> i
         format=_pick(args, config, "format"),
         rate_per_s=float(args.rate or DEFAULT_CHECK_RATE_PER_S),
         dead_cids=args.dead_cids,
+        source_options=_source_options(args),
+        check_fields=any(_pick(args, config, key) is not None for key in ("title", "body", "message")),
     )
     print(_json.dumps(report.to_dict()).decode() if args.json else report.to_text())
     return EXIT_OK

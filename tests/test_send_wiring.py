@@ -467,3 +467,33 @@ async def test_run_campaign_takes_an_async_iterable_and_resumes_it(tmp_path: Pat
     )
     assert (again.done, again.skipped) == (0, 5)
     assert len(fake.path_calls("/push/single/batch/cid")) == 1
+
+
+# -- #11/#13: check reads the input with send's flags ---------------------------------------------------
+
+
+def test_check_takes_the_input_flags_of_send(tmp_path: Path) -> None:
+    """check --delimiter ';' --cid-column user_id counts a semicolon file send would read the same way."""
+    inp = tmp_path / "in.csv"
+    inp.write_text("user_id;name\nc1;A\nc2;B\nc2;B\n", encoding="utf-8")
+    result = run_cli("check", inp, "--json", "--delimiter", ";", "--cid-column", "user_id")
+    assert result.code == 0, result.err
+    report = _json.loads(result.out)
+    assert (report["records"], report["cids"], report["duplicates"]) == (3, 2, 1)
+
+
+def test_check_names_a_header_without_the_chosen_id_column(tmp_path: Path) -> None:
+    """check --cid-column missing is exit 2 listing the columns found, as send says it."""
+    inp = tmp_path / "in.csv"
+    inp.write_text("user_id,name\nc1,A\n", encoding="utf-8")
+    result = run_cli("check", inp, "--cid-column", "uid")
+    assert result.code == 2
+    assert "user_id" in result.err
+
+
+def test_check_refuses_a_placeholder_that_is_no_column(tmp_path: Path) -> None:
+    """check --title '{nmae}' is the same exit 2 as send, naming the closest column."""
+    inp = write_recipients(tmp_path / "in.csv", 2)
+    result = run_cli("check", inp, "--title", "Hi {nmae}", "--body", "b")
+    assert result.code == 2
+    assert "did you mean {name}?" in result.err
