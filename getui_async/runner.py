@@ -61,6 +61,8 @@ class SendJob:
     summary_json: Path | None = None
     #: Only errors and the final one-line result (``--quiet``).
     quiet: bool = False
+    #: ``--retry-failed`` (with ``resume``): send again the records whose last line is retryable.
+    retry_failed: bool = False
 
 
 def count_records(path: str, fmt: str | None) -> int | None:
@@ -174,6 +176,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             job.options,
             out=job.out,
             resume=job.resume,
+            retry_failed=job.retry_failed,
             observers=[bar] if bar.enabled else [],  # no per-record events unless someone shows them
         )
         if not job.quiet:
