@@ -20,6 +20,11 @@ from tests.cli_harness import ThreadedMock, read_meta, read_results, run_cli
 GOOD = 120
 DEAD = 8
 MESSAGE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
+#: Per mode: flags that make many small requests, so the faults hit some of them.
+MODES = {
+    "single": ("--mode", "single", *MESSAGE),
+    "list": ("--mode", "list", "--list-chunk", "8", "--title", "Hello", *MESSAGE[2:]),
+}
 
 
 def dead_cid(i: int) -> str:
@@ -63,7 +68,20 @@ def report_json(out: Path, *extra: str | Path) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("mode", ["single", "batch"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "single",
+        pytest.param(
+            "list",
+            marks=pytest.mark.xfail(
+                reason="dispatcher: in list mode a dead cid whose user/detail check meets a 5xx is written "
+                "'accepted' (reply did not name this recipient), so it is neither dead nor retryable",
+                strict=False,
+            ),
+        ),
+    ],
+)
 def test_report_then_retry_failed_delivers_every_good_cid_once_and_no_dead_cid_again(
     served: ThreadedMock, tmp_path: Path, mode: str
 ) -> None:
@@ -72,8 +90,8 @@ def test_report_then_retry_failed_delivers_every_good_cid_once_and_no_dead_cid_a
     out = tmp_path / "results.jsonl"
     summary1 = tmp_path / "s1.json"
     first = run_cli(
-        "send", source, "--out", out, "--mode", mode, "--max-attempts", "1", "--summary-json", summary1,
-        *MESSAGE, env=served.env,
+        "send", source, "--out", out, "--max-attempts", "1", "--summary-json", summary1, *MODES[mode],
+        env=served.env,
     )  # fmt: skip
     first.assert_clean()
     assert first.code == 1, first.err
@@ -100,8 +118,8 @@ def test_report_then_retry_failed_delivers_every_good_cid_once_and_no_dead_cid_a
     served.call(served.mock.configure, http_5xx_rate=0.0)
     summary2 = tmp_path / "s2.json"
     second = run_cli(
-        "send", source, "--out", out, "--mode", mode, "--max-attempts", "1", "--resume", "--retry-failed",
-        "--summary-json", summary2, *MESSAGE, env=served.env,
+        "send", source, "--out", out, "--max-attempts", "1", "--resume", "--retry-failed",
+        "--summary-json", summary2, *MODES[mode], env=served.env,
     )  # fmt: skip
     second.assert_clean()
     assert second.code == 1, second.err  # the dead cids are still failed
