@@ -156,6 +156,8 @@ def test_report_then_retry_failed_delivers_every_good_cid_once_and_no_dead_cid_a
     assert meta["requests"] == sum(run["requests"] for run in meta["runs"])
     again = report_json(out)
     assert again["runs"] == 2
+    assert again["requests"] == meta["requests"]
+    assert again["retries"] == meta["retries"] == sum(run["retries"] for run in meta["runs"])
     assert again["retryable"] == 0
     assert again["superseded_lines"] == 0
 
