@@ -22,8 +22,10 @@ from typing import IO, Final, NoReturn
 from . import _json
 from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
+from .errors import ResultsFileError
 from .messages import MessageTemplate
 from .progress import ProgressBar, format_summary, summary_line
+from .results import load_resume_state
 from .sources import open_source
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "EXIT_USAGE",
     "PROG",
     "SendJob",
+    "count_kept_records",
     "count_records",
     "count_result_lines",
     "exit_now",
@@ -80,6 +83,16 @@ def count_result_lines(out: Path) -> int:
         return _count_lines(out)
     except FileNotFoundError:
         return 0
+
+
+def count_kept_records(out: Path) -> int:
+    """Records a ``--retry-failed`` run leaves as they are (the progress line starts from them): those
+    with a final line that is not retryable. 0 when the file cannot be read (the run then says why)."""
+    try:
+        state = load_resume_state(out, retry_failed=True)
+    except ResultsFileError:
+        return 0
+    return sum(state.counts.values()) - state.retryable
 
 
 def _count_lines(path: Path) -> int:
@@ -160,7 +173,9 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
         total = initial = None
         if job.progress and not job.quiet:
             total = await asyncio.to_thread(count_records, job.input, job.format)
-            if job.resume:
+            if job.retry_failed:
+                initial = await asyncio.to_thread(count_kept_records, job.out)
+            elif job.resume:
                 initial = await asyncio.to_thread(count_result_lines, job.out)
         bar = ProgressBar(
             total=total,

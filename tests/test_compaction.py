@@ -34,6 +34,7 @@ from getui_async.results import (
     record_run,
     write_meta,
 )
+from getui_async.runner import count_kept_records
 
 META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 
@@ -299,3 +300,12 @@ def test_a_quota_stop_says_when_the_quota_resets_in_china_time() -> None:
     text = format_summary(summary)
     assert "daily quota reached; it resets at 00:00 Asia/Shanghai, in " in text
     assert "sends the rest" not in text
+
+
+def test_the_progress_line_of_a_retry_starts_from_the_records_left_as_they_are(tmp_path: Path) -> None:
+    """count_kept_records: records with a final line that --retry-failed does not send again."""
+    out = write_lines(
+        tmp_path / "r.jsonl", [ok(1), transient(2), dead(3), transient(4), ok(2, supersedes="failed")]
+    )
+    assert count_kept_records(out) == 3
+    assert count_kept_records(tmp_path / "missing.jsonl") == 0

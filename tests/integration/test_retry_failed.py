@@ -193,3 +193,30 @@ def test_a_second_retry_failed_after_everything_passed_sends_nothing(
     s3 = _json.loads(summary.read_bytes())
     assert s3["lines_written"] == 0
     assert len(s3["runs"]) == 3
+
+
+def test_a_plain_resume_after_a_killed_retry_compacts_and_keeps_the_last_lines(
+    served: ThreadedMock, tmp_path: Path
+) -> None:
+    """A file a killed --retry-failed left with superseding lines resumes, then holds one line per record."""
+    source = campaign_input(tmp_path / "in.csv")
+    out = tmp_path / "results.jsonl"
+    args = ("send", source, "--out", out, "--max-attempts", "1", *MODES["single"])
+    assert run_cli(*args, env=served.env).code == 1
+    lines = read_results(out)
+    retryable = [x for x in lines if x["status"] == "failed" and x.get("retryable")]
+    assert len(retryable) >= 2
+    # What a --retry-failed run killed after its first re-sent line would have left.
+    passed = dict(retryable[0], status="successed_online", code=0, msg="", supersedes="failed")
+    del passed["http_status"], passed["retryable"]
+    with out.open("ab") as handle:
+        handle.write(_json.dumps_line(passed))
+    served.call(served.mock.configure, http_5xx_rate=0.0)
+    resumed = run_cli(*args, "--resume", env=served.env)
+    resumed.assert_clean()
+    assert resumed.code == 1, resumed.err
+    final = read_results(out)
+    assert len(final) == len({x["record"] for x in final}) == GOOD + DEAD
+    by_record = {x["record"]: x for x in final}
+    assert by_record[passed["record"]] == passed
+    assert by_record[retryable[1]["record"]]["status"] == "failed"  # a plain resume sends no failure again
