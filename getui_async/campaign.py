@@ -229,6 +229,10 @@ class Campaign:
             raise ValueError("settings are required unless dry_run is set")
         if retry_failed and not resume:
             raise ValueError("retry_failed needs resume: it sends again what an earlier run left failed")
+        if retry_failed and options.dry_run:
+            raise ValueError(
+                "retry_failed cannot be a dry run: 'validated' lines would replace real outcomes"
+            )
         self._retry_failed = retry_failed
         self._source = source
         self._options = options

@@ -511,6 +511,11 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
             "--retry-failed needs --resume: it sends again what an earlier run into the same --out "
             "left retryable"
         )
+    if getattr(args, "retry_failed", False) and options.dry_run:
+        raise UsageError(
+            "--retry-failed cannot be combined with --dry-run: a dry run's 'validated' lines would "
+            "replace the real outcomes in the results file"
+        )
     return SendJob(
         input=args.input,
         format=_pick(args, config, "format"),

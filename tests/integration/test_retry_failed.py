@@ -173,6 +173,19 @@ def test_retry_failed_without_resume_is_a_usage_error(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_retry_failed_with_dry_run_is_a_usage_error(tmp_path: Path) -> None:
+    """A dry run must not supersede real outcomes: --retry-failed --dry-run is exit 2, nothing written."""
+    source = campaign_input(tmp_path / "in.csv")
+    out = tmp_path / "results.jsonl"
+    result = run_cli(
+        "send", source, "--out", out, "--resume", "--retry-failed", "--dry-run", *MESSAGE, env={}
+    )
+    result.assert_clean()
+    assert result.code == 2
+    assert "--retry-failed cannot be combined with --dry-run" in result.err
+    assert not out.exists()
+
+
 def test_a_second_retry_failed_after_everything_passed_sends_nothing(
     served: ThreadedMock, tmp_path: Path
 ) -> None:
