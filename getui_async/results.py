@@ -27,6 +27,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -733,18 +734,22 @@ def compact_results(path: Path) -> int:
     return removed
 
 
+#: The record number in a line our writer wrote (compact JSON). A quote inside a JSON string is
+#: escaped with a backslash, so this can only match the key itself.
+_RECORD_FIELD: Final = re.compile(rb'"record":(\d+)[,}]')
+
+
 def _superseded_lines(src: Any, size: int) -> tuple[bytearray, int]:
     """(bitmap of lines to drop by backward index, line count): a line is dropped when a later line
     names the same record."""
     seen = bytearray()
     drop = bytearray()
     index = 0
+    find = _RECORD_FIELD.search
     for raw in _lines_backwards(src, size):
-        try:
-            record = _json.loads(raw)[F_RECORD]
-        except (_json.JSONDecodeError, KeyError, TypeError):
-            record = None
-        if type(record) is int and record > 0:
+        found = find(raw)  # much faster than decoding the line
+        record = int(found[1]) if found else _record_of(raw)
+        if record is not None and record > 0:
             byte, mask = record >> 3, 1 << (record & 7)
             if byte >= len(seen):
                 seen.extend(bytes(max(byte - len(seen) + 1, len(seen))))
@@ -756,6 +761,15 @@ def _superseded_lines(src: Any, size: int) -> tuple[bytearray, int]:
         index += 1
     drop.extend(bytes(max(0, (index >> 3) + 1 - len(drop))))
     return drop, index
+
+
+def _record_of(raw: bytes) -> int | None:
+    """The record number of a line in another JSON layout (spaces after colons), decoded."""
+    try:
+        record = _json.loads(raw)[F_RECORD]
+    except (_json.JSONDecodeError, KeyError, TypeError):
+        return None
+    return record if type(record) is int else None
 
 
 def _lines_backwards(src: Any, size: int) -> Iterator[bytes]:

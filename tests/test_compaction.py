@@ -309,3 +309,19 @@ def test_the_progress_line_of_a_retry_starts_from_the_records_left_as_they_are(t
     )
     assert count_kept_records(out) == 3
     assert count_kept_records(tmp_path / "missing.jsonl") == 0
+
+
+def test_compaction_reads_lines_in_another_json_layout_too(tmp_path: Path) -> None:
+    """Lines with spaces after colons, or a msg that quotes a record field, are matched by their record."""
+    text = (
+        '{"line": 2, "record": 1, "status": "failed", "code": null, "http_status": 502, "retryable": true}\n'
+        '{"line":3,"record":2,"status":"successed_online","msg":"\\"record\\":1"}\n'
+        '{"line": 2, "record": 1, "status": "successed_online", "supersedes": "failed"}\n'
+    )
+    out = tmp_path / "r.jsonl"
+    out.write_text(text)
+    assert compact_results(out) == 1
+    assert [(x["record"], x["status"]) for x in read_lines(out)] == [
+        (2, "successed_online"),
+        (1, "successed_online"),
+    ]
