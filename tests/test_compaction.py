@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -325,3 +328,46 @@ def test_compaction_reads_lines_in_another_json_layout_too(tmp_path: Path) -> No
         (2, "successed_online"),
         (1, "successed_online"),
     ]
+
+
+_COMPACT_CHILD = """
+import sys
+from pathlib import Path
+from getui_async.results import compact_results
+print("started", flush=True)
+compact_results(Path(sys.argv[1]))
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.2])
+def test_a_kill_at_any_moment_of_a_compaction_leaves_one_whole_file(tmp_path: Path, delay_s: float) -> None:
+    """SIGKILL while compacting: RESULTS is the old file or the compacted one, whole, and resumable."""
+    lines = [transient(r) if r % 3 == 0 else ok(r) for r in range(1, 60_001)]
+    lines += [ok(r, supersedes="failed") for r in range(3, 60_001, 3)]
+    out = write_lines(tmp_path / "r.jsonl", lines)
+    old = out.read_bytes()
+    copy = write_lines(tmp_path / "copy.jsonl", lines)
+    compact_results(copy)
+    new = copy.read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _COMPACT_CHILD, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "started"
+        time.sleep(delay_s)  # varies the moment of the kill; nothing is asserted about time
+        child.kill()
+    finally:
+        child.wait(timeout=60)
+        if child.stdout is not None:
+            child.stdout.close()
+    data = out.read_bytes()
+    assert data in (old, new)
+    state = load_resume_state(out)
+    assert state.lines - state.superseded == 60_000
+    write_meta(out, META)
+    ResultsWriter.open(out, META, resume=True).close()  # the next run: removes a leftover tmp
+    assert not compact_tmp_path(out).exists()
+    compact_results(out)
+    assert out.read_bytes() == new
