@@ -392,9 +392,10 @@ def explain_lines(summary: Summary) -> list[str]:
     return lines
 
 
-def quota_stop_text(now: datetime | None = None) -> str:
-    """When a run stopped by Getui's daily quota can go on: its reset at 00:00 China time."""
-    schedule = Schedule.from_flags()
+def quota_stop_text(now: datetime | None = None, schedule: Schedule | None = None) -> str:
+    """When a run stopped by Getui's daily quota can go on: its reset (00:00 China time unless the run's
+    ``schedule`` says otherwise)."""
+    schedule = schedule or Schedule.from_flags()
     moment = now or datetime.now(timezone.utc)
     left = (schedule.next_quota_reset(moment) - moment).total_seconds()
     return (

@@ -233,3 +233,16 @@ def test_a_plain_resume_after_a_killed_retry_compacts_and_keeps_the_last_lines(
     by_record = {x["record"]: x for x in final}
     assert by_record[passed["record"]] == passed
     assert by_record[retryable[1]["record"]]["status"] == "failed"  # a plain resume sends no failure again
+
+
+def test_a_quota_stop_says_when_the_quota_resets_instead_of_resuming_now(tmp_path: Path) -> None:
+    """Getui's daily quota stops the run (exit 3) with the time left until 00:00 Asia/Shanghai."""
+    source = campaign_input(tmp_path / "in.csv")
+    out = tmp_path / "results.jsonl"
+    with ThreadedMock(daily_quota=20) as mock:
+        result = run_cli("send", source, "--out", out, *MODES["single"], env=mock.env)
+    result.assert_clean()
+    assert result.code == 3, result.err
+    assert "daily quota reached; it resets at 00:00 Asia/Shanghai, in " in result.err
+    assert "run the same command with --resume then" in result.err
+    assert "sends the rest" not in result.err
