@@ -60,8 +60,10 @@ from .results import (
     RunLock,
     RunMeta,
     Words,
+    compact_results,
     load_resume_state,
     read_meta,
+    record_run,
     stored_encoding,
     write_meta,
 )
@@ -117,10 +119,25 @@ class Summary:
     resume_prior: int = 0
     #: Bytes of a torn last line (a killed write) cut from the results file before resuming.
     repaired_bytes: int = 0
+    #: ``--retry-failed``: records whose last line was retryable were sent again.
+    retry_failed: bool = False
+    #: Earlier outcomes (by status) this run's lines superseded: ``--retry-failed`` re-sends.
+    superseded: Counter[str] = field(default_factory=Counter)
+    #: Superseded lines removed from the results file at the end (one line per record again).
+    compacted_lines: int = 0
+    #: Every run of this results file so far, this one last (from the sidecar; empty without ``out``).
+    runs: list[dict[str, Any]] = field(default_factory=list)
     #: A send to test devices (``CampaignSettings.test``).
     test: bool = False
     #: Known silent-drop risks of this message (:func:`~getui_async.messages.vendor_warnings`).
     warnings: list[VendorWarning] = field(default_factory=list)
+
+    @property
+    def campaign_counts(self) -> Counter[str]:
+        """The final outcome of every record of the campaign so far: earlier runs and this one."""
+        total = self.previous + self.counts
+        total.subtract(self.superseded)
+        return +total
 
     @property
     def done(self) -> int:
@@ -137,7 +154,7 @@ class Summary:
             return 2
         if self.stopped:
             return 3
-        total = self.counts + self.previous
+        total = self.campaign_counts
         return 1 if total["failed"] or total["rejected"] else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,6 +180,12 @@ class Summary:
             "dry_run": self.dry_run,
             "test": self.test,
             "warnings": [dict(w) for w in self.warnings],
+            "retry_failed": self.retry_failed,
+            "superseded_counts": dict(self.superseded),
+            "compacted_lines": self.compacted_lines,
+            "campaign_by_status": dict(sorted(self.campaign_counts.items())),
+            "campaign_records": sum(self.campaign_counts.values()),
+            "runs": self.runs,
             "exit_code": self.exit_code,
         }
 
@@ -213,6 +236,7 @@ class Campaign:
         *,
         out: Path | None,
         resume: bool = False,
+        retry_failed: bool = False,
         observers: Iterable[Observer] = (),
         transport: Transport | None = None,
         warnings: Iterable[VendorWarning] = (),
@@ -222,6 +246,13 @@ class Campaign:
         the caller's options (library arguments by default; the CLI passes its flags)."""
         if settings is None and not options.dry_run:
             raise ValueError("settings are required unless dry_run is set")
+        if retry_failed and not resume:
+            raise ValueError("retry_failed needs resume: it sends again what an earlier run left failed")
+        if retry_failed and options.dry_run:
+            raise ValueError(
+                "retry_failed cannot be a dry run: 'validated' lines would replace real outcomes"
+            )
+        self._retry_failed = retry_failed
         self._source = source
         self._options = options
         self._settings = settings
@@ -239,9 +270,12 @@ class Campaign:
             self.campaign_id,
             str(out) if out else None,
             dry_run=options.dry_run,
+            retry_failed=retry_failed,
             test=options.test,
             warnings=list(warnings),
         )
+        self._group_name = self._template.to_dict().get("group_name")
+        self._started_at = ""
         self._stop_event = asyncio.Event()
         self._stopped: tuple[str, str] | None = None
         self._feed: Feed | None = None
@@ -318,6 +352,7 @@ class Campaign:
         columns, self._encoding = head if head is not None else (None, None)
         if columns is not None:
             check_placeholders(self._template, columns)
+        self._started_at = _timestamp()()
         lock = self._lock = RunLock(self._out, self._words).acquire() if self._out is not None else None
         if lock is not None:
             opts = self._options
@@ -348,7 +383,9 @@ class Campaign:
             return summary
         fingerprint, streamed = described
         resume_state = (
-            load_resume_state(out, max_record=_record_bound(fingerprint, source.name))
+            load_resume_state(
+                out, max_record=_record_bound(fingerprint, source.name), retry_failed=self._retry_failed
+            )
             if (out is not None and self._resume)
             else ResumeState()
         )
@@ -404,7 +441,7 @@ class Campaign:
                         out,
                         writer.repaired,
                     )
-                results.attach(writer, prior=resume_state.lines)
+                results.attach(writer, prior=resume_state.lines, supersedes=resume_state.supersedes)
             error: BaseException | None = None
             try:
                 if self._options.dry_run:
@@ -421,6 +458,8 @@ class Campaign:
                 self._write_failed(write_error)
             if error is not None:
                 raise error
+            if out is not None and self._stopped is None and (resume_state.superseded or results.superseded):
+                await self._compact(out)
         finally:
             feed.close()
             if not feed.let_go():
@@ -432,7 +471,42 @@ class Campaign:
                 except ResultsWriteError as exc:
                     log.error("%s", exc)
             self._finish(resume_state, started)
+            if out is not None and writer is not None:
+                self._record_run(out, resume_state, started)
         return summary
+
+    async def _compact(self, out: Path) -> None:
+        """One line per record again: drop the lines ``--retry-failed`` superseded (lock still held)."""
+        try:
+            self.summary.compacted_lines = await asyncio.to_thread(compact_results, out)
+        except ResultsWriteError as exc:
+            # The file is untouched and valid (the last line per record wins); a resume compacts it.
+            self._write_failed(exc)
+
+    def _record_run(self, out: Path, resume_state: ResumeState, started: float) -> None:
+        """Add this run to the sidecar's ``runs`` (for ``report`` and the next summary)."""
+        summary = self.summary
+        run = {
+            "started": self._started_at,
+            "ended": _timestamp()(),
+            "exit": summary.exit_code,
+            "stopped": summary.stopped,
+            "resume": self._resume,
+            "retry_failed": self._retry_failed,
+            "counts": dict(summary.counts),
+            "superseded": dict(summary.superseded),
+            "requests": summary.requests,
+            "retries": summary.retries,
+        }
+        try:
+            summary.runs = record_run(out, run, group_name=self._group_name)
+        except ResultsWriteError as exc:
+            if self._stopped is None:
+                self._write_failed(exc)
+                self._finish(resume_state, started)  # the stop reason and exit status changed
+            else:
+                log.error("%s", exc)
+            summary.runs = [run]
 
     def _check_stream(self, digest: InputDigest, meta: RunMeta, complete: bool) -> None:
         """A streamed input: compare with what the earlier run read; record what this run read."""
@@ -581,6 +655,7 @@ class Campaign:
         summary.repaired_bytes = resume_state.repaired
         if self._results is not None:
             summary.counts = Counter(self._results.counts)
+            summary.superseded = Counter(self._results.superseded)
         if self._stopped is not None:
             summary.stopped, summary.stop_detail = self._stopped
         summary.elapsed_s = time.monotonic() - started
@@ -621,6 +696,7 @@ async def run_campaign(
     *,
     out: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    retry_failed: bool = False,
     observers: Iterable[Observer] = (),
     transport: Transport | None = None,
     source_options: SourceOptions | None = None,
@@ -631,7 +707,8 @@ async def run_campaign(
     or .xlsx), or an iterable / async iterable of mappings (records numbered from 1, as their lines).
     ``source_options`` says how to read a path (encoding, delimiter, id columns, sheet); on a resume
     with ``encoding="auto"`` the encoding the first run detected is used. Returns the
-    :class:`Summary`; ``summary.exit_code`` follows the CLI contract.
+    :class:`Summary`; ``summary.exit_code`` follows the CLI contract. ``retry_failed`` (with
+    ``resume``) sends again, with the same request_id, every record whose last line is retryable.
     """
     out_path = Path(out) if out is not None else None
     if isinstance(source, RecordSource):
@@ -647,6 +724,7 @@ async def run_campaign(
             options or CampaignSettings(),
             out=out_path,
             resume=resume,
+            retry_failed=retry_failed,
             observers=observers,
             transport=transport,
         )

@@ -217,6 +217,9 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
                      help="ask Getui for asynchronous delivery (results say 'accepted')")  # fmt: skip
     run.add_argument("--drain-timeout-s", type=float, help="on a stop, wait this long for requests in flight")
     run.add_argument("--resume", action="store_true", help="continue a stopped run into the same RESULTS")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="with --resume: send again (same request_id) every record whose last line is "
+                     "retryable; never a dead cid or other final failure")  # fmt: skip
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
     run.add_argument("--show", type=_positive_int, metavar="N",
                      help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip
@@ -539,6 +542,16 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
     settings = None if options.dry_run else resolve_settings(args, config, environ)
     if args.input == "-" and not _pick(args, config, "format"):
         raise UsageError("reading stdin ('-') needs --format csv or --format jsonl")
+    if getattr(args, "retry_failed", False) and not args.resume:
+        raise UsageError(
+            "--retry-failed needs --resume: it sends again what an earlier run into the same --out "
+            "left retryable"
+        )
+    if getattr(args, "retry_failed", False) and options.dry_run:
+        raise UsageError(
+            "--retry-failed cannot be combined with --dry-run: a dry run's 'validated' lines would "
+            "replace the real outcomes in the results file"
+        )
     return SendJob(
         input=args.input,
         format=_pick(args, config, "format"),
@@ -547,6 +560,7 @@ def _send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         settings=settings,
         options=options,
         resume=bool(args.resume),
+        retry_failed=bool(getattr(args, "retry_failed", False)),
         progress=not args.no_progress and not args.quiet and sys.stderr.isatty(),
         summary_json=Path(args.summary_json) if args.summary_json else None,
         quiet=bool(args.quiet),

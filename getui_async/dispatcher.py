@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any, Final, Literal, TypeVar
 
@@ -60,6 +61,10 @@ _DETAIL_LIMIT: Final = 1000
 _UNNAMED: Final = "Getui's reply did not name this recipient"
 #: A code-0 reply whose ``data`` had the wrong shape: Getui took the request but said nothing usable.
 _UNCONFIRMED: Final = "Getui's reply did not confirm this recipient"
+_UNKNOWN_VALIDITY: Final = "; user/detail could not tell whether the cid is valid"
+#: Attempts for a ``user/detail`` look-up at least, whatever ``--max-attempts`` says: a look-up
+#: delivers nothing, and without it a dead list recipient could only be written ``accepted``.
+LOOKUP_MIN_ATTEMPTS: Final = 3
 
 
 class _Abandoned(Exception):
@@ -178,7 +183,15 @@ class Dispatcher:
 
     # -- one logical request -------------------------------------------------------------------------
 
-    async def _call(self, label: str, recipients: int, fn: Callable[[], Awaitable[T]], tries: _Tries) -> T:
+    async def _call(
+        self,
+        label: str,
+        recipients: int,
+        fn: Callable[[], Awaitable[T]],
+        tries: _Tries,
+        *,
+        min_attempts: int = 1,
+    ) -> T:
         """One logical request: throttle gate per attempt, retries per policy, events and counters."""
         throttle, observers, stopping = self._throttle, self._observers, self._stopping
 
@@ -215,7 +228,10 @@ class Dispatcher:
                 exc = state.outcome.exception() if state.outcome else None
                 observers.emit(RetryScheduled(label, state.attempt_number, repr(exc), state.upcoming_sleep))
 
-        return await call_with_retry(attempt, self._settings.retry, window_s=None, on_retry=on_retry)
+        policy = self._settings.retry
+        if policy.max_attempts < min_attempts:
+            policy = replace(policy, max_attempts=min_attempts)
+        return await call_with_retry(attempt, policy, window_s=None, on_retry=on_retry)
 
     def _stop_for(self, exc: ApiError) -> bool:
         """Stop the campaign for a quota or fatal error; True if ``exc`` was one."""
@@ -369,7 +385,13 @@ class Dispatcher:
             try:
                 lookup = _Tries()
                 lookup.unsure = settling
-                check = await self._call("user_detail", 0, partial(client.user_detail, part), lookup)
+                check = await self._call(
+                    "user_detail",
+                    0,
+                    partial(client.user_detail, part),
+                    lookup,
+                    min_attempts=LOOKUP_MIN_ATTEMPTS,
+                )
             except _Abandoned:
                 return None
             except ApiError as exc:
@@ -489,6 +511,8 @@ class Dispatcher:
         self._results.commit()  # what is known goes to the file before the look-up
         invalid = await self._invalid_cids(jobs, settling=True) if kind == "cid" else None
         dead = InvalidTargetError("target user is invalid (said by user/detail)", code=20001)
+        if invalid is None and kind == "cid":
+            msg += _UNKNOWN_VALIDITY
         for job in jobs:
             if invalid and job.target in invalid:
                 self._failed(job, dead, attempts)

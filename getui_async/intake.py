@@ -400,7 +400,7 @@ class Intake:
         once per recipient, so it keeps its lookups in locals.
         """
         render, endpoint_for = self._template.render, self._planner.endpoint_for
-        campaign, done, dedupe = self._campaign, self._resume.done, self._dedupe
+        campaign, done, dedupe = self._campaign, self._resume.skip, self._dedupe  # skip: --retry-failed
         add, decide, ids, reject = dedupe.add, self._decided, recipient_ids, self._reject
         for record, item in enumerate(items, first):
             if type(item) is BadRecord:

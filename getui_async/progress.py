@@ -16,13 +16,28 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import IO, Any, Final
 
 from .engine import Summary
 from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled
+from .results import Status
+from .schedule import Schedule, format_clock, format_duration
 
-__all__ = ["Field", "ProgressBar", "fit_fields", "format_summary", "plural", "status_line", "summary_line"]
+__all__ = [
+    "Field",
+    "ProgressBar",
+    "campaign_lines",
+    "counts_text",
+    "explain_lines",
+    "fit_fields",
+    "format_summary",
+    "plural",
+    "quota_stop_text",
+    "status_line",
+    "summary_line",
+]
 
 _SHORT: Final = {
     "successed_online": "online",
@@ -103,8 +118,7 @@ class ProgressBar:
     """A one-line progress display fed by engine events; a no-op object when ``enabled`` is false.
 
     ``initial`` is the number of records a previous run already finished (a resume), so the line
-    counts the whole campaign against ``total``; the engine's own figure (``RecordDone.prior``, from
-    the resume state it loaded) replaces it with the first record done. :meth:`set_wait` shows why
+    counts the whole campaign against ``total``. :meth:`set_wait` shows why
     nothing moves (a pause, a retry wait, a stop) in words; an event with a ``waiting`` attribute
     (text or None) does the same.
     """
@@ -138,7 +152,6 @@ class ProgressBar:
         """The observer: count, never render (rendering happens on the refresh timer)."""
         if isinstance(event, RecordDone):
             self.counts[event.status] += 1
-            self.initial = event.prior
         elif isinstance(event, RetryScheduled):
             self.retries += 1
         elif isinstance(event, Throttled):
@@ -346,10 +359,63 @@ def summary_line(summary: Summary) -> str:
     """The whole run in one line (what ``--quiet`` prints)."""
     what = _what(summary)
     state = f"STOPPED ({summary.stopped})" if summary.stopped else "finished"
-    counts = status_line(summary.counts + summary.previous) or "nothing to do"
+    counts = status_line(summary.campaign_counts) or "nothing to do"
     return (
         f"getui-push: {what} {state}: {plural(summary.done, 'result line')}; "
         f"{counts}; exit {summary.exit_code}"
+    )
+
+
+def counts_text(counts: Counter[str]) -> str:
+    """``successed_online 120 · failed 3`` (every status with a count, in the contract's order)."""
+    order = {status.value: i for i, status in enumerate(Status)}
+    ranked = sorted((s for s in counts if counts[s] > 0), key=lambda s: (order.get(s, len(order)), s))
+    return " · ".join(f"{status} {counts[status]:,}" for status in ranked) or "nothing"
+
+
+def campaign_lines(summary: Summary) -> list[str]:
+    """After a resume, the whole campaign: this run, the earlier ones, the total (each labelled)."""
+    earlier_runs = max(len(summary.runs) - 1, 0)
+    if not summary.resume_prior and earlier_runs == 0:
+        return []
+    runs = f" ({plural(earlier_runs, 'run')})" if earlier_runs else ""
+    this_run = counts_text(summary.counts)
+    resent = sum(summary.superseded.values())
+    if resent:
+        this_run += f" ({plural(resent, 'earlier failure')} sent again)"
+    total = summary.campaign_counts
+    return [
+        f"  this run:       {this_run}",
+        f"  earlier runs:   {counts_text(summary.previous)}{runs}",
+        f"  campaign total: {plural(sum(total.values()), 'record')}: {counts_text(total)}",
+    ]
+
+
+def explain_lines(summary: Summary) -> list[str]:
+    """One line for each outcome people misread, where it occurs."""
+    lines = []
+    ignored = summary.campaign_counts[Status.SUCCESSED_IGNORE.value]
+    if ignored:
+        lines.append(
+            f"  note: successed_ignore ({ignored:,}): Getui did not push: device inactive for 90 days"
+        )
+    if summary.already_taken:
+        lines.append(
+            f"  note: already taken ({summary.already_taken:,}): Getui already had these request_ids (a lost "
+            f"reply, or an earlier run of campaign {summary.campaign_id}); a new --campaign sends anew"
+        )
+    return lines
+
+
+def quota_stop_text(now: datetime | None = None, schedule: Schedule | None = None) -> str:
+    """When a run stopped by Getui's daily quota can go on: its reset (00:00 China time unless the run's
+    ``schedule`` says otherwise)."""
+    schedule = schedule or Schedule.from_flags()
+    moment = now or datetime.now(timezone.utc)
+    left = (schedule.next_quota_reset(moment) - moment).total_seconds()
+    return (
+        f"daily quota reached; it resets at {format_clock(schedule.quota_reset)} {schedule.tz.key}, "
+        f"in {format_duration(left)}: run the same command with --resume then (or use --wait-quota)"
     )
 
 
@@ -375,18 +441,23 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
             f"  requests {summary.requests:,} · retries {summary.retries:,} · "
             f"token refreshes {summary.token_refreshes} · throttle pauses {summary.throttle_pauses}"
         )
-    if summary.already_taken:
-        lines.append(
-            f"  note: Getui already had the request_id of {plural(summary.already_taken, 'recipient')} (a "
-            f"retry whose first reply was lost, or an earlier run of campaign {summary.campaign_id}); if "
-            "this message was meant to reach them again, send it with a new --campaign"
-        )
+    lines.extend(campaign_lines(summary))
+    lines.extend(explain_lines(summary))
     if summary.warnings:
         codes = ", ".join(w["code"] for w in summary.warnings)
         lines.append(f"  {plural(len(summary.warnings), 'warning')} about silent drops (see above): {codes}")
     if summary.results_path:
-        lines.append(f"  results: {summary.results_path}")
-    if summary.stopped in _AFTER_STOP:
+        lines.append(
+            f"  results: {summary.results_path}"
+            + (
+                f" (one line per record again: {plural(summary.compacted_lines, 'superseded line')} removed)"
+                if summary.compacted_lines
+                else ""
+            )
+        )
+    if summary.stopped == "quota":
+        lines.append(f"  {quota_stop_text()}")
+    elif summary.stopped in _AFTER_STOP:
         lines.append(_AFTER_STOP[summary.stopped])
     elif summary.stopped:
         lines.append("  the results are consistent: the same command with --resume sends the rest")

@@ -27,15 +27,16 @@ import errno
 import fcntl
 import logging
 import os
+import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from . import _json
 from ._version import __version__
-from .errors import Action, ApiError, ResultsFileError
+from .errors import Action, ApiError, InvalidTargetError, ResultsFileError, error_for_reply, error_for_status
 from .events import Observers, RecordDone
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "FINAL_STATUSES",
     "LIBRARY_WORDS",
     "RETRYABLE_ACTIONS",
+    "FailedKind",
     "ResultsLocked",
     "ResultsLog",
     "ResultsWriteError",
@@ -52,9 +54,14 @@ __all__ = [
     "RunMeta",
     "Status",
     "Words",
+    "compact_results",
+    "compact_tmp_path",
+    "failed_kind",
+    "is_retryable",
     "load_resume_state",
     "lock_path",
     "meta_path",
+    "record_run",
     "stored_encoding",
 ]
 
@@ -103,7 +110,54 @@ F_ATTEMPTS: Final = "attempts"
 F_TS: Final = "ts"
 F_HTTP_STATUS: Final = "http_status"  # failed lines: the HTTP status of a reply without a Getui code
 F_RETRYABLE: Final = "retryable"  # failed lines: may pass when sent again later
-F_SUPERSEDES: Final = "supersedes"  # reserved (#12 --retry-failed): the earlier outcome this line replaces
+F_SUPERSEDES: Final = "supersedes"  # a --retry-failed line: the earlier status this line replaces
+
+#: Actions after which a failed line's record may pass when sent again later (a daily quota: tomorrow).
+_LATER: Final = RETRYABLE_ACTIONS | {Action.STOP_QUOTA}
+
+
+class FailedKind(str, enum.Enum):
+    """What a ``failed`` line means for sending it again (the report's groups and --retry-failed)."""
+
+    DEAD = "dead"  # Getui says the target is invalid: never send again
+    RETRYABLE = "retryable"  # a cause that may pass later
+    FINAL = "final"  # another reason that re-sending will not change
+
+
+def failed_kind(line: Mapping[str, Any]) -> FailedKind:
+    """The kind of one ``failed`` result line (a decoded JSON object); the one place this is decided.
+
+    The engine's own ``retryable`` field wins when present; older lines without it are classified by
+    :mod:`getui_async.errors` (the code table and the HTTP-status bands).
+    """
+    code, msg = _int_or_none(line.get(F_CODE)), line.get(F_MSG)
+    http_status = _int_or_none(line.get(F_HTTP_STATUS))
+    exc = None
+    if code is not None and code != 0:
+        exc = error_for_reply(code, msg if isinstance(msg, str) else "", http_status=http_status)
+        if isinstance(exc, InvalidTargetError):
+            return FailedKind.DEAD
+    flag = line.get(F_RETRYABLE)
+    if isinstance(flag, bool):
+        return FailedKind.RETRYABLE if flag else FailedKind.FINAL
+    if code == 0:
+        return FailedKind.FINAL  # Getui took it but named an unknown status: re-sending would be dropped
+    if exc is None:
+        if http_status is None:
+            # No Getui code and no HTTP status: a transport failure (or an older file's 5xx/timeout).
+            return FailedKind.RETRYABLE
+        exc = error_for_status(http_status)
+    return FailedKind.RETRYABLE if exc.action in _LATER else FailedKind.FINAL
+
+
+def is_retryable(line: Mapping[str, Any]) -> bool:
+    """True when a final line is one ``--retry-failed`` sends again: ``failed`` for a cause that may pass."""
+    return line.get(F_STATUS) == Status.FAILED.value and failed_kind(line) is FailedKind.RETRYABLE
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
 
 _FILE_MODE: Final = 0o600
 #: The lock file's first bytes: the holder's PID; any disk reserve follows.
@@ -122,6 +176,11 @@ def meta_path(results: Path) -> Path:
 def lock_path(results: Path) -> Path:
     """The lock file that allows one run per results file."""
     return results.with_name(results.name + ".lock")
+
+
+def compact_tmp_path(results: Path) -> Path:
+    """Where :func:`compact_results` writes the compacted file before renaming it over ``results``."""
+    return results.with_name(results.name + ".tmp")
 
 
 class ResultsWriteError(ResultsFileError):
@@ -276,14 +335,30 @@ class RunMeta:
 
 
 class ResumeState:
-    """Which records (numbered from 1 in input order) already have a result line.
+    """Which records (numbered from 1 in input order) already have a result line, and which of those
+    ``--retry-failed`` sends again.
 
     Below :attr:`low_water` every record is done. Done records above it are bits in a bytearray, so
     memory is one bit per record of the window: a stopped run can leave old holes (records it held
     back and never sent) far behind its last line, and a set of ints would then cost ~60 bytes a record.
+    Records whose *last* line is retryable are a second bitmap over every record (125 KB a million).
+    :attr:`counts` counts the last line of each record (the campaign's outcomes so far).
     """
 
-    __slots__ = ("_base", "_bits", "_pending", "counts", "lines", "low_water", "max_above", "repaired")
+    __slots__ = (
+        "_base",
+        "_bits",
+        "_pending",
+        "_retry",
+        "counts",
+        "lines",
+        "low_water",
+        "max_above",
+        "repaired",
+        "retry_failed",
+        "retryable",
+        "superseded",
+    )
 
     #: Bytes of bits below the low-water mark kept before they are dropped.
     _COMPACT_BYTES: Final = 1 << 16
@@ -299,6 +374,13 @@ class ResumeState:
         self._base = 1  # the record number of bit 0
         self._bits = bytearray()
         self._pending = 0  # done records >= low_water
+        self._retry = bytearray()  # bit r: record r's last line is retryable
+        #: Records whose last line is retryable (what --retry-failed sends again).
+        self.retryable = 0
+        #: Lines an earlier line of the same record was superseded by (compaction removes those).
+        self.superseded = 0
+        #: Set for ``--retry-failed``: :meth:`skip` then lets retryable records through.
+        self.retry_failed = False
 
     def add(self, record: int) -> bool:
         """Mark ``record`` done; False if it already was."""
@@ -341,6 +423,33 @@ class ResumeState:
         byte = index >> 3
         return byte < len(self._bits) and bool(self._bits[byte] & (1 << (index & 7)))
 
+    def is_retry(self, record: int) -> bool:
+        """True when ``record``'s last line is retryable."""
+        byte = record >> 3
+        return byte < len(self._retry) and bool(self._retry[byte] & (1 << (record & 7)))
+
+    def set_retry(self, record: int, retryable: bool) -> None:
+        """Note whether ``record``'s last line (so far) is retryable."""
+        byte, mask = record >> 3, 1 << (record & 7)
+        bits = self._retry
+        if retryable:
+            if byte >= len(bits):
+                bits.extend(bytes(max(byte - len(bits) + 1, len(bits))))  # doubling: few copies
+            if not bits[byte] & mask:
+                bits[byte] |= mask
+                self.retryable += 1
+        elif byte < len(bits) and bits[byte] & mask:
+            bits[byte] &= ~mask
+            self.retryable -= 1
+
+    def skip(self, record: int) -> bool:
+        """True when this run leaves ``record`` alone: it has a line, and is not one to send again."""
+        return self.done(record) and not (self.retry_failed and self.is_retry(record))
+
+    def supersedes(self, record: int) -> str | None:
+        """The earlier status a new line for ``record`` replaces (``--retry-failed``), or None."""
+        return Status.FAILED.value if self.retry_failed and self.is_retry(record) else None
+
     @property
     def above(self) -> set[int]:
         """The done records above the low-water mark (for diagnostics and tests)."""
@@ -355,16 +464,20 @@ def _plausible(value: Any, limit: int) -> bool:
     return type(value) is int and 1 <= value <= limit
 
 
-def load_resume_state(path: Path, *, max_record: int = UNBOUNDED_RECORDS) -> ResumeState:
-    """Read and validate ``path`` (if any) into a :class:`ResumeState`.
+def load_resume_state(
+    path: Path, *, max_record: int = UNBOUNDED_RECORDS, retry_failed: bool = False
+) -> ResumeState:
+    """Read and validate ``path`` (if any) into a :class:`ResumeState`; the last line per record wins.
 
     Every complete line must be a result line of ours whose ``record`` and ``line`` are integers from 1
     to ``max_record`` (what the input can hold), with a known status, and no record may appear twice
-    unless the later line says it supersedes the earlier. Anything else raises
-    :class:`ResultsFileError` naming the file and line. A torn final line (a killed write) is the one
-    thing repaired: it is counted in :attr:`ResumeState.repaired` and cut by the writer.
+    unless the later line says it supersedes the earlier, whose last line was then retryable (what
+    ``--retry-failed`` sends again). Anything else raises :class:`ResultsFileError` naming the file and
+    line. A torn final line (a killed write) is the one thing repaired: it is counted in
+    :attr:`ResumeState.repaired` and cut by the writer.
     """
     state = ResumeState()
+    state.retry_failed = retry_failed
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -402,10 +515,17 @@ def load_resume_state(path: Path, *, max_record: int = UNBOUNDED_RECORDS) -> Res
             if not state.add(record):
                 if not obj.get(F_SUPERSEDES):
                     raise refuse(f"a second line for record {record} (a duplicated or edited line)")
-                state.lines += 1  # a superseding line: the record is already counted once
-                continue
+                if not state.is_retry(record):
+                    raise refuse(
+                        f"a second line for record {record} supersedes an outcome that was final "
+                        "(only a retryable failure is sent again)"
+                    )
+                # The last line wins: the record's earlier (retryable, failed) outcome is replaced.
+                state.counts[Status.FAILED.value] -= 1
+                state.superseded += 1
             state.counts[status] += 1
             state.lines += 1
+            state.set_retry(record, status == Status.FAILED.value and is_retryable(obj))
     return state
 
 
@@ -439,6 +559,7 @@ class ResultsWriter:
     ) -> ResultsWriter:
         """Open for appending, after checking the file may be used for this run."""
         sidecar = meta_path(path)
+        _remove_stale_tmp(path)
         has_lines = path.exists() and path.stat().st_size > 0
         if has_lines and not resume:
             raise ResultsFileError(
@@ -456,7 +577,7 @@ class ResultsWriter:
             if why:
                 raise ResultsFileError(f"cannot resume into {path}: {why}")
         else:
-            write_meta(path, meta)
+            write_meta(path, meta, keep_runs=resume)
         try:
             fd = os.open(
                 path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), _FILE_MODE
@@ -553,13 +674,46 @@ def stored_encoding(results: Path) -> str | None:
     return encoding if isinstance(encoding, str) else None
 
 
-def write_meta(results: Path, meta: RunMeta) -> None:
-    """Replace the sidecar atomically; raises :class:`ResultsWriteError`."""
+#: Sidecar keys about the runs so far, which rewriting the run's identity keeps.
+_RUN_KEYS: Final = ("runs", "requests", "retries", "group_name")
+
+
+def write_meta(results: Path, meta: RunMeta, *, keep_runs: bool = True) -> None:
+    """Replace the sidecar atomically, keeping its record of runs unless ``keep_runs`` is False (a new
+    campaign); raises :class:`ResultsWriteError`."""
     sidecar = meta_path(results)
+    data = meta.to_dict()
+    stored = read_meta(results) if keep_runs else None
+    if stored:
+        data.update({key: stored[key] for key in _RUN_KEYS if key in stored})
     try:
-        _write_atomically(sidecar, _json.dumps(meta.to_dict()))
+        _write_atomically(sidecar, _json.dumps(data))
     except OSError as exc:
         raise ResultsWriteError(sidecar, exc) from None
+
+
+def record_run(results: Path, run: Mapping[str, Any], *, group_name: str | None) -> list[dict[str, Any]]:
+    """Append one run (start, end, exit, counts, requests, retries) to the sidecar's ``runs``, update
+    the campaign's ``requests``/``retries`` totals and ``group_name``; returns every run so far.
+
+    ``getui-push report`` reads these to say how many runs (resumes) a campaign took. Raises
+    :class:`ResultsWriteError`.
+    """
+    stored = read_meta(results) or {}
+    runs = stored.get("runs")
+    runs = [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+    runs.append(dict(run))
+    stored["runs"] = runs
+    stored["requests"] = sum(_int_or_none(r.get("requests")) or 0 for r in runs)
+    stored["retries"] = sum(_int_or_none(r.get("retries")) or 0 for r in runs)
+    if group_name:
+        stored["group_name"] = group_name
+    sidecar = meta_path(results)
+    try:
+        _write_atomically(sidecar, _json.dumps(stored))
+    except OSError as exc:
+        raise ResultsWriteError(sidecar, exc) from None
+    return runs
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -573,6 +727,119 @@ def _write_atomically(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def _remove_stale_tmp(results: Path) -> None:
+    """Remove what a compaction cut short by a kill left (the results file itself is whole)."""
+    tmp = compact_tmp_path(results)
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+        log.info("removed %s, left by a compaction that a killed run did not finish", tmp)
+
+
+def compact_results(path: Path) -> int:
+    """Rewrite ``path`` with only the last line of each record; returns the lines removed.
+
+    Two passes in constant memory whatever the size: reading backwards, the first line met for a
+    record is its last, so a bitmap of records met marks every other line for it in a bitmap of lines
+    to drop (one bit per record and per line); then the kept lines are copied in file order to
+    ``RESULTS.tmp`` (0600, fsynced) and renamed over ``path``, so a kill at any moment leaves either the
+    old file or the new one, whole. The caller holds the run lock throughout. Raises
+    :class:`ResultsWriteError` (the tmp is removed, ``path`` is untouched).
+    """
+    tmp = compact_tmp_path(path)
+    try:
+        with path.open("rb") as src:
+            size = os.fstat(src.fileno()).st_size
+            drop, total = _superseded_lines(src, size)
+            removed = sum(b.bit_count() for b in drop)
+            if not removed:
+                return 0
+            src.seek(0)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), _FILE_MODE)
+            try:
+                with os.fdopen(fd, "wb", buffering=_READ_CHUNK, closefd=False) as dst:
+                    index = total  # the backward index of the next line is index - 1
+                    for raw in src:
+                        if not raw.strip():
+                            continue
+                        index -= 1
+                        if not drop[index >> 3] & (1 << (index & 7)):
+                            dst.write(raw)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ResultsWriteError(path, exc) from None
+    return removed
+
+
+#: The record number in a line our writer wrote (compact JSON). A quote inside a JSON string is
+#: escaped with a backslash, so this can only match the key itself.
+_RECORD_FIELD: Final = re.compile(rb'"record":(\d+)[,}]')
+
+
+def _superseded_lines(src: Any, size: int) -> tuple[bytearray, int]:
+    """(bitmap of lines to drop by backward index, line count): a line is dropped when a later line
+    names the same record."""
+    seen = bytearray()
+    drop = bytearray()
+    index = 0
+    find = _RECORD_FIELD.search
+    for raw in _lines_backwards(src, size):
+        found = find(raw)  # much faster than decoding the line
+        record = int(found[1]) if found else _record_of(raw)
+        if record is not None and record > 0:
+            byte, mask = record >> 3, 1 << (record & 7)
+            if byte >= len(seen):
+                seen.extend(bytes(max(byte - len(seen) + 1, len(seen))))
+            if seen[byte] & mask:
+                if (index >> 3) >= len(drop):
+                    drop.extend(bytes(max((index >> 3) - len(drop) + 1, len(drop))))
+                drop[index >> 3] |= 1 << (index & 7)
+            seen[byte] |= mask
+        index += 1
+    drop.extend(bytes(max(0, (index >> 3) + 1 - len(drop))))
+    return drop, index
+
+
+def _record_of(raw: bytes) -> int | None:
+    """The record number of a line in another JSON layout (spaces after colons), decoded."""
+    try:
+        record = _json.loads(raw)[F_RECORD]
+    except (_json.JSONDecodeError, KeyError, TypeError):
+        return None
+    return record if type(record) is int else None
+
+
+def _lines_backwards(src: Any, size: int) -> Iterator[bytes]:
+    """The non-blank lines of ``src`` (first ``size`` bytes) from the last to the first."""
+    pos, carry = size, b""
+    while pos > 0:
+        start = max(0, pos - _READ_CHUNK)
+        src.seek(start)
+        parts = (src.read(pos - start) + carry).split(b"\n")
+        carry = parts.pop(0) if start > 0 else b""
+        for raw in reversed(parts):
+            if raw.strip():
+                yield raw
+        pos = start
+    if carry.strip():
+        yield carry
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (best effort: some filesystems refuse to fsync a directory)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _truncate_torn_tail(fd: int, path: Path) -> int:
@@ -601,6 +868,10 @@ def _truncate_torn_tail(fd: int, path: Path) -> int:
 # --- the log: schema, counts, writer ---
 
 
+def _nothing_superseded(record: int) -> str | None:
+    return None
+
+
 class ResultsLog:
     """Where every outcome goes: builds the line, counts it, writes it, tells observers.
 
@@ -623,13 +894,28 @@ class ResultsLog:
         self._ts = clock
         self._prior = prior
         self._on_error = on_error
+        self._supersedes: Callable[[int], str | None] = _nothing_superseded
         self.counts: Counter[str] = Counter()
+        #: Earlier statuses this run's lines replaced (``--retry-failed``), by status.
+        self.superseded: Counter[str] = Counter()
         self.error: ResultsWriteError | None = None
 
-    def attach(self, writer: ResultsWriter, *, prior: int = 0) -> None:
-        """Start writing to ``writer`` (opened once the input's first records were read)."""
+    def attach(
+        self,
+        writer: ResultsWriter,
+        *,
+        prior: int = 0,
+        supersedes: Callable[[int], str | None] | None = None,
+    ) -> None:
+        """Start writing to ``writer`` (opened once the input's first records were read).
+
+        ``supersedes(record)`` names the earlier status a line for ``record`` replaces (see
+        :meth:`ResumeState.supersedes`); such a line carries it as ``supersedes``.
+        """
         self._writer = writer
         self._prior = prior
+        if supersedes is not None:
+            self._supersedes = supersedes
 
     @property
     def path(self) -> Path | None:
@@ -667,6 +953,10 @@ class ResultsLog:
             }
             if extra:
                 result.update(extra)
+            earlier = self._supersedes(record)
+            if earlier is not None:
+                result[F_SUPERSEDES] = earlier
+                self.superseded[earlier] += 1
             writer.hold(result)  # reaches the OS at the next commit (after each request)
         self.counts[value] += 1
         if self._observers:

@@ -23,10 +23,10 @@ from . import _json
 from .campaign import resume_source_options
 from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
-from .errors import MessageError
+from .errors import MessageError, ResultsFileError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
 from .progress import ProgressBar, format_summary, summary_line
-from .results import CLI_WORDS
+from .results import CLI_WORDS, load_resume_state
 from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "EXIT_USAGE",
     "PROG",
     "SendJob",
+    "count_kept_records",
     "count_records",
     "count_result_lines",
     "exit_now",
@@ -70,6 +71,8 @@ class SendJob:
     show: int = 0
     #: How to read the input: encoding, delimiter, id columns, sheet (``--encoding`` ...).
     source_options: SourceOptions = DEFAULT_OPTIONS
+    #: ``--retry-failed`` (with ``resume``): send again the records whose last line is retryable.
+    retry_failed: bool = False
 
 
 def count_records(path: str, fmt: str | None) -> int | None:
@@ -87,6 +90,16 @@ def count_result_lines(out: Path) -> int:
         return _count_lines(out)
     except FileNotFoundError:
         return 0
+
+
+def count_kept_records(out: Path) -> int:
+    """Records a ``--retry-failed`` run leaves as they are (the progress line starts from them): those
+    with a final line that is not retryable. 0 when the file cannot be read (the run then says why)."""
+    try:
+        state = load_resume_state(out, retry_failed=True)
+    except ResultsFileError:
+        return 0
+    return sum(state.counts.values()) - state.retryable
 
 
 def _count_lines(path: Path) -> int:
@@ -197,7 +210,9 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
         total = initial = None
         if job.progress and not job.quiet:
             total = await asyncio.to_thread(count_records, job.input, job.format)
-            if job.resume:
+            if job.retry_failed:
+                initial = await asyncio.to_thread(count_kept_records, job.out)
+            elif job.resume:
                 initial = await asyncio.to_thread(count_result_lines, job.out)
         bar = ProgressBar(
             total=total,
@@ -213,6 +228,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             job.options,
             out=job.out,
             resume=job.resume,
+            retry_failed=job.retry_failed,
             observers=[bar] if bar.enabled else [],  # no per-record events unless someone shows them
             warnings=job.warnings,
             words=CLI_WORDS,

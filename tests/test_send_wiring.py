@@ -12,7 +12,6 @@ from getui_async import _json, runner
 from getui_async.config import CampaignSettings, Mode
 from getui_async.engine import Summary, run_campaign
 from getui_async.errors import MessageError, ResultsFileError
-from getui_async.events import RecordDone
 from getui_async.messages import MessageTemplate
 from getui_async.progress import ProgressBar, format_summary
 from getui_async.transport import Response
@@ -180,16 +179,6 @@ def test_a_signal_stop_still_says_the_results_are_consistent() -> None:
     """A stop by signal keeps the promise that --resume sends the rest."""
     text = format_summary(Summary("camp", "r.jsonl", stopped="signal", stop_detail="SIGINT received"))
     assert "the results are consistent" in text
-
-
-def test_the_progress_line_counts_earlier_runs_from_the_events() -> None:
-    """RecordDone.prior (lines earlier runs wrote) makes the line count the whole campaign."""
-    bar = ProgressBar(total=200, enabled=True)
-    for line in range(10):
-        bar(RecordDone("successed_online", line + 151, 150))
-    texts = [f.text for f in bar.fields()]
-    assert "160/200" in texts
-    assert " 80%" in texts
 
 
 def test_a_second_signal_aborts_the_campaign_then_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:

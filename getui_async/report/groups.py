@@ -1,8 +1,8 @@
 """The report's vocabulary: which group a final result line belongs to, and what each group means.
 
-One place decides. For a ``failed`` line the engine's own ``retryable`` field wins when present; older
-files without it are classified by :mod:`getui_async.errors` (the code table and the HTTP-status bands),
-so the report and the engine never disagree on what a code means.
+One place decides. A ``failed`` line is classified by :func:`getui_async.results.failed_kind` (the
+engine's own ``retryable`` field when present, else the code table and HTTP-status bands), the rule
+``send --retry-failed`` uses too, so the report and the engine never disagree on what a code means.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Final
 
-from getui_async.errors import Action, InvalidTargetError, error_for_reply, error_for_status
+from getui_async.results import FailedKind, failed_kind
 
 __all__ = ["EXPLAIN", "GROUP_ORDER", "Group", "classify"]
 
@@ -64,10 +64,11 @@ _BY_STATUS: Final[Mapping[str, Group]] = {
     "validated": Group.VALIDATED,
 }
 
-#: Actions that mean "the same request may pass later". A daily quota passes tomorrow.
-_LATER: Final = frozenset(
-    {Action.RETRY, Action.REFRESH_TOKEN, Action.SWITCH_HOST, Action.WAIT_WINDOW, Action.STOP_QUOTA}
-)
+_BY_FAILED_KIND: Final[Mapping[FailedKind, Group]] = {
+    FailedKind.DEAD: Group.DEAD,
+    FailedKind.RETRYABLE: Group.RETRYABLE,
+    FailedKind.FINAL: Group.FAILED,
+}
 
 
 def classify(line: Mapping[str, Any]) -> Group:
@@ -75,25 +76,4 @@ def classify(line: Mapping[str, Any]) -> Group:
     status = line.get("status")
     if status != "failed":
         return _BY_STATUS.get(status, Group.OTHER) if isinstance(status, str) else Group.OTHER
-    code, msg = _int_or_none(line.get("code")), line.get("msg")
-    http_status = _int_or_none(line.get("http_status"))
-    exc = None
-    if code is not None and code != 0:
-        exc = error_for_reply(code, msg if isinstance(msg, str) else "", http_status=http_status)
-        if isinstance(exc, InvalidTargetError):
-            return Group.DEAD
-    flag = line.get("retryable")
-    if isinstance(flag, bool):
-        return Group.RETRYABLE if flag else Group.FAILED
-    if code == 0:
-        return Group.FAILED  # Getui took it but named an unknown status: re-sending would be dropped
-    if exc is None:
-        if http_status is None:
-            # No Getui code and no HTTP status: a transport failure (or an older file's 5xx/timeout).
-            return Group.RETRYABLE
-        exc = error_for_status(http_status)
-    return Group.RETRYABLE if exc.action in _LATER else Group.FAILED
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return _BY_FAILED_KIND[failed_kind(line)]

@@ -73,6 +73,7 @@ def _facts(data: Mapping[str, Any]) -> str:
         ("result lines", f"{data['lines']:,} ({data['superseded_lines']:,} superseded by a later line)"),
         ("runs", data["runs"] if data["runs"] is not None else "not recorded"),
         ("requests", f"{data['requests']:,}" if data["requests"] is not None else "not recorded"),
+        ("retries", f"{data['retries']:,}" if data["retries"] is not None else "not recorded"),
         ("attempts", f"{data['attempts']:,} ({data['retried_records']:,} records needed more than one)"),
     ]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)

@@ -211,6 +211,12 @@ class Outcomes:
                 return value
         return None
 
+    @property
+    def retries(self) -> int | None:
+        """Requests sent again after a transient failure, over every run, when the sidecar recorded them."""
+        value = self.meta.get("retries")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
 
 def read_meta(path: Path) -> dict[str, Any]:
     """The sidecar ``RESULTS.meta.json`` as a dict (empty if missing)."""

@@ -29,6 +29,7 @@ def summary(out: Outcomes, funnel: Mapping[str, Any] | None = None) -> dict[str,
         "ended": out.last_ts,
         "runs": out.runs,
         "requests": out.requests,
+        "retries": out.retries,
         "attempts": out.attempts,
         "retried_records": out.retried_records,
         "lines": out.lines,
@@ -73,6 +74,7 @@ def to_text(data: Mapping[str, Any]) -> str:
         f"ran        {data['started'] or '-'} .. {data['ended'] or '-'}",
         f"runs       {data['runs'] if data['runs'] is not None else 'not recorded'}"
         f"   requests {data['requests'] if data['requests'] is not None else 'not recorded'}"
+        f"   retries {data['retries'] if data['retries'] is not None else 'not recorded'}"
         f"   attempts {data['attempts']:,} ({data['retried_records']:,} records needed more than one)",
         f"records    {total:,} ({data['lines']:,} lines, {data['superseded_lines']:,} superseded)",
     ]

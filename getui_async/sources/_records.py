@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final, Literal, TypeAlias
 
@@ -204,3 +204,32 @@ def iso_text(value: dt.date | dt.time) -> str:
     if isinstance(value, dt.time):
         return value.isoformat(timespec="seconds" if not value.microsecond else "auto")
     return value.isoformat()
+
+
+def record_from_mapping(number: int, obj: Mapping[Any, Any]) -> SourceItem:
+    """One JSONL object or library mapping as a Record, or a BadRecord naming the key at fault.
+
+    ``cid``/``alias`` identify it, ``title``/``body``/``payload`` override the message, other keys are
+    template variables (:func:`value_text`); the first bad key is reported, with the recipient when known.
+    Keys must be strings (a JSON object's always are; :mod:`.iterables` checks a caller's mapping first).
+    """
+    values: dict[str, str] = {}
+    problem: Bad | None = None
+    for key, value in obj.items():
+        try:
+            text = value_text(key, value)
+        except Bad as bad:
+            problem = problem or bad
+            continue
+        if text is not None:
+            values[key] = text
+    cid, alias = values.pop("cid", ""), values.pop("alias", "")
+    if problem is not None:
+        clean = problem.field not in ("cid", "alias")
+        return problem.at(number, try_identify(cid, alias) if clean else (None, None))
+    try:
+        kind, target = identify(cid, alias)
+    except Bad as bad:
+        return bad.at(number)
+    overrides: dict[str, str] = {key: values[key] for key in OVERRIDE_KEYS if key in values}
+    return new_record(number, kind, target, values, overrides)

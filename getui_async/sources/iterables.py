@@ -15,15 +15,10 @@ from typing import Any, Final
 from getui_async import _json
 
 from ._records import (
-    OVERRIDE_KEYS,
-    Bad,
     BadRecord,
     SourceItem,
-    identify,
-    new_record,
-    try_identify,
+    record_from_mapping,
     type_name,
-    value_text,
 )
 from .base import RecordSource, RunningDigest
 
@@ -36,29 +31,10 @@ def mapping_item(number: int, obj: Any) -> SourceItem:
     """The item for one mapping: a Record, or a BadRecord naming the key at fault."""
     if not isinstance(obj, Mapping):
         return BadRecord(number, None, f"expected a mapping, got {type_name(obj)}")
-    values: dict[str, str] = {}
-    problem: Bad | None = None
-    for key, value in obj.items():
+    for key in obj:
         if not isinstance(key, str):
-            problem = problem or Bad(None, f"keys must be strings, got {type_name(key)} {key!r}")
-            continue
-        try:
-            text = value_text(key, value)
-        except Bad as bad:
-            problem = problem or bad
-            continue
-        if text is not None:
-            values[key] = text
-    cid, alias = values.pop("cid", ""), values.pop("alias", "")
-    if problem is not None:
-        clean = problem.field not in ("cid", "alias")
-        return problem.at(number, try_identify(cid, alias) if clean else (None, None))
-    try:
-        kind, target = identify(cid, alias)
-    except Bad as bad:
-        return bad.at(number)
-    overrides: dict[str, str] = {key: values[key] for key in OVERRIDE_KEYS if key in values}
-    return new_record(number, kind, target, values, overrides)
+            return BadRecord(number, None, f"keys must be strings, got {type_name(key)} {key!r}")
+    return record_from_mapping(number, obj)
 
 
 class _Hashed(RunningDigest):

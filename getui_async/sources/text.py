@@ -34,9 +34,8 @@ from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TypeAlias
 from getui_async import _json
 from getui_async.errors import InputError
 
-from ._records import OVERRIDE_KEYS, Bad, BadRecord, Kind, SourceItem, identify, new_record, try_identify
+from ._records import BadRecord, Kind, SourceItem, record_from_mapping, try_identify
 from ._records import type_name as _json_type
-from ._records import value_text as _json_text
 from .base import RecordSource, RunningDigest
 from .encodings import DETECT_BYTES, Transcoded, detect, label
 from .header import Layout, blank
@@ -336,26 +335,7 @@ def _jsonl_item(line: int, raw: bytes, encoding: str) -> SourceItem:
         return _jsonl_unreadable(line, raw, exc, encoding)
     if type(obj) is not dict:
         return BadRecord(line, None, f"expected a JSON object, got {_json_type(obj)}")
-    values: dict[str, str] = {}
-    problem: Bad | None = None
-    for key, value in obj.items():
-        try:
-            text = _json_text(key, value)
-        except Bad as bad:
-            problem = problem or bad
-            continue
-        if text is not None:
-            values[key] = text
-    cid, alias = values.pop("cid", ""), values.pop("alias", "")
-    if problem is not None:
-        clean = problem.field not in ("cid", "alias")
-        return problem.at(line, try_identify(cid, alias) if clean else (None, None))
-    try:
-        kind, target = identify(cid, alias)
-    except Bad as bad:
-        return bad.at(line)
-    overrides: dict[str, str] = {key: values[key] for key in OVERRIDE_KEYS if key in values}
-    return new_record(line, kind, target, values, overrides)
+    return record_from_mapping(line, obj)
 
 
 def _jsonl_unreadable(line: int, raw: bytes, exc: _json.JSONDecodeError, encoding: str) -> BadRecord:
