@@ -345,13 +345,16 @@ class Campaign:
     async def run(self) -> Summary:
         """Send the campaign; returns the summary. Raises only before anything was written or sent."""
         started = time.monotonic()
-        # A placeholder that is no column of the header would reject every record: one error instead,
-        # before the input is hashed or anything is locked, written or sent (a bad header raises too).
-        source = self._source
-        head = await self._unless_stopped(off_loop(lambda: (source.columns, source.encoding)))
-        columns, self._encoding = head if head is not None else (None, None)
-        if columns is not None:
-            check_placeholders(self._template, columns)
+        if not self._resume:
+            # A placeholder that is no column of the header would reject every record: one error
+            # instead, before the input is hashed or anything is locked, written or sent (a bad header
+            # raises here too). A resume skips it: the run that started the file checked the same
+            # template and input, and a streamed input's resume must mark its digest before any read.
+            source = self._source
+            head = await self._unless_stopped(off_loop(lambda: (source.columns, source.encoding)))
+            columns, self._encoding = head if head is not None else (None, None)
+            if columns is not None:
+                check_placeholders(self._template, columns)
         self._started_at = _timestamp()()
         lock = self._lock = RunLock(self._out, self._words).acquire() if self._out is not None else None
         if lock is not None:
@@ -433,6 +436,9 @@ class Campaign:
             # Read the first items before anything is written: an empty file or a bad header is an input
             # error (exit 2, no results file left behind), not a stopped run to resume.
             await intake.first(1 if streamed else FIRST_ITEMS)
+            if self._encoding is None and source.encoding is not None:  # a resume: known once read
+                self._encoding = source.encoding
+                meta = replace(meta, input={**meta.input, "encoding": self._encoding})
             if out is not None:
                 writer = ResultsWriter.open(out, meta, resume=self._resume, words=self._words)
                 if writer.repaired:
