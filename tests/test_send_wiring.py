@@ -486,3 +486,14 @@ def test_check_refuses_a_placeholder_that_is_no_column(tmp_path: Path) -> None:
     result = run_cli("check", inp, "--title", "Hi {nmae}", "--body", "b")
     assert result.code == 2
     assert "did you mean {name}?" in result.err
+
+
+def test_a_resume_with_another_encoding_is_refused(served: Any, tmp_path: Path) -> None:
+    """--resume --encoding utf-8 after a run that read the file as GB18030 is exit 2 saying both."""
+    out = tmp_path / "r.jsonl"
+    argv = ("send", GBK, "--out", out, "--title", "{name}", "--body", "{city}", "--no-progress")
+    assert run_cli(*argv, env=served.env).code == 0
+    result = run_cli(*argv, "--resume", "--encoding", "utf-8", env=served.env)
+    assert result.code == 2
+    assert "gb18030" in result.err
+    assert "utf-8" in result.err
