@@ -43,6 +43,7 @@ from .intake import (
     off_loop,
 )
 from .messages import MessageTemplate, derive_campaign_id, derive_notify_id
+from .pacing import Pacing
 from .planner import Plan, Planner
 from .results import (
     UNBOUNDED_RECORDS,
@@ -108,6 +109,8 @@ class Summary:
     resume_prior: int = 0
     #: Bytes of a torn last line (a killed write) cut from the results file before resuming.
     repaired_bytes: int = 0
+    #: Every wait for the send window or the daily quota (``WaitEnded.to_dict()``), in order.
+    waits: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -148,6 +151,7 @@ class Summary:
             "stopped": self.stopped,
             "stop_detail": self.stop_detail,
             "dry_run": self.dry_run,
+            "waits": self.waits,
             "exit_code": self.exit_code,
         }
 
@@ -222,6 +226,7 @@ class Campaign:
         self._budget: LineBudget | None = None
         self._intake: Intake | None = None
         self._owners: tuple[Dispatcher, Throttle, GetuiClient] | None = None
+        self._pacing: Pacing | None = None
 
     # -- public control ------------------------------------------------------------------------------
 
@@ -235,6 +240,8 @@ class Campaign:
             return
         self._stopped = (reason, detail)
         self._stop_event.set()
+        if self._pacing is not None:
+            self._pacing.stop()  # a wait for the window or the quota ends at once
         if self._feed is not None:
             self._feed.close()
         if self._budget is not None:
@@ -308,6 +315,14 @@ class Campaign:
             self._finish(ResumeState(), started)
             return summary
         fingerprint, streamed = described
+        if not self._options.dry_run:
+            # Exclusion lists and the ledger (repaired on --resume): read before anything is written.
+            self._pacing = await Pacing.open(
+                self._options.pace, self.campaign_id, out=out, resume=self._resume
+            )
+            if self._stopped is not None:
+                self._pacing.stop()
+        pacing = self._pacing
         resume_state = (
             load_resume_state(out, max_record=_record_bound(fingerprint, source.name))
             if (out is not None and self._resume)
@@ -350,6 +365,7 @@ class Campaign:
                 digest=digest,
                 on_input_changed=lambda: self._input_changed(meta),
                 linger_s=STREAM_LINGER_S if streamed else None,
+                screen=(lambda plan: pacing.screen(plan, results)) if pacing and pacing.screens else None,
             )
             self._intake = intake
             # Read the first items before anything is written: an empty file or a bad header is an input
@@ -375,6 +391,8 @@ class Campaign:
             if digest is not None and out is not None:
                 self._check_stream(digest, meta, intake.complete)
             write_error = results.close()
+            if pacing is not None:
+                await pacing.flush_ledger()  # after the last lines reached the file
             if write_error is not None and (self._stopped is None or self._stopped[0] != "write_error"):
                 self._stopped = None
                 self._write_failed(write_error)
@@ -385,6 +403,8 @@ class Campaign:
             if not feed.let_go():
                 _let_go(source)
             dedupe.close()
+            if pacing is not None:
+                await asyncio.to_thread(pacing.close)  # the ledger merges its pending rows
             if writer is not None:
                 try:
                     writer.close()  # idempotent: closed already unless an error cut the run short
@@ -431,11 +451,14 @@ class Campaign:
             self._settings, connector_limit=max(self._settings.connector_limit, opts.concurrency)
         )
         async with GetuiClient(settings, transport=self._transport, observers=self._observers) as client:
+            pacing = self._pacing
+            gate = pacing.make_gate(self._observers.emit) if pacing is not None else None
             throttle = Throttle(
                 concurrency=opts.concurrency,
                 rate_per_s=opts.rate_per_s,
                 window_s=settings.throttle_window_s,
                 observers=self._observers,
+                gate=gate,
             )
             dispatcher = Dispatcher(
                 client,
@@ -448,6 +471,7 @@ class Campaign:
                 stopping=lambda: self._stopped is not None,
                 request_stop=self.request_stop,
                 budget=self._budget,
+                pacing=pacing,
             )
             try:
                 # Pre-flight: bad credentials or an unreachable host fail here, before any line is written.
@@ -470,6 +494,8 @@ class Campaign:
                 await self._supervise(tasks, results)
             finally:
                 self._owners = (dispatcher, throttle, client)
+                if gate is not None:
+                    await gate.aclose()
 
     async def _supervise(
         self, tasks: Sequence[asyncio.Future[None]], results: ResultsLog | None = None
@@ -523,6 +549,8 @@ class Campaign:
         while True:
             await asyncio.sleep(interval)
             results.commit(fsync=True)
+            if self._pacing is not None:
+                await self._pacing.flush_ledger()  # the ledger follows the fsynced results
 
     def _finish(self, resume_state: ResumeState, started: float) -> None:
         """Fill the summary from the parts that own each figure (the one place it is written)."""
@@ -539,6 +567,8 @@ class Campaign:
         summary.repaired_bytes = resume_state.repaired
         if self._results is not None:
             summary.counts = Counter(self._results.counts)
+        if self._pacing is not None:
+            summary.waits = self._pacing.waits()
         if self._stopped is not None:
             summary.stopped, summary.stop_detail = self._stopped
         summary.elapsed_s = time.monotonic() - started

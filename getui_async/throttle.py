@@ -21,15 +21,14 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Final, Literal, TypeAlias
+from typing import Final, TypeAlias
 
 from aiolimiter import AsyncLimiter
 
 from .errors import GetuiError
-from .events import Observers, Throttled
+from .events import Observers, Throttled, WaitEnded, WaitOutcome, WaitReason, WaitStarted
 from .retry import next_window_delay_s
 from .schedule import Schedule
 
@@ -176,41 +175,9 @@ class Throttle:
 
 # -- send windows and quota waits --------------------------------------------------------------------
 
-WaitReason: TypeAlias = Literal["window", "quota"]
-WaitOutcome: TypeAlias = Literal["resumed", "stopped"]
-
 #: The longest single sleep of a wait: the wall clock is read again after each, so a clock that jumps
 #: (a suspended laptop, an NTP step) moves the wake-up with it.
 MAX_SLEEP_S: Final = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class WaitStarted:
-    """Every request holds until ``until`` (UTC); ``text`` is what the progress line and the log say."""
-
-    reason: WaitReason
-    until: datetime
-    wait_s: float
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class WaitEnded:
-    """A wait is over: ``resumed`` (sending goes on) or ``stopped`` (a stop signal ended it)."""
-
-    reason: WaitReason
-    until: datetime
-    waited_s: float
-    outcome: WaitOutcome
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary JSON's entry for this wait."""
-        return {
-            "reason": self.reason,
-            "until": self.until.isoformat().replace("+00:00", "Z"),
-            "waited_s": round(self.waited_s, 3),
-            "outcome": self.outcome,
-        }
 
 
 PaceEvent: TypeAlias = WaitStarted | WaitEnded
@@ -272,6 +239,10 @@ class WindowGate:
         self._quota_passed_at = -math.inf  # the last quota reset a wait reached (epoch seconds)
         self._waits: list[WaitEnded] = []
         self.current: WaitStarted | None = None
+
+    def now(self) -> float:
+        """This gate's clock (epoch seconds): what :meth:`wait_quota_reset`'s ``started_at`` is read from."""
+        return self._clock()
 
     @property
     def waits(self) -> tuple[WaitEnded, ...]:
