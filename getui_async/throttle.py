@@ -315,7 +315,11 @@ class WindowGate:
         now = self._clock()
         started = WaitStarted(reason, until, max(0.0, until.timestamp() - now), text)
         self.current = started
-        log.info("%s", text)
+        when = f"{until.astimezone(schedule.tz):%Y-%m-%d %H:%M:%S} {schedule.tz.key}"
+        if reason == "window":  # a warning: shown by default, even without a progress line
+            log.warning("waiting for the send window: it opens at %s", when)
+        else:
+            log.warning("waiting for the daily quota: it resets at %s", when)
         self._emit(started)
         task = asyncio.get_running_loop().create_task(self._wait(started, now))
         task.add_done_callback(_retrieve)

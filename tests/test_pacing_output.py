@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import datetime, timezone
+
+import pytest
 
 from getui_async.engine import Summary
 from getui_async.events import WaitEnded, WaitStarted
 from getui_async.progress import ProgressBar, format_summary
 from getui_async.schedule import Schedule
+from getui_async.throttle import WindowGate
 
 UNTIL = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
 
@@ -47,3 +51,19 @@ def test_the_summary_counts_excluded_and_capped_and_lists_the_waits() -> None:
         {"reason": "quota", "until": "2026-12-02T01:00:00Z", "waited_s": 12.5, "outcome": "resumed"}
     ]
     assert summary.exit_code == 0  # excluded and capped do not change the exit status
+
+
+async def test_a_wait_is_logged_with_when_it_ends(caplog: pytest.LogCaptureFixture) -> None:
+    """The log says until when the run waits (a warning: shown without a progress line too)."""
+    schedule = Schedule.from_flags(window="09:00-10:00", tz="UTC")
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc).timestamp()
+    clock = [now]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    gate = WindowGate(schedule, clock=lambda: clock[0], sleep=sleep)
+    with caplog.at_level(logging.WARNING, logger="getui_async.throttle"):
+        await gate.wait_window()
+    assert "waiting for the send window: it opens at 2026-12-01 09:00:00 UTC" in caplog.text
+    await gate.aclose()
