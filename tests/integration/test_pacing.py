@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from getui_async import _json
 from getui_async.config import (
     ENV_APP_ID,
     ENV_APP_KEY,
@@ -378,3 +379,32 @@ def test_bad_pacing_values_exit_2_before_anything_is_written(tmp_path: Path) -> 
         assert done.returncode == 2, (flags, done.stderr)
         assert said in done.stderr, (flags, done.stderr)
         assert not out.exists()
+
+
+async def test_cli_no_wait_outside_the_window_exits_3_and_a_resume_inside_it_exits_0(
+    make_mock: MakeMock, tmp_path: Path
+) -> None:
+    """The real command: --no-wait outside --window exits 3 sending nothing; --resume inside exits 0."""
+    mock = await make_mock()
+    recipients = write_recipients(tmp_path / "in.jsonl", 50)
+    out, summary = tmp_path / "out.jsonl", tmp_path / "summary.json"
+    now = time.time()
+    base = [
+        sys.executable, "-m", "getui_async", "send", str(recipients.path), "--out", str(out),
+        "--mode", "batch", "--no-progress", "--title", "Hi {name}", "--body", "Your offer, {name}",
+        "--tz", "UTC", "--no-wait", "--summary-json", str(summary),
+    ]  # fmt: skip
+
+    async def run(*flags: str) -> int:
+        proc = await asyncio.create_subprocess_exec(
+            *base, *flags, env=cli_env(mock), stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), RUN_LIMIT_S)
+        assert proc.returncode is not None, err
+        return proc.returncode
+
+    assert await run("--window", window_from(now + 3600, 3600, ZoneInfo("UTC"))) == 3
+    assert mock.deliveries == {}
+    assert _json.loads(summary.read_bytes())["stopped"] == "window"
+    assert await run("--window", window_from(now - 3600, 7200, ZoneInfo("UTC")), "--resume") == 0
+    check_finished(mock, recipients, out)
