@@ -39,7 +39,7 @@ def prepare_ledger(path: Path, rows: int, batch: int = 100_000) -> float:
     start = time.perf_counter()
     with SqliteLedger(path) as ledger:
         for base in range(0, rows, batch):
-            keys: list[Key] = [("cid", f"{n:032x}"[::-1]) for n in range(base, min(rows, base + batch))]
+            keys: list[Key] = [("cid", f"e{n:031x}") for n in range(base, min(rows, base + batch))]
             ledger.record("earlier-campaign", day, keys)
     return time.perf_counter() - start
 
