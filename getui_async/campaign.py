@@ -315,14 +315,6 @@ class Campaign:
             self._finish(ResumeState(), started)
             return summary
         fingerprint, streamed = described
-        if not self._options.dry_run:
-            # Exclusion lists and the ledger (repaired on --resume): read before anything is written.
-            self._pacing = await Pacing.open(
-                self._options.pace, self.campaign_id, out=out, resume=self._resume
-            )
-            if self._stopped is not None:
-                self._pacing.stop()
-        pacing = self._pacing
         resume_state = (
             load_resume_state(out, max_record=_record_bound(fingerprint, source.name))
             if (out is not None and self._resume)
@@ -338,6 +330,14 @@ class Campaign:
                 if type(size) is int and isinstance(sha, str):
                     expect, exact = (size, sha), stored_input.get("stream_complete") is True
             digest = hash_stream(source, expect, exact=exact)
+        if not self._options.dry_run:
+            # Exclusion lists and the ledger (repaired on --resume): read before anything is written.
+            self._pacing = await Pacing.open(
+                self._options.pace, self.campaign_id, out=out, resume=self._resume
+            )
+            if self._stopped is not None:
+                self._pacing.stop()
+        pacing = self._pacing
         self._feed = feed = Feed(source, asyncio.get_running_loop()).start()
         if self._stopped is not None:
             feed.close()

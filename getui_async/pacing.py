@@ -30,7 +30,7 @@ from .exclusions import ExclusionSet
 from .intake import Job, off_loop
 from .ledger import DELIVERED_STATUSES, FrequencyCap, Key, SqliteLedger, repair_from_results
 from .planner import Plan
-from .results import ResultsLog, Status
+from .results import ResultsLog, Status, meta_path
 from .schedule import Schedule
 from .throttle import DeadlinePassed, OutsideWindow, PaceStop, WindowGate
 
@@ -106,12 +106,11 @@ class Pacing:
             if settings.ledger is not None:
                 ledger = await off_loop(lambda: SqliteLedger(settings.ledger or ""))
             self = cls(settings, campaign_id, exclusions=exclusions, ledger=ledger)
-            if ledger is not None and resume and out is not None:
+            if ledger is not None and resume and out is not None and meta_path(out).exists():
                 opened = ledger
                 tz = self.schedule.tz
-                self.repaired = await off_loop(
-                    lambda: repair_from_results(opened, out, tz=tz, campaign_id=campaign_id)
-                )
+                # The campaign named in the results' sidecar: the one that made those deliveries.
+                self.repaired = await off_loop(lambda: repair_from_results(opened, out, tz=tz))
                 if self.repaired:
                     log.info("ledger %s: replayed %d deliveries from %s", settings.ledger, self.repaired, out)
         except BaseException:
