@@ -30,7 +30,7 @@ from aiolimiter import AsyncLimiter
 from .errors import GetuiError
 from .events import Observers, Throttled, WaitEnded, WaitOutcome, WaitReason, WaitStarted
 from .retry import next_window_delay_s
-from .schedule import Schedule
+from .schedule import Schedule, format_duration
 
 __all__ = [
     "DeadlinePassed",
@@ -178,6 +178,11 @@ class Throttle:
 #: The longest single sleep of a wait: the wall clock is read again after each, so a clock that jumps
 #: (a suspended laptop, an NTP step) moves the wake-up with it.
 MAX_SLEEP_S: Final = 60.0
+#: A quota refusal this soon after a reset the gate waited for means Getui's clock is behind ours (or
+#: its reset is late): try again after a short wait (doubling from 1 s, at most ``QUOTA_RETRY_MAX_S``)
+#: instead of waiting a whole day.
+QUOTA_GRACE_S: Final = 300.0
+QUOTA_RETRY_MAX_S: Final = 30.0
 
 
 PaceEvent: TypeAlias = WaitStarted | WaitEnded
@@ -237,6 +242,8 @@ class WindowGate:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._quota_passed_at = -math.inf  # the last quota reset a wait reached (epoch seconds)
+        self._quota_reset_at = -math.inf  # the last real (scheduled) reset a wait reached
+        self._quota_retries = 0  # short waits since that reset
         self._waits: list[WaitEnded] = []
         self.current: WaitStarted | None = None
 
@@ -288,9 +295,19 @@ class WindowGate:
         started = self._clock() if started_at is None else started_at
         while started >= self._quota_passed_at:
             if self._task is None:
-                now = datetime.fromtimestamp(self._clock(), timezone.utc)
-                resets = self._schedule.next_quota_reset(now)
-                self._start("quota", resets, self._schedule.quota_wait_text(now))
+                clock = self._clock()
+                now = datetime.fromtimestamp(clock, timezone.utc)
+                if clock - self._quota_reset_at < QUOTA_GRACE_S:
+                    # Refused just after the reset: the quota resets late, not tomorrow.
+                    retry_s = min(QUOTA_RETRY_MAX_S, 2.0**self._quota_retries)
+                    self._quota_retries += 1
+                    until = datetime.fromtimestamp(clock + retry_s, timezone.utc)
+                    text = f"waiting for the daily quota (not reset yet; again in {format_duration(retry_s)})"
+                    self._start("quota", until, text)
+                else:
+                    resets = self._schedule.next_quota_reset(now)
+                    self._start("quota", resets, self._schedule.quota_wait_text(now))
+                    self._quota_retries = 0
             await self._join()
         await self.wait_window()
 
@@ -341,6 +358,8 @@ class WindowGate:
             outcome = "resumed"
             if started.reason == "quota":
                 self._quota_passed_at = until
+                if self._quota_retries == 0:  # a scheduled reset, not a short retry after one
+                    self._quota_reset_at = until
         finally:
             self._task = None
             self.current = None

@@ -188,12 +188,15 @@ async def test_a_stop_while_waiting_for_the_window_ends_the_run_at_once(
 # --- quota waits ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("late_s", [0, 2])
 async def test_wait_quota_waits_for_the_reset_and_finishes_in_one_run(
-    make_mock: MakeMock, tmp_path: Path
+    make_mock: MakeMock, tmp_path: Path, late_s: int
 ) -> None:
-    """A daily-quota reply waits for --quota-reset (a few seconds ahead), then every cid goes once."""
+    """A daily-quota reply waits for --quota-reset (a few seconds ahead), then every cid goes once;
+    a provider whose reset comes ``late_s`` later is retried soon after, not a day later."""
     resets = math.ceil(time.time()) + AHEAD_S
-    mock = await make_mock(daily_quota=60, quota_reset_s=float((resets + BEIJING_OFFSET_S) % 86_400))
+    mock_reset = float((resets + late_s + BEIJING_OFFSET_S) % 86_400)
+    mock = await make_mock(daily_quota=60, quota_reset_s=mock_reset)
     recipients = write_recipients(tmp_path / "in.jsonl", 100)
     out = tmp_path / "out.jsonl"
     pace = PaceSettings(wait_quota=True, quota_reset=wall(resets, SHANGHAI))
@@ -201,8 +204,11 @@ async def test_wait_quota_waits_for_the_reset_and_finishes_in_one_run(
     assert summary.exit_code == 0, summary.to_dict()
     lines = check_finished(mock, recipients, out)
     assert mock.stats().quota_refusals >= 1
-    assert [(w["reason"], w["outcome"]) for w in summary.waits] == [("quota", "resumed")]
-    assert min(line["ts"] for line in lines[60:]) >= _iso(resets)
+    waits = [(w["reason"], w["outcome"]) for w in summary.waits]
+    assert waits[0] == ("quota", "resumed")
+    assert set(waits) == {("quota", "resumed")}
+    assert len(waits) == 1 if late_s == 0 else len(waits) >= 2
+    assert min(line["ts"] for line in lines[60:]) >= _iso(resets + late_s)
 
 
 async def test_a_quota_reset_after_the_deadline_stops_as_before(make_mock: MakeMock, tmp_path: Path) -> None:
