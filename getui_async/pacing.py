@@ -28,7 +28,7 @@ from .config import PaceSettings
 from .events import Event
 from .exclusions import ExclusionSet
 from .intake import Job, off_loop
-from .ledger import DELIVERED_STATUSES, FrequencyCap, Key, SqliteLedger, repair_from_results
+from .ledger import DELIVERED_STATUSES, FrequencyCap, Key, Ledger, SqliteLedger, repair_from_results
 from .planner import Plan
 from .results import ResultsLog, Status, meta_path
 from .schedule import Schedule
@@ -65,7 +65,11 @@ def stop_reason(exc: PaceStop) -> tuple[str, str]:
 
 
 class Pacing:
-    """The pacing parts of one run. Build with :meth:`open` (it reads the lists, opens the ledger)."""
+    """The pacing parts of one run. Build with :meth:`open` (it reads the lists, opens the ledger).
+
+    The ledger is any :class:`~getui_async.ledger.Ledger` (pass one to the constructor for another
+    backend); :meth:`open` opens the local :class:`~getui_async.ledger.SqliteLedger` at ``--ledger``.
+    """
 
     def __init__(
         self,
@@ -73,7 +77,7 @@ class Pacing:
         campaign_id: str,
         *,
         exclusions: ExclusionSet | None = None,
-        ledger: SqliteLedger | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.settings = settings
         self.campaign_id = campaign_id
@@ -213,7 +217,8 @@ class Pacing:
         try:
             await asyncio.to_thread(ledger.record, campaign, day, held)
         except Exception as exc:  # a ledger problem must not stop the campaign
-            log.error("ledger %s: could not record %d deliveries: %s", ledger.path, len(held), exc)
+            where = self.settings.ledger
+            log.error("ledger %s: could not record %d deliveries: %s", where, len(held), exc)
 
     def close(self) -> None:
         """Close the exclusion set and the ledger (merging its pending rows); idempotent."""
