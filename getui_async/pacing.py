@@ -169,7 +169,17 @@ class Pacing:
         return Screened(excluded, capped, day)
 
     async def screen(self, plan: Plan[Job], results: ResultsLog) -> Plan[Job] | None:
-        """``plan`` without its excluded and capped recipients (their lines written); None if none is left."""
+        """``plan`` without its excluded and capped recipients (their lines written); None if none is left.
+
+        With a cap, a plan is checked only once requests may start: a run that waits overnight for its
+        window counts the day it sends on, not the day it read the records.
+        """
+        gate = self.gate
+        if self.cap is not None and gate is not None and not gate.is_open():
+            try:
+                await gate.wait_window()
+            except PaceStop:
+                return plan  # the dispatcher meets the same stop at the same gate before sending it
         found = await asyncio.to_thread(self.check, plan)
         if not found.excluded and not found.capped:
             return plan

@@ -414,3 +414,28 @@ async def test_cli_no_wait_outside_the_window_exits_3_and_a_resume_inside_it_exi
     assert _json.loads(summary.read_bytes())["stopped"] == "window"
     assert await run("--window", window_from(now - 3600, 7200, ZoneInfo("UTC")), "--resume") == 0
     check_finished(mock, recipients, out)
+
+
+async def test_with_a_window_the_cap_is_checked_once_the_window_opens(
+    make_mock: MakeMock, tmp_path: Path
+) -> None:
+    """Records read before the window opens are checked against the ledger after it opens."""
+    mock = await make_mock()
+    ledger = str(tmp_path / "ledger.sqlite")
+    settings = settings_for(mock)
+    first = write_recipients(tmp_path / "first.jsonl", 20)
+    second = write_recipients(tmp_path / "second.jsonl", 40)
+    pace = PaceSettings(ledger=ledger, max_per_day=1)
+    assert (
+        await bounded(send(first, settings, tmp_path / "a.jsonl", Mode.BATCH, campaign_id="a", pace=pace))
+    ).exit_code == 0
+    opens = math.ceil(time.time()) + AHEAD_S
+    later = PaceSettings(ledger=ledger, max_per_day=1, window=window_from(opens, 3600))
+    summary = await bounded(
+        send(second, settings, tmp_path / "b.jsonl", Mode.BATCH, campaign_id="b", pace=later)
+    )
+    assert summary.exit_code == 0, summary.to_dict()
+    lines = read_results(tmp_path / "b.jsonl")
+    capped = [line for line in lines if line["status"] == "capped"]
+    assert {line["cid"] for line in capped} == first.deliverable
+    assert min(line["ts"] for line in lines) >= _iso(opens)
