@@ -784,7 +784,7 @@ class MockGetui:
         return out
 
     def _used_quota(self, now: float) -> int:
-        day = int((now + BEIJING_OFFSET_S) // 86_400)
+        day = int((now + BEIJING_OFFSET_S - self._config.quota_reset_s) // 86_400)
         if self._quota[0] != day:
             self._quota = (day, 0)
             self._pushed.clear()
