@@ -16,6 +16,7 @@ filled in one place, at the end of :meth:`Campaign.run`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -49,6 +50,7 @@ from .messages import (
     derive_campaign_id,
     derive_notify_id,
 )
+from .pacing import Pacing, schedule_of
 from .planner import Plan, Planner
 from .results import (
     LIBRARY_WORDS,
@@ -68,6 +70,7 @@ from .results import (
     write_meta,
 )
 from .retry import call_with_retry
+from .schedule import Schedule, ScheduleError
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .throttle import Throttle
 from .transport import Transport
@@ -139,6 +142,11 @@ class Summary:
         total.subtract(self.superseded)
         return +total
 
+    #: Every wait for the send window or the daily quota (``WaitEnded.to_dict()``), in order.
+    waits: list[dict[str, Any]] = field(default_factory=list)
+    #: The run's time rules (``--tz``, ``--quota-reset``): a quota stop says when the quota resets.
+    schedule: Schedule | None = field(default=None, repr=False)
+
     @property
     def done(self) -> int:
         """Result lines written by this run."""
@@ -186,6 +194,7 @@ class Summary:
             "campaign_by_status": dict(sorted(self.campaign_counts.items())),
             "campaign_records": sum(self.campaign_counts.values()),
             "runs": self.runs,
+            "waits": self.waits,
             "exit_code": self.exit_code,
         }
 
@@ -284,6 +293,7 @@ class Campaign:
         self._budget: LineBudget | None = None
         self._intake: Intake | None = None
         self._owners: tuple[Dispatcher, Throttle, GetuiClient] | None = None
+        self._pacing: Pacing | None = None
 
     # -- public control ------------------------------------------------------------------------------
 
@@ -302,6 +312,8 @@ class Campaign:
             return
         self._stopped = (reason, detail)
         self._stop_event.set()
+        if self._pacing is not None:
+            self._pacing.stop()  # a wait for the window or the quota ends at once
         if self._feed is not None:
             self._feed.close()
         if self._budget is not None:
@@ -402,6 +414,14 @@ class Campaign:
                 if type(size) is int and isinstance(sha, str):
                     expect, exact = (size, sha), stored_input.get("stream_complete") is True
             digest = hash_stream(source, expect, exact=exact)
+        if not self._options.dry_run:
+            # Exclusion lists and the ledger (repaired on --resume): read before anything is written.
+            self._pacing = await Pacing.open(
+                self._options.pace, self.campaign_id, out=out, resume=self._resume
+            )
+            if self._stopped is not None:
+                self._pacing.stop()
+        pacing = self._pacing
         self._feed = feed = Feed(source, asyncio.get_running_loop()).start()
         if self._stopped is not None:
             feed.close()
@@ -431,6 +451,7 @@ class Campaign:
                 digest=digest,
                 on_input_changed=lambda: self._input_changed(meta),
                 linger_s=STREAM_LINGER_S if streamed else None,
+                screen=(lambda plan: pacing.screen(plan, results)) if pacing and pacing.screens else None,
             )
             self._intake = intake
             # Read the first items before anything is written: an empty file or a bad header is an input
@@ -459,6 +480,8 @@ class Campaign:
             if digest is not None and out is not None:
                 self._check_stream(digest, meta, intake.complete)
             write_error = results.close()
+            if pacing is not None:
+                await pacing.flush_ledger()  # after the last lines reached the file
             if write_error is not None and (self._stopped is None or self._stopped[0] != "write_error"):
                 self._stopped = None
                 self._write_failed(write_error)
@@ -471,6 +494,8 @@ class Campaign:
             if not feed.let_go():
                 _let_go(source)
             dedupe.close()
+            if pacing is not None:
+                await asyncio.to_thread(pacing.close)  # the ledger merges its pending rows
             if writer is not None:
                 try:
                     writer.close()  # idempotent: closed already unless an error cut the run short
@@ -552,11 +577,14 @@ class Campaign:
             self._settings, connector_limit=max(self._settings.connector_limit, opts.concurrency)
         )
         async with GetuiClient(settings, transport=self._transport, observers=self._observers) as client:
+            pacing = self._pacing
+            gate = pacing.make_gate(self._observers.emit) if pacing is not None else None
             throttle = Throttle(
                 concurrency=opts.concurrency,
                 rate_per_s=opts.rate_per_s,
                 window_s=settings.throttle_window_s,
                 observers=self._observers,
+                gate=gate,
             )
             dispatcher = Dispatcher(
                 client,
@@ -569,6 +597,7 @@ class Campaign:
                 stopping=lambda: self._stopped is not None,
                 request_stop=self.request_stop,
                 budget=self._budget,
+                pacing=pacing,
             )
             try:
                 # Pre-flight: bad credentials or an unreachable host fail here, before any line is written.
@@ -591,6 +620,8 @@ class Campaign:
                 await self._supervise(tasks, results)
             finally:
                 self._owners = (dispatcher, throttle, client)
+                if gate is not None:
+                    await gate.aclose()
 
     async def _supervise(
         self, tasks: Sequence[asyncio.Future[None]], results: ResultsLog | None = None
@@ -645,10 +676,14 @@ class Campaign:
         while True:
             await asyncio.sleep(interval)
             results.commit(fsync=True)
+            if self._pacing is not None:
+                await self._pacing.flush_ledger()  # the ledger follows the fsynced results
 
     def _finish(self, resume_state: ResumeState, started: float) -> None:
         """Fill the summary from the parts that own each figure (the one place it is written)."""
         summary = self.summary
+        with contextlib.suppress(ScheduleError):  # bad pacing flags stopped the run before this
+            summary.schedule = schedule_of(self._options.pace)
         if self._intake is not None:
             summary.records, summary.skipped = self._intake.records, self._intake.skipped
         if self._owners is not None:
@@ -662,6 +697,8 @@ class Campaign:
         if self._results is not None:
             summary.counts = Counter(self._results.counts)
             summary.superseded = Counter(self._results.superseded)
+        if self._pacing is not None:
+            summary.waits = self._pacing.waits()
         if self._stopped is not None:
             summary.stopped, summary.stop_detail = self._stopped
         summary.elapsed_s = time.monotonic() - started

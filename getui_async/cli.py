@@ -41,12 +41,14 @@ from .config import (
     CampaignSettings,
     Credentials,
     Mode,
+    PaceSettings,
     RetrySettings,
     Settings,
 )
 from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
 from .messages import CLICK_FIELD, ClickType, MessageTemplate
 from .messages.vendors import VendorClass, VendorWarning, prepare_campaign, vendor_warnings
+from .pacing import schedule_of
 from .report import command as report_command
 from .runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG, STDOUT, SendJob, run_send
 from .sources import DELIMITER_CHOICES, ENCODINGS, Format, SourceOptions
@@ -73,6 +75,10 @@ CONFIG_SCHEMA: Final[Mapping[str, str | tuple[str, ...]]] = {
     "campaign": "string", "drain_timeout_s": "number", "log_level": LOG_LEVELS, "async": "boolean",
     "vendor_class": tuple(c.value for c in VendorClass), "vendor_category": "string",
     "xm_channel_id": "string",
+    # pacing (#14)
+    "window": "string", "tz": "string", "no_wait": "boolean", "wait_quota": "boolean",
+    "quota_reset": "string", "deadline": "string", "exclude": "array", "ledger": "string",
+    "max_per_day": "integer",
 }  # fmt: skip
 CONFIG_KEYS: Final = frozenset(CONFIG_SCHEMA)
 _TOML_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
@@ -80,6 +86,7 @@ _TOML_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
     "integer": (int,),
     "number": (int, float),
     "boolean": (bool,),
+    "array": (list,),
 }
 _TOML_NAMES: Final[Mapping[type, str]] = {
     str: "string", int: "integer", float: "float", bool: "boolean", list: "array", dict: "table"
@@ -223,6 +230,7 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
     run.add_argument("--show", type=_positive_int, metavar="N",
                      help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip
+    _add_pace_arguments(send)
     _add_vendor_arguments(send)
     send.add_argument("--test", action="store_true",
                       help="a send to test devices: vendors' test flags and its own campaign id")  # fmt: skip
@@ -325,6 +333,82 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--cid-column", metavar="NAME", help="header of the cid column (default cid/clientid)")
     src.add_argument("--alias-column", metavar="NAME", help="header of the alias column (default alias)")
     src.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+
+
+def _add_pace_arguments(parser: argparse.ArgumentParser) -> None:
+    """Issue #14's flags: when to send (window, quota waits, deadline) and to whom not (exclusions, caps)."""
+    pace = parser.add_argument_group("pacing: windows, quota days, exclusions, caps")
+    pace.add_argument(
+        "--window",
+        metavar="HH:MM[:SS]-HH:MM[:SS]",
+        help="start requests only inside this daily window (may cross midnight: 21:00-09:00)",
+    )
+    pace.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="IANA zone of --window, --quota-reset and the ledger's day (default Asia/Shanghai)",
+    )
+    pace.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="outside the window, stop (exit 3, resumable) instead of waiting",
+    )
+    pace.add_argument(
+        "--wait-quota",
+        action="store_true",
+        help="on a daily-quota reply, wait for the quota reset and go on (instead of exit 3)",
+    )
+    pace.add_argument(
+        "--quota-reset", metavar="HH:MM[:SS]", help="when the daily quota resets (default 00:00)"
+    )
+    pace.add_argument(
+        "--deadline", metavar="TIME", help="ISO 8601 time no wait may pass (past it: exit 3, resumable)"
+    )
+    pace.add_argument(
+        "--exclude",
+        metavar="FILE",
+        action="append",
+        help="never send to these recipients: text (one id a line), CSV/JSONL with a cid or "
+        "alias column, or an earlier results file (its dead cids); repeatable",
+    )
+    pace.add_argument("--ledger", metavar="PATH", help="SQLite file of who this tool delivered to, per day")
+    pace.add_argument(
+        "--max-per-day",
+        type=_positive_int,
+        metavar="N",
+        help="skip recipients other campaigns already reached N times today (needs --ledger)",
+    )
+
+
+def resolve_pace(args: argparse.Namespace, config: Mapping[str, Any]) -> PaceSettings:
+    """The pacing flags (flag > config file), checked now: a bad value is exit 2 before anything is sent."""
+    exclude = getattr(args, "exclude", None) or config.get("exclude") or []
+    if not all(isinstance(path, str) and path for path in exclude):
+        raise UsageError("exclude: each entry must be a file name (a non-empty string)")
+    for path in exclude:
+        if not Path(path).is_file():
+            raise UsageError(f"--exclude {path}: no such file (or not a regular file)")
+    max_per_day = _pick(args, config, "max_per_day")
+    if max_per_day is not None and max_per_day < 1:
+        raise UsageError(f"--max-per-day {max_per_day}: must be at least 1")
+    ledger = _pick(args, config, "ledger")
+    if max_per_day is not None and ledger is None:
+        raise UsageError(f"--max-per-day {max_per_day}: needs --ledger PATH")
+    if ledger is not None and Path(ledger).is_dir():
+        raise UsageError(f"--ledger {ledger}: is a directory; give the path of a ledger file")
+    pace = PaceSettings(
+        window=_pick(args, config, "window"),
+        tz=_pick(args, config, "tz", "Asia/Shanghai"),
+        no_wait=bool(_pick(args, config, "no_wait", False)),
+        wait_quota=bool(_pick(args, config, "wait_quota", False)),
+        quota_reset=_pick(args, config, "quota_reset", "00:00"),
+        deadline=_pick(args, config, "deadline"),
+        exclude=tuple(exclude),
+        ledger=ledger,
+        max_per_day=max_per_day,
+    )
+    schedule_of(pace)  # ScheduleError (exit 2) names the flag and the value
+    return pace
 
 
 def _add_vendor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -521,6 +605,8 @@ def resolve_options(args: argparse.Namespace, config: Mapping[str, Any]) -> Camp
     drain = _pick(args, config, "drain_timeout_s")
     if drain is not None:
         kwargs["drain_timeout_s"] = float(drain)
+    if hasattr(args, "window"):  # send (demo has no pacing flags)
+        kwargs["pace"] = resolve_pace(args, config)
     return CampaignSettings(**kwargs)
 
 

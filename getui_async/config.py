@@ -23,6 +23,7 @@ __all__ = [
     "CampaignSettings",
     "Credentials",
     "Mode",
+    "PaceSettings",
     "RetrySettings",
     "Secret",
     "Settings",
@@ -255,6 +256,40 @@ class Mode(str, enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PaceSettings:
+    """When and to whom a campaign may send (issue #14): windows, quota waits, exclusions, caps.
+
+    Times stay text here (``--window``, ``--tz``, ``--quota-reset``, ``--deadline`` as given); the engine
+    parses them with :meth:`getui_async.schedule.Schedule.from_flags`, which names the flag at fault.
+    """
+
+    window: str | None = None
+    tz: str = "Asia/Shanghai"
+    #: Outside the window: stop (exit 3, resumable) instead of waiting.
+    no_wait: bool = False
+    #: A daily-quota reply waits for the quota reset instead of stopping.
+    wait_quota: bool = False
+    quota_reset: str = "00:00"
+    deadline: str | None = None
+    exclude: tuple[str, ...] = ()
+    ledger: str | None = None
+    max_per_day: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exclude", tuple(self.exclude))
+        if self.max_per_day is not None:
+            if self.ledger is None:
+                raise ConfigError(f"--max-per-day {self.max_per_day}: needs --ledger PATH")
+            if self.max_per_day < 1:
+                raise ConfigError(f"--max-per-day {self.max_per_day}: must be at least 1")
+
+    @property
+    def gated(self) -> bool:
+        """True when requests pass a :class:`~getui_async.throttle.WindowGate` (a window or quota waits)."""
+        return self.window is not None or self.wait_quota
+
+
+@dataclass(frozen=True, kw_only=True)
 class CampaignSettings:
     """How one campaign run behaves (the ``send`` options)."""
 
@@ -276,6 +311,8 @@ class CampaignSettings:
     drain_timeout_s: float = 30.0
     #: Results are flushed at least this often and fsynced at each checkpoint.
     checkpoint_interval_s: float = 1.0
+    #: Send windows, quota waits, exclusions and frequency caps (``--window`` ... ``--max-per-day``).
+    pace: PaceSettings = field(default_factory=PaceSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))

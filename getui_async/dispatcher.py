@@ -41,10 +41,11 @@ from .errors import (
 from .events import BatchSent, Observers, RetryScheduled
 from .intake import Job
 from .messages import MessageTemplate
+from .pacing import Pacing, stop_reason
 from .planner import Endpoint, Plan
 from .results import DELIVERY_STATUSES, RETRYABLE_ACTIONS, ResultsLog, Status
 from .retry import call_with_retry
-from .throttle import Throttle
+from .throttle import PaceStop, Throttle
 
 __all__ = ["Dispatcher", "LineBudget"]
 
@@ -133,8 +134,12 @@ class Dispatcher:
         stopping: Callable[[], bool],
         request_stop: Callable[[str, str], None],
         budget: LineBudget | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self._client = client
+        # #14: delivered recipients go to the ledger; a daily-quota reply may wait (--wait-quota)
+        self._pacing = pacing if pacing is not None and pacing.records else None
+        self._quota_gate = pacing.wait_quota if pacing is not None else None
         self._budget = budget
         self._throttle = throttle
         self._settings = settings
@@ -196,16 +201,29 @@ class Dispatcher:
         throttle, observers, stopping = self._throttle, self._observers, self._stopping
 
         async def attempt() -> T:
-            # After a stop nothing new goes out; only a request whose reply was lost is followed up,
-            # so a recipient Getui may already have gets its line now rather than at the resume.
-            if stopping() and not tries.unsure:
-                raise _Abandoned
+            while True:
+                # After a stop nothing new goes out; only a request whose reply was lost is followed up,
+                # so a recipient Getui may already have gets its line now rather than at the resume.
+                if stopping() and not tries.unsure:
+                    raise _Abandoned
+                try:
+                    outcome = await once()
+                except PaceStop as exc:  # outside the window with --no-wait, past --deadline, a signal
+                    self._request_stop(*stop_reason(exc))
+                    raise _Abandoned from None
+                if outcome is not None:
+                    return outcome[0]
+
+        async def once() -> tuple[T] | None:
+            """One attempt; None after a daily-quota reply waited for its reset (--wait-quota)."""
+            gate = self._quota_gate
             async with throttle:
                 if stopping() and not tries.unsure:  # stopped while this waited at the gate
                     raise _Abandoned
                 tries.n += 1
                 self.requests += 1
                 started = time.monotonic()
+                sent_at = gate.now() if gate is not None else 0.0
                 try:
                     result = await fn()
                 except TransportError:
@@ -214,13 +232,24 @@ class Dispatcher:
                 except RateLimitedError as exc:
                     throttle.rate_limited(exc.code)
                     raise
+                except QuotaExceededError as exc:
+                    if gate is None:
+                        raise
+                    log.warning("daily quota used up (%s, code %s): waiting for its reset", exc.msg, exc.code)
+                    quota_hit = True
                 except ApiError:
                     if observers:
                         observers.emit(BatchSent(label, recipients, time.monotonic() - started, False))
                     raise
+                else:
+                    quota_hit = False
+            if quota_hit:
+                assert gate is not None
+                await gate.wait_quota_reset(started_at=sent_at)  # then the same request again
+                return None
             if observers:
                 observers.emit(BatchSent(label, recipients, time.monotonic() - started, True))
-            return result
+            return (result,)
 
         def on_retry(state: Any) -> None:
             self.retries += 1
@@ -255,6 +284,8 @@ class Dispatcher:
         attempts: int,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        if self._pacing is not None:
+            self._pacing.delivered(status.value, job.kind, job.target)
         self._results.add(
             job.line,
             job.record,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from datetime import datetime
+from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "BatchSent",
@@ -23,6 +24,8 @@ __all__ = [
     "RetryScheduled",
     "Throttled",
     "TokenRefreshed",
+    "WaitEnded",
+    "WaitStarted",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,8 +96,59 @@ class CampaignStopping:
     detail: str
 
 
+WaitReason: TypeAlias = Literal["window", "quota"]
+WaitOutcome: TypeAlias = Literal["resumed", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class WaitStarted:
+    """Every request holds until ``until`` (UTC); ``text`` is what the progress line and the log say."""
+
+    reason: WaitReason
+    until: datetime
+    wait_s: float
+    text: str
+
+    @property
+    def waiting(self) -> str:
+        """What the progress line shows while this wait lasts."""
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class WaitEnded:
+    """A wait is over: ``resumed`` (sending goes on) or ``stopped`` (a stop signal ended it)."""
+
+    reason: WaitReason
+    until: datetime
+    waited_s: float
+    outcome: WaitOutcome
+
+    @property
+    def waiting(self) -> None:
+        """The wait is over: the progress line stops showing it."""
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary JSON's entry for this wait."""
+        return {
+            "reason": self.reason,
+            "until": self.until.isoformat().replace("+00:00", "Z"),
+            "waited_s": round(self.waited_s, 3),
+            "outcome": self.outcome,
+        }
+
+
 Event: TypeAlias = (
-    RecordDone | BatchSent | RetryScheduled | TokenRefreshed | Throttled | HostSwitched | CampaignStopping
+    RecordDone
+    | BatchSent
+    | RetryScheduled
+    | TokenRefreshed
+    | Throttled
+    | HostSwitched
+    | CampaignStopping
+    | WaitStarted
+    | WaitEnded
 )
 Observer: TypeAlias = Callable[[Any], None]
 

@@ -18,7 +18,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 from .dedupe import DuplicateFilter
@@ -292,8 +292,10 @@ class Intake:
         digest: InputDigest | None = None,
         on_input_changed: Callable[[], None] = lambda: None,
         linger_s: float | None = None,
+        screen: Callable[[Plan[Job]], Awaitable[Plan[Job] | None]] | None = None,
     ) -> None:
         self._feed = feed
+        self._screen = screen  # exclusions and caps (#14): a request's recipients before they are queued
         self._template = template
         self._planner = planner
         self._campaign = campaign_id
@@ -388,8 +390,11 @@ class Intake:
 
     async def _hand_over(self, ready: list[Plan[Job]], queue: asyncio.Queue[Plan[Job] | None] | None) -> None:
         if queue is not None:
+            screen = self._screen
             for plan in ready:
-                await queue.put(plan)
+                kept = plan if screen is None else await screen(plan)
+                if kept is not None:
+                    await queue.put(kept)
         ready.clear()
 
     def _classify(self, first: int, items: list[SourceItem], ready: list[Plan[Job]]) -> None:

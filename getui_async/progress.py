@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
@@ -48,11 +48,13 @@ _SHORT: Final = {
     "rejected": "rejected",
     "duplicate": "duplicate",
     "validated": "validated",
+    "excluded": "excluded",
+    "capped": "capped",
 }
 #: Status counts on the line, most important first: problems before deliveries.
 _STATUS_PRIORITY: Final = (
     "failed", "rejected", "successed_online", "successed_offline", "accepted", "validated",
-    "successed_ignore", "duplicate",
+    "successed_ignore", "duplicate", "excluded", "capped",
 )  # fmt: skip
 #: The bar is shown only with at least this many cells, and never wider than ``_BAR_MAX``.
 _BAR_MIN: Final = 10
@@ -211,7 +213,8 @@ class ProgressBar:
                     return out
                 if countdown:
                     text = f"{text}, {left:.0f} s left"
-            out.append(Field(f"waiting: {text}", 3, 40, "yellow"))
+            shown = text if text.startswith("waiting") else f"waiting: {text}"
+            out.append(Field(shown, 3, 40, "yellow"))
         return out
 
     def render_text(self, width: int, now: float | None = None) -> Any:
@@ -446,6 +449,7 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
     if summary.warnings:
         codes = ", ".join(w["code"] for w in summary.warnings)
         lines.append(f"  {plural(len(summary.warnings), 'warning')} about silent drops (see above): {codes}")
+    lines.extend(_wait_lines(summary.waits))
     if summary.results_path:
         lines.append(
             f"  results: {summary.results_path}"
@@ -456,7 +460,7 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
             )
         )
     if summary.stopped == "quota":
-        lines.append(f"  {quota_stop_text()}")
+        lines.append(f"  {quota_stop_text(schedule=summary.schedule)}")
     elif summary.stopped in _AFTER_STOP:
         lines.append(_AFTER_STOP[summary.stopped])
     elif summary.stopped:
@@ -465,3 +469,15 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
     if out is not None:
         print(text, file=out)
     return text
+
+
+_WAITED_FOR: Final = {"window": "the send window", "quota": "the daily quota"}
+
+
+def _wait_lines(waits: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per wait (#14): what for, how long, and whether sending went on after it."""
+    return [
+        f"  waited for {_WAITED_FOR.get(str(w.get('reason')), w.get('reason'))} until {w.get('until')}: "
+        f"{float(w.get('waited_s', 0.0)):,.1f} s ({w.get('outcome')})"
+        for w in waits
+    ]

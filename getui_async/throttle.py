@@ -21,17 +21,16 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Final, Literal, TypeAlias
+from typing import Final, TypeAlias
 
 from aiolimiter import AsyncLimiter
 
 from .errors import GetuiError
-from .events import Observers, Throttled
+from .events import Observers, Throttled, WaitEnded, WaitOutcome, WaitReason, WaitStarted
 from .retry import next_window_delay_s
-from .schedule import Schedule
+from .schedule import Schedule, format_duration
 
 __all__ = [
     "DeadlinePassed",
@@ -176,41 +175,14 @@ class Throttle:
 
 # -- send windows and quota waits --------------------------------------------------------------------
 
-WaitReason: TypeAlias = Literal["window", "quota"]
-WaitOutcome: TypeAlias = Literal["resumed", "stopped"]
-
 #: The longest single sleep of a wait: the wall clock is read again after each, so a clock that jumps
 #: (a suspended laptop, an NTP step) moves the wake-up with it.
 MAX_SLEEP_S: Final = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class WaitStarted:
-    """Every request holds until ``until`` (UTC); ``text`` is what the progress line and the log say."""
-
-    reason: WaitReason
-    until: datetime
-    wait_s: float
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class WaitEnded:
-    """A wait is over: ``resumed`` (sending goes on) or ``stopped`` (a stop signal ended it)."""
-
-    reason: WaitReason
-    until: datetime
-    waited_s: float
-    outcome: WaitOutcome
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary JSON's entry for this wait."""
-        return {
-            "reason": self.reason,
-            "until": self.until.isoformat().replace("+00:00", "Z"),
-            "waited_s": round(self.waited_s, 3),
-            "outcome": self.outcome,
-        }
+#: A quota refusal this soon after a reset the gate waited for means Getui's clock is behind ours (or
+#: its reset is late): try again after a short wait (doubling from 1 s, at most ``QUOTA_RETRY_MAX_S``)
+#: instead of waiting a whole day.
+QUOTA_GRACE_S: Final = 300.0
+QUOTA_RETRY_MAX_S: Final = 30.0
 
 
 PaceEvent: TypeAlias = WaitStarted | WaitEnded
@@ -270,8 +242,14 @@ class WindowGate:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._quota_passed_at = -math.inf  # the last quota reset a wait reached (epoch seconds)
+        self._quota_reset_at = -math.inf  # the last real (scheduled) reset a wait reached
+        self._quota_retries = 0  # short waits since that reset
         self._waits: list[WaitEnded] = []
         self.current: WaitStarted | None = None
+
+    def now(self) -> float:
+        """This gate's clock (epoch seconds): what :meth:`wait_quota_reset`'s ``started_at`` is read from."""
+        return self._clock()
 
     @property
     def waits(self) -> tuple[WaitEnded, ...]:
@@ -317,9 +295,19 @@ class WindowGate:
         started = self._clock() if started_at is None else started_at
         while started >= self._quota_passed_at:
             if self._task is None:
-                now = datetime.fromtimestamp(self._clock(), timezone.utc)
-                resets = self._schedule.next_quota_reset(now)
-                self._start("quota", resets, self._schedule.quota_wait_text(now))
+                clock = self._clock()
+                now = datetime.fromtimestamp(clock, timezone.utc)
+                if clock - self._quota_reset_at < QUOTA_GRACE_S:
+                    # Refused just after the reset: the quota resets late, not tomorrow.
+                    retry_s = min(QUOTA_RETRY_MAX_S, 2.0**self._quota_retries)
+                    self._quota_retries += 1
+                    until = datetime.fromtimestamp(clock + retry_s, timezone.utc)
+                    text = f"waiting for the daily quota (not reset yet; again in {format_duration(retry_s)})"
+                    self._start("quota", until, text)
+                else:
+                    resets = self._schedule.next_quota_reset(now)
+                    self._start("quota", resets, self._schedule.quota_wait_text(now))
+                    self._quota_retries = 0
             await self._join()
         await self.wait_window()
 
@@ -344,7 +332,11 @@ class WindowGate:
         now = self._clock()
         started = WaitStarted(reason, until, max(0.0, until.timestamp() - now), text)
         self.current = started
-        log.info("%s", text)
+        when = f"{until.astimezone(schedule.tz):%Y-%m-%d %H:%M:%S} {schedule.tz.key}"
+        if reason == "window":  # a warning: shown by default, even without a progress line
+            log.warning("waiting for the send window: it opens at %s", when)
+        else:
+            log.warning("waiting for the daily quota: it resets at %s", when)
         self._emit(started)
         task = asyncio.get_running_loop().create_task(self._wait(started, now))
         task.add_done_callback(_retrieve)
@@ -366,6 +358,8 @@ class WindowGate:
             outcome = "resumed"
             if started.reason == "quota":
                 self._quota_passed_at = until
+                if self._quota_retries == 0:  # a scheduled reset, not a short retry after one
+                    self._quota_reset_at = until
         finally:
             self._task = None
             self.current = None

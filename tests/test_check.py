@@ -154,3 +154,14 @@ def test_check_command_input_error_is_exit_2(served: ThreadedMock, tmp_path: Pat
     assert result.code == 2
     assert "nope.csv" in result.err
     assert not dead.exists()
+
+
+async def test_check_asks_user_detail_for_a_thousand_real_length_cids(
+    make_mock: MakeMock, tmp_path: Path
+) -> None:
+    """1,000 cids of 32 characters make a ~33 KB user/detail path: the mock takes it, and names the dead."""
+    rows = [f"{i:032x},,N" for i in range(1, 998)] + [f"invalid-{i:024x},,N" for i in range(3)]
+    report = await check_input(
+        write_csv(tmp_path / "big.csv", rows), settings=mock_settings(await make_mock())
+    )
+    assert (report.cids, report.dead_cids) == (1000, 3)

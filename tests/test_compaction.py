@@ -38,6 +38,7 @@ from getui_async.results import (
     write_meta,
 )
 from getui_async.runner import count_kept_records
+from getui_async.schedule import Schedule
 
 META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 
@@ -303,6 +304,13 @@ def test_a_quota_stop_says_when_the_quota_resets_in_china_time() -> None:
     text = format_summary(summary)
     assert "daily quota reached; it resets at 00:00 Asia/Shanghai, in " in text
     assert "sends the rest" not in text
+
+
+def test_a_quota_stop_names_the_runs_own_reset_time_and_zone() -> None:
+    """With --tz and --quota-reset, the stop message says that reset, not China's midnight."""
+    summary = Summary("camp-1", "r.jsonl", stopped="quota", stop_detail="push count exceeded (code 30009)")
+    summary.schedule = Schedule.from_flags(tz="Europe/Berlin", quota_reset="06:30")
+    assert "it resets at 06:30 Europe/Berlin, in " in format_summary(summary)
 
 
 def test_the_progress_line_of_a_retry_starts_from_the_records_left_as_they_are(tmp_path: Path) -> None:

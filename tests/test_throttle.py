@@ -15,6 +15,7 @@ from getui_async.throttle import (
     DECREASE_FACTOR,
     INCREASE_FRACTION,
     MAX_SLEEP_S,
+    QUOTA_GRACE_S,
     DeadlinePassed,
     OutsideWindow,
     PaceEvent,
@@ -239,9 +240,29 @@ async def test_a_quota_reply_to_a_request_sent_before_the_reset_is_stale() -> No
     await gate.wait_quota_reset(started_at=sent_at)
     await gate.wait_quota_reset(started_at=sent_at)  # a second worker's late answer
     assert len(gate.waits) == 1
-    await gate.wait_quota_reset()  # a fresh refusal after the reset: wait for the next day
+    clock.now += QUOTA_GRACE_S  # a fresh refusal well after the reset: wait for the next day
+    await gate.wait_quota_reset()
     assert len(gate.waits) == 2
     assert clock.now == sh_ts("2026-12-03T00:00")
+
+
+async def test_a_refusal_just_after_the_reset_retries_soon_instead_of_waiting_a_day() -> None:
+    """Getui's reset may come a little after ours: refusals right after it retry in 1, 2, 4 ... s."""
+    clock, events = FakeClock("2026-12-01T23:59"), list[PaceEvent]()
+    gate = gate_for(clock, events)
+    await gate.wait_quota_reset()
+    reset = sh_ts("2026-12-02T00:00")
+    assert clock.now == reset
+    await gate.wait_quota_reset()
+    assert clock.now == reset + 1
+    await gate.wait_quota_reset()
+    assert clock.now == reset + 3
+    texts = [e.text for e in events if isinstance(e, WaitStarted)]
+    assert texts[1:] == [
+        "waiting for the daily quota (not reset yet; again in 1 s)",
+        "waiting for the daily quota (not reset yet; again in 2 s)",
+    ]
+    assert [w.outcome for w in gate.waits] == ["resumed"] * 3
 
 
 async def test_after_the_quota_reset_the_window_still_applies() -> None:

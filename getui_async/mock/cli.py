@@ -60,6 +60,7 @@ HELP: Final[dict[str, str]] = {
     "busy_rate": "probability of 403/30019 system busy (request not processed)",
     "revoke_tokens_every_s": "revoke every live token at each multiple of this period",
     "daily_quota": "recipients per day before quota refusals",
+    "quota_reset_s": "when the quota day begins, in seconds after midnight Beijing time (default 0)",
     "quota_code": "the code once --daily-quota is used up (single and batch pushes)",
     "list_quota_code": "the code once --daily-quota is used up (list pushes)",
     "host_change": "answer 301 under /v2/ and serve the API under /alt/v2/",

@@ -51,6 +51,7 @@ _NON_NEGATIVE: Final = (
     "auth_max_skew_s",
     "list_task_ttl_s",
     "record_bodies",
+    "quota_reset_s",
 )
 _POSITIVE_OR_NONE: Final = ("throttle_per_window", "daily_quota", "revoke_tokens_every_s")
 
@@ -109,6 +110,9 @@ class MockConfig:
     busy_rate: float = 0.0
     revoke_tokens_every_s: float | None = None
     daily_quota: int | None = None
+    #: When the quota day begins, in seconds after midnight Beijing time (Getui: 0); lets a test put
+    #: the reset a few seconds ahead.
+    quota_reset_s: float = 0.0
     quota_code: int = 30009
     list_quota_code: int = 30008
     host_change: bool = False

@@ -55,6 +55,8 @@ BEIJING_OFFSET_S: Final = 8 * 3600  # quota days and task-id dates follow Getui'
 
 _JSON_HEADERS: Final = {"Content-Type": "application/json;charset=UTF-8"}
 _NO_DATA: Final[Any] = object()
+#: The longest request line the mock reads (a 1,000-cid user/detail path, with room to spare).
+MAX_REQUEST_LINE: Final = 64 * 1024
 _STATUSES: Final = ("successed_online", "successed_offline", "successed_ignore")
 _MESSAGES: Final = {
     10001: "token is invalid or expired",
@@ -169,7 +171,9 @@ class MockGetui:
         self._port = sock.getsockname()[1]
         app = web.Application(client_max_size=16 * 1024 * 1024)
         self._add_routes(app)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        # A user/detail path names up to 1,000 cids (~33 KB): aiohttp's 8 KiB request-line default
+        # would answer 400 where Getui answers the look-up.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, max_line_size=MAX_REQUEST_LINE)
         await runner.setup()
         try:
             await web.SockSite(runner, sock, backlog=1024).start()
@@ -784,7 +788,7 @@ class MockGetui:
         return out
 
     def _used_quota(self, now: float) -> int:
-        day = int((now + BEIJING_OFFSET_S) // 86_400)
+        day = int((now + BEIJING_OFFSET_S - self._config.quota_reset_s) // 86_400)
         if self._quota[0] != day:
             self._quota = (day, 0)
             self._pushed.clear()
