@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ._version import __version__
 from .client import BatchResult, CidCheck, GetuiClient, ListResult, Push, PushResult
-from .config import CampaignSettings, Credentials, Mode, RetrySettings, Secret, Settings
+from .config import CampaignSettings, Credentials, Mode, PaceSettings, RetrySettings, Secret, Settings
 from .engine import Campaign, Summary, run_campaign
 from .errors import (
     Action,
@@ -47,7 +47,8 @@ from .messages import (
     PushSettings,
     Rendered,
 )
-from .sources import BadRecord, Record, RecordSource, open_source
+from .results import Status
+from .sources import BadRecord, Record, RecordSource, SourceOptions, open_source
 
 __all__ = [
     "Action",
@@ -75,6 +76,7 @@ __all__ = [
     "MessageTemplate",
     "Mode",
     "Notification",
+    "PaceSettings",
     "Push",
     "PushChannel",
     "PushResult",
@@ -92,6 +94,8 @@ __all__ = [
     "ServerBusyError",
     "ServerError",
     "Settings",
+    "SourceOptions",
+    "Status",
     "Summary",
     "TokenExpiredError",
     "TransportError",

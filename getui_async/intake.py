@@ -69,6 +69,9 @@ class Job(NamedTuple):
     record: int
 
 
+_DUPLICATE_MSG: Final = "the same recipient appears earlier in the input"
+
+
 # --- what the input is ---
 
 
@@ -464,33 +467,10 @@ class Intake:
         )
 
     def _decided(self, job: Job, duplicate: bool, ready: list[Plan[Job]]) -> None:
-        results = self._results
-        if duplicate:
-            msg = "the same recipient appears earlier in the input"
-            results.add(
-                job.line,
-                job.record,
-                job.kind,
-                job.target,
-                job.request_id,
-                Status.DUPLICATE,
-                None,
-                msg,
-                None,
-                0,
-            )
-        elif self._dry_run:
-            results.add(
-                job.line,
-                job.record,
-                job.kind,
-                job.target,
-                job.request_id,
-                Status.VALIDATED,
-                None,
-                "",
-                None,
-                0,
+        if duplicate or self._dry_run:
+            status, msg = (Status.DUPLICATE, _DUPLICATE_MSG) if duplicate else (Status.VALIDATED, "")
+            self._results.add(
+                job.line, job.record, job.kind, job.target, job.request_id, status, None, msg, None, 0
             )
         else:
             endpoint = self._planner.endpoint_for(job.message.shared, job.kind)

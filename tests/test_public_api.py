@@ -8,11 +8,11 @@ EXPECTED = {
     "Action", "AndroidChannel", "ApiError", "BadRecord", "BatchResult", "Campaign", "CampaignSettings",
     "CidCheck", "ClickType", "ConfigError", "Credentials", "DuplicateRequestError", "FatalApiError",
     "GetuiClient", "GetuiError", "HostChangedError", "InputError", "InvalidTargetError", "IosChannel",
-    "ListResult", "Message", "MessageError", "MessageTemplate", "Mode", "Notification", "Push",
-    "PushChannel", "PushResult", "PushSettings", "QuotaExceededError", "RateLimitedError", "Record",
+    "ListResult", "Message", "MessageError", "MessageTemplate", "Mode", "Notification", "PaceSettings",
+    "Push", "PushChannel", "PushResult", "PushSettings", "QuotaExceededError", "RateLimitedError", "Record",
     "RecordSource", "RejectedError", "Rendered", "ResultsFileError", "RetrySettings", "RetryableError",
-    "Secret", "ServerBusyError", "ServerError", "Settings", "Summary", "TokenExpiredError",
-    "TransportError", "__version__", "open_source", "run_campaign",
+    "Secret", "ServerBusyError", "ServerError", "Settings", "SourceOptions", "Status", "Summary",
+    "TokenExpiredError", "TransportError", "__version__", "open_source", "run_campaign",
 }  # fmt: skip
 
 
