@@ -303,6 +303,9 @@ class Bench:
             "--message", str(template), "--mode", cell.mode,
             "--concurrency", str(cell.concurrency), "--no-progress", "--base-url", self.mock.base_url,
             "--campaign", run_id, "--summary-json", str(summary),
+            # The raw loop sends the template as it is: no vendor class options (and so no
+            # push_channel) on the engine's side either, so both put the same bytes on the wire.
+            "--vendor-class", "none",
         ]  # fmt: skip
         child = run_child(argv, self.plan.child_timeout_s, self.env)
         try:

@@ -50,6 +50,10 @@ FIRST_ITEMS: Final = 1024
 STREAM_LINGER_S: Final = 0.05
 #: Items the reader thread may hold for the loop, at most (back-pressure on the reader).
 FEED_ITEMS: Final = 4096
+#: Items the reader thread takes from the source per hop (a pipe's read_chunk returns sooner, with what
+#: has arrived). Chunks rather than single items under the lock: 200k records in batch mode against the
+#: mock took 4.57 s of user CPU instead of 4.99 (medians of 3 interleaved runs).
+FEED_CHUNK: Final = 1024
 _HASH_CHUNK: Final = 1 << 20
 _STDIN_NAME: Final = "<stdin>"
 _PERSONAL_IN_LIST: Final = "personalized content cannot be sent with --mode list (use auto or batch)"
@@ -190,9 +194,9 @@ class Feed:
 
     Not ``asyncio.to_thread``: the default executor is joined at exit, so a read stalled on a pipe
     would hang the process; a daemon thread is simply left behind. The thread appends each item
-    under a lock and wakes the loop when the list goes from empty to non-empty, so a slow pipe's
-    records are sent as they arrive and a fast file's come in large batches; it waits while
-    ``FEED_ITEMS`` are unclaimed.
+    under a lock, a ``read_chunk`` at a time, and wakes the loop when the list goes from empty to
+    non-empty, so a slow pipe's records are sent as they arrive (its ``read_chunk`` returns with what
+    has come) and a fast file's come in large batches; it waits while ``FEED_ITEMS`` are unclaimed.
     """
 
     def __init__(
@@ -214,17 +218,17 @@ class Feed:
         return self
 
     def _run(self) -> None:
-        cond, items, limit = self._cond, self._items, self._limit
+        cond, limit, read = self._cond, self._limit, self._source.read_chunk
         try:
-            for item in self._source:
+            while chunk := read(FEED_CHUNK):
                 with cond:
                     while len(self._items) >= limit and not self._closed:
                         cond.wait()
                     if self._closed:
                         return
-                    items = self._items
-                    items.append(item)
-                    if len(items) == 1:
+                    was_empty = not self._items
+                    self._items.extend(chunk)
+                    if was_empty:
                         self._poke()
         except BaseException as exc:  # handed to the loop, raised there
             self._error = exc
