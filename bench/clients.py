@@ -82,7 +82,7 @@ def message(title: str, body: str, collapse_id: str, channels: str) -> dict[str,
 def personalized(i: int, run_id: str, channels: str) -> dict[str, Any]:
     """One recipient's single-push body: a request_id, the cid, and text naming the recipient."""
     name = name_of(i)
-    body = {"request_id": f"{run_id[:12]}{i:020d}", "audience": {"cid": [cid_of(i)]}}
+    body = {"request_id": f"{run_id[:12]}{i:020d}", "audience": {"cid": [cid_of(i)]}, "group_name": run_id}
     body.update(message(f"Hello {name}", f"Your offer is waiting, {name}", run_id, channels))
     return body
 
@@ -164,7 +164,9 @@ async def _raw(args: argparse.Namespace) -> dict[str, Any]:
         headers = {"token": token, "Content-Type": JSON_TYPE}
         taskid = None
         if args.mode == "list":
-            body = {"request_id": f"{args.run_id[:12]}list{0:016d}"}
+            # group_name as the engine sends it (the campaign id): the mock keeps per-group figures
+            # for every push that names one, so both clients cost it the same.
+            body = {"request_id": f"{args.run_id[:12]}list{0:016d}", "group_name": args.run_id}
             body.update(message(*IDENTICAL, args.run_id, args.channels))
             url = f"{prefix}/push/list/message"
             async with session.post(url, data=orjson.dumps(body), headers=headers) as r:
