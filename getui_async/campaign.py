@@ -16,7 +16,6 @@ filled in one place, at the end of :meth:`Campaign.run`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -40,7 +39,6 @@ from .intake import (
     Intake,
     Job,
     describe_input,
-    hash_stream,
     off_loop,
 )
 from .messages import (
@@ -50,7 +48,7 @@ from .messages import (
     derive_campaign_id,
     derive_notify_id,
 )
-from .pacing import Pacing, schedule_of
+from .pacing import Pacing
 from .planner import Plan, Planner
 from .results import (
     LIBRARY_WORDS,
@@ -70,7 +68,7 @@ from .results import (
     write_meta,
 )
 from .retry import call_with_retry
-from .schedule import Schedule, ScheduleError
+from .schedule import Schedule
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .throttle import Throttle
 from .transport import Transport
@@ -413,7 +411,7 @@ class Campaign:
                 size, sha = stored_input.get("stream_bytes"), stored_input.get("stream_sha256")
                 if type(size) is int and isinstance(sha, str):
                     expect, exact = (size, sha), stored_input.get("stream_complete") is True
-            digest = hash_stream(source, expect, exact=exact)
+            digest = InputDigest(source, expect, exact=exact)  # marks the position before any read
         if not self._options.dry_run:
             # Exclusion lists and the ledger (repaired on --resume): read before anything is written.
             self._pacing = await Pacing.open(
@@ -682,8 +680,6 @@ class Campaign:
     def _finish(self, resume_state: ResumeState, started: float) -> None:
         """Fill the summary from the parts that own each figure (the one place it is written)."""
         summary = self.summary
-        with contextlib.suppress(ScheduleError):  # bad pacing flags stopped the run before this
-            summary.schedule = schedule_of(self._options.pace)
         if self._intake is not None:
             summary.records, summary.skipped = self._intake.records, self._intake.skipped
         if self._owners is not None:
@@ -699,6 +695,7 @@ class Campaign:
             summary.superseded = Counter(self._results.superseded)
         if self._pacing is not None:
             summary.waits = self._pacing.waits()
+            summary.schedule = self._pacing.schedule  # a quota stop names its reset time
         if self._stopped is not None:
             summary.stopped, summary.stop_detail = self._stopped
         summary.elapsed_s = time.monotonic() - started

@@ -184,11 +184,6 @@ async def off_loop(work: Callable[[], T]) -> T:
     return await future
 
 
-def hash_stream(source: RecordSource, expect: tuple[int, str] | None, *, exact: bool = False) -> InputDigest:
-    """The check of a streamed ``source`` against an earlier run's (position, sha256); call before reading."""
-    return InputDigest(source, expect, exact=exact)
-
-
 # --- the reader thread ---
 
 
