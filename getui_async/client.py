@@ -36,7 +36,7 @@ from .errors import (
 )
 from .events import HostSwitched, Observer, Observers
 from .messages import Rendered, batch_body, list_message_body, list_push_body, single_body
-from .results import DELIVERY_STATUSES
+from .outcome import DELIVERY_STATUSES, Kind
 from .transport import JSON_CONTENT_TYPE, USER_AGENT, AiohttpTransport, Transport
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["cid", "alias"]
 
 #: Getui's own per-cid delivery statuses (docs/getui-api.md §4), named once in :mod:`results`.
 STATUSES: Final = frozenset(status.value for status in DELIVERY_STATUSES)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
 from .client import GetuiClient
 from .config import CampaignSettings, Settings
@@ -41,9 +41,10 @@ from .errors import (
 from .events import BatchSent, Observers, RetryScheduled
 from .intake import Job
 from .messages import MessageTemplate
+from .outcome import DELIVERY_STATUSES, RETRYABLE_ACTIONS, Kind, Status
 from .pacing import Pacing, stop_reason
 from .planner import Endpoint, Plan
-from .results import DELIVERY_STATUSES, RETRYABLE_ACTIONS, ResultsLog, Status
+from .results import ResultsLog
 from .retry import call_with_retry
 from .throttle import PaceStop, Throttle
 
@@ -52,7 +53,6 @@ __all__ = ["Dispatcher", "LineBudget"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Kind = Literal["cid", "alias"]
 
 #: Ranking used to summarize the statuses of the several cids behind one alias.
 _RANK: Final = {status.value: len(DELIVERY_STATUSES) - i for i, status in enumerate(DELIVERY_STATUSES)}

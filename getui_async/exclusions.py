@@ -36,8 +36,9 @@ from typing import Final, Literal
 
 from . import _json
 from .errors import InputError, InvalidTargetError, error_for_reply
+from .outcome import Kind
 from .results import meta_path
-from .sources import BadRecord, Kind, open_source
+from .sources import BadRecord, open_source
 
 __all__ = ["ExclusionSet"]
 

@@ -19,11 +19,12 @@ import os
 import stat
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Literal, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from .dedupe import DuplicateFilter
 from .errors import InputError, MessageError
 from .messages import MessageTemplate, Rendered, recipient_ids
+from .outcome import Kind
 from .planner import Plan, Planner
 from .results import ResultsLog, ResumeState, Status
 from .sources import BadRecord, Record, RecordSource, SourceItem
@@ -41,7 +42,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["cid", "alias"]
+
 T = TypeVar("T")
 
 #: Items read before anything is written (errors in them are input errors, exit 2), for a file.

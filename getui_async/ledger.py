@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Final, Literal, Protocol, TypeAlias
+from typing import Final, Protocol, TypeAlias
 from zoneinfo import ZoneInfo
 
 from . import _json
@@ -44,7 +44,8 @@ __all__ = [
     "repair_from_results",
 ]
 
-Kind: TypeAlias = Literal["cid", "alias"]
+from .outcome import Kind
+
 #: One recipient: (``"cid"`` or ``"alias"``, its value).
 Key: TypeAlias = tuple[Kind, str]
 

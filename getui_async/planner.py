@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Final, Generic, Literal, TypeVar
+from typing import Final, Generic, TypeVar
 
 from .config import MAX_BATCH_SIZE, MAX_LIST_CHUNK, Mode
+from .outcome import Kind
 
 __all__ = ["Endpoint", "Plan", "Planner"]
 
 T = TypeVar("T")
-Kind = Literal["cid", "alias"]
 
 
 class Endpoint(str, enum.Enum):

@@ -22,7 +22,6 @@ so that set stays small whatever the file size.
 from __future__ import annotations
 
 import contextlib
-import enum
 import errno
 import fcntl
 import logging
@@ -38,6 +37,7 @@ from . import _json
 from ._version import __version__
 from .errors import Action, ApiError, InvalidTargetError, ResultsFileError, error_for_reply, error_for_status
 from .events import Observers, RecordDone
+from .outcome import FINAL_STATUSES, RETRYABLE_ACTIONS, FailedKind, Status
 
 __all__ = [
     "CLI_WORDS",
@@ -68,33 +68,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Status(str, enum.Enum):
-    """Every status a result line can carry (the CLI contract): the one place they are spelled."""
-
-    SUCCESSED_ONLINE = "successed_online"
-    SUCCESSED_OFFLINE = "successed_offline"
-    SUCCESSED_IGNORE = "successed_ignore"
-    ACCEPTED = "accepted"  # Getui took it without per-recipient status
-    FAILED = "failed"  # a terminal API error
-    REJECTED = "rejected"  # a bad record, never sent
-    DUPLICATE = "duplicate"  # the same recipient earlier in the input
-    VALIDATED = "validated"  # dry run
-    EXCLUDED = "excluded"  # on an exclusion list
-    CAPPED = "capped"  # over --max-per-day
-
-    def __str__(self) -> str:
-        return self.value
-
-
-#: Every status value a result line can carry.
-FINAL_STATUSES: Final = frozenset(s.value for s in Status)
-#: Getui's own per-recipient delivery statuses, best first.
-DELIVERY_STATUSES: Final = (Status.SUCCESSED_ONLINE, Status.SUCCESSED_OFFLINE, Status.SUCCESSED_IGNORE)
-#: Error actions after which the same request may pass later (``retryable: true`` on a failed line).
-RETRYABLE_ACTIONS: Final = frozenset(
-    {Action.RETRY, Action.WAIT_WINDOW, Action.REFRESH_TOKEN, Action.SWITCH_HOST}
-)
-
 # The line schema: field names of a result line.
 F_LINE: Final = "line"  # input line number of the record
 F_RECORD: Final = "record"  # record number, from 1, in input order
@@ -114,14 +87,6 @@ F_SUPERSEDES: Final = "supersedes"  # a --retry-failed line: the earlier status 
 
 #: Actions after which a failed line's record may pass when sent again later (a daily quota: tomorrow).
 _LATER: Final = RETRYABLE_ACTIONS | {Action.STOP_QUOTA}
-
-
-class FailedKind(str, enum.Enum):
-    """What a ``failed`` line means for sending it again (the report's groups and --retry-failed)."""
-
-    DEAD = "dead"  # Getui says the target is invalid: never send again
-    RETRYABLE = "retryable"  # a cause that may pass later
-    FINAL = "final"  # another reason that re-sending will not change
 
 
 def failed_kind(line: Mapping[str, Any]) -> FailedKind:

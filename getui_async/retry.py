@@ -25,13 +25,14 @@ from tenacity.stop import stop_base
 
 from .config import RetrySettings
 from .errors import Action, ApiError, RateLimitedError
+from .outcome import RETRYABLE_ACTIONS as RETRY_ACTIONS
 
 __all__ = ["RETRY_ACTIONS", "call_with_retry", "is_retryable", "next_window_delay_s", "retrying"]
 
 T = TypeVar("T")
 
 #: Actions after which the same request is sent again.
-RETRY_ACTIONS: Final = frozenset({Action.RETRY, Action.REFRESH_TOKEN, Action.SWITCH_HOST, Action.WAIT_WINDOW})
+
 _IMMEDIATE: Final = frozenset({Action.REFRESH_TOKEN, Action.SWITCH_HOST})
 #: A little past the window boundary, so the server's window has surely rolled over.
 WINDOW_GRACE_S: Final = 0.25

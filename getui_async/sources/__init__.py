@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._records import ALIAS_MAX_CHARS, CID_MAX_CHARS, BadRecord, Kind, Record, SourceItem
+from ._records import ALIAS_MAX_CHARS, CID_MAX_CHARS, BadRecord, Record, SourceItem
 from .base import RecordSource
 from .encodings import DETECT_BYTES
 from .header import CID_NAMES
@@ -46,7 +46,6 @@ __all__ = [
     "BadRecord",
     "Encoding",
     "Format",
-    "Kind",
     "MappingSource",
     "Record",
     "RecordSource",

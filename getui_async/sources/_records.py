@@ -10,7 +10,9 @@ import datetime as dt
 import decimal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, TypeAlias
+
+from getui_async.outcome import Kind
 
 CID_MAX_CHARS: Final = 64
 ALIAS_MAX_CHARS: Final = 40
@@ -19,7 +21,6 @@ OVERRIDE_KEYS: Final = ("title", "body", "payload")
 #: Floats at or beyond this lose integer digits (2**53): an id written as a bare number is refused.
 EXACT_FLOAT_LIMIT: Final = float(1 << 53)
 
-Kind: TypeAlias = Literal["cid", "alias"]
 
 _JSON_TYPE_NAMES: Final[dict[type, str]] = {
     dict: "object",

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from getui_async.errors import InputError
+from getui_async.outcome import Kind
 
-from ._records import Bad, BadRecord, Kind, SourceItem, identify, new_record, shown, try_identify
+from ._records import Bad, BadRecord, SourceItem, identify, new_record, shown, try_identify
 from .options import DEFAULT_OPTIONS, SourceOptions
 
 __all__ = ["CID_NAMES", "Layout", "blank"]

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TypeAlias
 
 from getui_async import _json
 from getui_async.errors import InputError
+from getui_async.outcome import Kind
 
-from ._records import BadRecord, Kind, SourceItem, record_from_mapping, try_identify
+from ._records import BadRecord, SourceItem, record_from_mapping, try_identify
 from ._records import type_name as _json_type
 from .base import RecordSource, RunningDigest
 from .encodings import DETECT_BYTES, Transcoded, detect, label
