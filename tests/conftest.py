@@ -8,6 +8,7 @@ stopped at teardown), optionally on a :class:`FakeClock`. The mock's own tests t
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -210,3 +211,18 @@ def list_message_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"request_id": "list-msg-0001", "push_message": {"notification": notification()}}
     body.update(overrides)
     return body
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under ``GETUI_TEST_NO_SKIP=1`` (``.ci/run`` sets it) a skipped test fails: CI must run every test.
+
+    A test skips locally when a real component it starts (Chromium, PostgreSQL, a Pushgateway) is missing,
+    saying how to get it; CI installs them all, so a skip there means something is wrong.
+    """
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("GETUI_TEST_NO_SKIP") == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but GETUI_TEST_NO_SKIP=1 forbids skips: {reason}"

@@ -209,7 +209,9 @@ def test_title_over_a_vendor_display_limit_warns() -> None:
 
 def test_warnings_have_code_and_message() -> None:
     """Each warning is a {code, message} dict with a sentence for people."""
-    for warning in vendor_warnings(simple()):
+    warnings = vendor_warnings(simple())
+    assert warnings, "a plain template must warn at least once (the Xiaomi channel) for this test to check"
+    for warning in warnings:
         assert set(warning) == {"code", "message"}
         assert len(warning["message"]) > 20
 
