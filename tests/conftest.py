@@ -21,6 +21,7 @@ import pytest
 from getui_async import _json
 from getui_async.mock import MockConfig, MockGetui
 from tests.cli_harness import ThreadedMock
+from tests.components import Postgres, Pushgateway, postgres_server, pushgateway_server
 
 MakeMock = Callable[..., Awaitable[MockGetui]]
 
@@ -226,3 +227,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped, but GETUI_TEST_NO_SKIP=1 forbids skips: {reason}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL server for the session (Debian's package, in a temporary directory)."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pushgateway() -> Iterator[Pushgateway]:
+    """A real Prometheus Pushgateway for one test (Debian's package, on a free port)."""
+    with pushgateway_server() as server:
+        yield server
