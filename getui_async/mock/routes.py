@@ -117,10 +117,10 @@ class Router:
         return envelope(code, msg, data)
 
 
-def getui_routes(tokens: TokenDesk, pushes: Pushes, queries: Queries) -> list[Route]:
-    """Getui's endpoints the mock serves, relative to ``/v2/{appid}``."""
+def getui_routes(sign_in: Handler, tokens: TokenDesk, pushes: Pushes, queries: Queries) -> list[Route]:
+    """Getui's endpoints the mock serves, relative to ``/v2/{appid}``; ``sign_in`` answers ``POST /auth``."""
     table: list[tuple[str, str, Handler, RouteKind]] = [
-        ("POST", "/auth", tokens.sign_in, "auth"),
+        ("POST", "/auth", sign_in, "auth"),
         ("DELETE", "/auth/{token}", tokens.sign_out, "auth"),
         ("POST", "/push/single/cid", pushes.single_cid, "api"),
         ("POST", "/push/single/alias", pushes.single_alias, "api"),

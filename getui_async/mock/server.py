@@ -34,7 +34,7 @@ from .recipients import Recipients
 from .routes import Router, getui_routes
 from .state import Counters, Delivery, DeliveryStore, Live, MockStats, RequestLog
 from .tokens import TokenDesk
-from .wire import ALT_PREFIX, MAX_REQUEST_LINE, PRIMARY_PREFIX
+from .wire import ALT_PREFIX, MAX_REQUEST_LINE, PRIMARY_PREFIX, Call, Reply
 
 __all__ = ["MockGetui"]
 
@@ -71,7 +71,8 @@ class MockGetui:
         sock = socket.create_server((host, cfg.port), family=family, backlog=1024)
         self._port = sock.getsockname()[1]
         app = web.Application(client_max_size=16 * 1024 * 1024)
-        routes = getui_routes(self._tokens, self._pushes, self._queries) + control_routes(self, self._live)
+        routes = getui_routes(self._auth, self._tokens, self._pushes, self._queries)
+        routes += control_routes(self, self._live)
         Router(self._live, self._faults, self._tokens).mount(app, routes)
         # A user/detail path names up to 1,000 cids (~33 KB): aiohttp's 8 KiB request-line default
         # would answer 400 where Getui answers the look-up.
@@ -159,6 +160,10 @@ class MockGetui:
 
     def stats(self) -> MockStats:
         return self._live.counters.snapshot(self._store, self._quota.counted)
+
+    def _auth(self, call: Call) -> Reply:
+        """``POST /auth``; a subclass may override it to watch the tokens issued (the reply's ``data``)."""
+        return self._tokens.sign_in(call)
 
     # --- steering -------------------------------------------------------------------------------
 
