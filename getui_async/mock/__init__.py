@@ -13,8 +13,9 @@ notes (docs/getui-api.md) alone, so a body-building bug in our client cannot hid
 from __future__ import annotations
 
 from .config import DEMO_APP_ID, DEMO_APP_KEY, DEMO_MASTER_SECRET, MockConfig
-from .server import MockGetui, http_status
+from .server import MockGetui
 from .state import Delivery, MockStats
+from .wire import http_status
 
 __all__ = [
     "DEMO_APP_ID",

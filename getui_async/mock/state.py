@@ -1,4 +1,5 @@
-"""What the mock remembers: every delivery per cid (compactly) and the counters behind ``stats()``.
+"""What the mock remembers: every delivery per cid (compactly), the counters behind ``stats()``, and
+:class:`Live`, the settings and counters every part of the server reads.
 
 A run may deliver a million cids, so one delivery is one packed ``bytes`` record (~150 bytes) and a cid
 delivered once holds that record directly; only a redelivered cid gets a list. List pushes share one
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import marshal
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-__all__ = ["Counters", "Delivery", "DeliveryStore", "MockStats", "RequestLog", "pack_delivery"]
+from .config import MockConfig
+
+__all__ = ["Counters", "Delivery", "DeliveryStore", "Live", "MockStats", "RequestLog", "pack_delivery"]
 
 
 class Delivery(NamedTuple):
@@ -173,3 +176,20 @@ class Counters:
             quota_refusals=self.quota_refusals,
             quota_used=quota_used,
         )
+
+
+@dataclass(slots=True)
+class Live:
+    """The state every part of the server reads and ``configure``/``reset`` replace as a whole.
+
+    The parts hold this one object, never its fields, so a new config or fresh counters reach them all.
+    ``clock`` (seconds since the epoch) is every time rule's clock.
+    """
+
+    config: MockConfig
+    clock: Callable[[], float]
+    counters: Counters = field(default_factory=Counters)
+    requests: RequestLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.requests = RequestLog(self.config.record_bodies)
