@@ -9,23 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from getui_async.events import Observers, Throttled
+from getui_async.errors import DeadlinePassed, OutsideWindow, PaceStop, WaitInterrupted
+from getui_async.events import Observers, Throttled, WaitEnded, WaitStarted
 from getui_async.schedule import Schedule
-from getui_async.throttle import (
-    DECREASE_FACTOR,
-    INCREASE_FRACTION,
-    MAX_SLEEP_S,
-    QUOTA_GRACE_S,
-    DeadlinePassed,
-    OutsideWindow,
-    PaceEvent,
-    PaceStop,
-    Throttle,
-    WaitEnded,
-    WaitInterrupted,
-    WaitStarted,
-    WindowGate,
-)
+from getui_async.throttle import DECREASE_FACTOR, INCREASE_FRACTION, Throttle
+from getui_async.window import MAX_SLEEP_S, QUOTA_GRACE_S, PaceEvent, WindowGate
 
 
 async def test_in_flight_is_bounded() -> None:
