@@ -11,6 +11,7 @@ import pytest
 
 from getui_async.errors import DeadlinePassed, OutsideWindow, PaceStop, WaitInterrupted
 from getui_async.events import Observers, Throttled, WaitEnded, WaitStarted
+from getui_async.leaky_bucket import LeakyBucket
 from getui_async.schedule import Schedule
 from getui_async.throttle import DECREASE_FACTOR, INCREASE_FRACTION, Throttle
 from getui_async.window import MAX_SLEEP_S, QUOTA_GRACE_S, PaceEvent, WindowGate
@@ -97,6 +98,42 @@ async def test_unlimited_rate_gets_a_limit_from_measurement_on_throttle() -> Non
     throttle.rate_limited(10005)
     assert throttle.rate_per_s is not None
     assert throttle.rate_per_s >= 1.0
+
+
+async def test_a_rate_cut_reaches_requests_already_waiting() -> None:
+    """A request queued for the rate when it is cut waits by the new rate, with the newcomers."""
+    throttle = Throttle(concurrency=10, rate_per_s=2, window_s=1.0, wall_clock=lambda: 0.9)
+    loop = asyncio.get_running_loop()
+    entered: list[float] = []
+
+    async def enter() -> None:
+        async with throttle:
+            entered.append(loop.time())
+
+    # A burst of 2 passes at once; the third waits for the bucket (0.5 s at 2/s).
+    tasks = [asyncio.create_task(enter()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    assert len(entered) == 2
+    throttle.rate_limited(10005)  # 1.4/s from now; newcomers pause 0.35 s (wall clock 0.9 of a 1 s window)
+    tasks += [asyncio.create_task(enter()) for _ in range(2)]
+    await asyncio.sleep(0.8)
+    # One bucket: the waiter needs ~1.07 s more at 1.4/s, nobody passes before it. Two limiters side by
+    # side let the old waiter through at 0.5 s and both newcomers on the fresh one: 5 by now.
+    assert len(entered) <= 3
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+    assert entered[2] - entered[0] >= 0.9  # the waiter went by the cut rate, first among five
+
+
+async def test_bucket_rate_change_wakes_the_waiter() -> None:
+    """Raising the rate lets the waiter at the head through by the new rate, not the old one."""
+    bucket = LeakyBucket(0.1)  # one a 10 s
+    await bucket.acquire()
+    waiter = asyncio.create_task(bucket.acquire())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    bucket.set_rate(100.0)
+    await asyncio.wait_for(waiter, timeout=1)
+    assert bucket.rate_per_s == 100.0
 
 
 # -- the window gate ---------------------------------------------------------------------------------
