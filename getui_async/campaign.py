@@ -41,6 +41,7 @@ from .intake import (
     describe_input,
     off_loop,
 )
+from .limits import Limits
 from .messages import (
     MessageTemplate,
     VendorWarning,
@@ -67,7 +68,7 @@ from .results import (
     stored_encoding,
     write_meta,
 )
-from .retry import call_with_retry
+from .retry import RetryDetails, call_with_retry
 from .schedule import Schedule
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .throttle import Throttle
@@ -571,14 +572,13 @@ class Campaign:
     async def _send(self, intake: Intake, results: ResultsLog) -> None:
         assert self._settings is not None
         opts = self._options
-        settings = replace(
-            self._settings, connector_limit=max(self._settings.connector_limit, opts.concurrency)
-        )
+        limits = Limits.of(opts.concurrency, connector_limit=self._settings.connector_limit)
+        settings = replace(self._settings, connector_limit=limits.sockets)
         async with GetuiClient(settings, transport=self._transport, observers=self._observers) as client:
             pacing = self._pacing
             gate = pacing.make_gate(self._observers.emit) if pacing is not None else None
             throttle = Throttle(
-                concurrency=opts.concurrency,
+                concurrency=limits.in_flight,
                 rate_per_s=opts.rate_per_s,
                 window_s=settings.throttle_window_s,
                 observers=self._observers,
@@ -613,8 +613,8 @@ class Campaign:
                 queue: asyncio.Queue[Plan[Job] | None] = asyncio.Queue(
                     maxsize=max(2, QUEUED_RECIPIENTS // largest)
                 )
-                tasks = [asyncio.ensure_future(intake.run(queue, opts.concurrency))]
-                tasks += [asyncio.ensure_future(dispatcher.worker(queue)) for _ in range(opts.concurrency)]
+                tasks = [asyncio.ensure_future(intake.run(queue, limits.workers))]
+                tasks += [asyncio.ensure_future(dispatcher.worker(queue)) for _ in range(limits.workers)]
                 await self._supervise(tasks, results)
             finally:
                 self._owners = (dispatcher, throttle, client)
@@ -710,10 +710,9 @@ def _let_go(source: RecordSource) -> None:
         source._closed = True
 
 
-def _log_preflight(state: Any) -> None:
+def _log_preflight(retry: RetryDetails) -> None:
     """Tell the user why nothing is happening yet: the first /auth keeps failing."""
-    exc = state.outcome.exception() if state.outcome else None
-    log.warning("cannot get a Getui token yet (%s); retrying in %.1f s", exc, state.upcoming_sleep)
+    log.warning("cannot get a Getui token yet (%s); retrying in %.1f s", retry.error, retry.wait_s)
 
 
 def resume_source_options(options: SourceOptions, out: Path | None, resume: bool) -> SourceOptions:

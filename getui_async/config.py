@@ -285,7 +285,7 @@ class PaceSettings:
 
     @property
     def gated(self) -> bool:
-        """True when requests pass a :class:`~getui_async.throttle.WindowGate` (a window or quota waits)."""
+        """True when requests pass a :class:`~getui_async.window.WindowGate` (a window or quota waits)."""
         return self.window is not None or self.wait_quota
 
 

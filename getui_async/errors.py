@@ -7,6 +7,10 @@
      ├── MessageError           a message/template breaks a Getui rule         (reject the record)
      ├── InputError             the recipients file cannot be read at all      (fix, then rerun)
      ├── ResultsFileError       the results file belongs to another run        (fix, then rerun)
+     ├── PaceStop               stop sending now, the rest resumable (exit 3)
+     │    ├── OutsideWindow         --no-wait: a request was due outside the send window
+     │    ├── DeadlinePassed        a window or quota wait would end after --deadline
+     │    └── WaitInterrupted       a stop signal arrived during a wait
      └── ApiError               Getui answered code != 0, or no usable answer
           ├── RetryableError        back off and try again         Action.RETRY
           │    ├── TransportError       no reply: connect/reset/timeout
@@ -30,8 +34,12 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+if TYPE_CHECKING:
+    from .events import WaitReason
 
 __all__ = [
     "CODE_TABLE",
@@ -39,6 +47,7 @@ __all__ = [
     "ApiError",
     "CodeInfo",
     "ConfigError",
+    "DeadlinePassed",
     "DuplicateRequestError",
     "FatalApiError",
     "GetuiError",
@@ -46,6 +55,8 @@ __all__ = [
     "InputError",
     "InvalidTargetError",
     "MessageError",
+    "OutsideWindow",
+    "PaceStop",
     "QuotaExceededError",
     "RateLimitedError",
     "RejectedError",
@@ -55,6 +66,7 @@ __all__ = [
     "ServerError",
     "TokenExpiredError",
     "TransportError",
+    "WaitInterrupted",
     "error_for_reply",
     "error_for_status",
 ]
@@ -106,6 +118,32 @@ class InputError(GetuiError):
 
 class ResultsFileError(GetuiError):
     """The results file cannot be used: it exists without ``--resume``, or belongs to another run."""
+
+
+class PaceStop(GetuiError):
+    """The campaign must stop sending now, leaving the rest resumable (exit 3)."""
+
+
+class OutsideWindow(PaceStop):
+    """``--no-wait``: a request was due outside the send window."""
+
+    def __init__(self, opens_at: datetime, text: str) -> None:
+        super().__init__(f"outside the send window ({text}); --no-wait given")
+        self.opens_at = opens_at
+
+
+class DeadlinePassed(PaceStop):
+    """A wait would end after ``--deadline``."""
+
+    def __init__(self, reason: WaitReason, until: datetime, deadline: str) -> None:
+        what = "the send window opens" if reason == "window" else "the daily quota resets"
+        super().__init__(f"{what} at {until:%Y-%m-%d %H:%M:%S} UTC, after the deadline {deadline}")
+        self.reason = reason
+        self.until = until
+
+
+class WaitInterrupted(PaceStop):
+    """A stop signal arrived during a wait."""
 
 
 class ApiError(GetuiError):

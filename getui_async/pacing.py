@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PaceSettings
+from .errors import DeadlinePassed, OutsideWindow, PaceStop
 from .events import Event
 from .exclusions import ExclusionSet
 from .intake import Job, off_loop
@@ -32,7 +33,7 @@ from .ledger import DELIVERED_STATUSES, FrequencyCap, Key, Ledger, SqliteLedger,
 from .planner import Plan
 from .results import ResultsLog, Status, meta_path
 from .schedule import Schedule
-from .throttle import DeadlinePassed, OutsideWindow, PaceStop, WindowGate
+from .window import WindowGate
 
 __all__ = ["Pacing", "Screened", "schedule_of", "stop_reason"]
 

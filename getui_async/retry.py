@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
@@ -25,9 +26,15 @@ from tenacity.stop import stop_base
 
 from .config import RetrySettings
 from .errors import Action, ApiError, RateLimitedError
-from .outcome import RETRYABLE_ACTIONS as RETRY_ACTIONS
+from .outcome import RETRYABLE_ACTIONS
 
-__all__ = ["RETRY_ACTIONS", "call_with_retry", "is_retryable", "next_window_delay_s", "retrying"]
+__all__ = [
+    "RetryDetails",
+    "call_with_retry",
+    "is_retryable",
+    "next_window_delay_s",
+    "retrying",
+]
 
 T = TypeVar("T")
 
@@ -38,9 +45,37 @@ _IMMEDIATE: Final = frozenset({Action.REFRESH_TOKEN, Action.SWITCH_HOST})
 WINDOW_GRACE_S: Final = 0.25
 
 
+@dataclass(frozen=True, slots=True)
+class RetryDetails:
+    """A retry about to happen, in the project's words: callers never see tenacity's state."""
+
+    #: Attempts made so far (the one that just failed included).
+    attempt_number: int
+    #: What the failed attempt raised.
+    error: BaseException | None
+    #: How long the policy waits before the next attempt.
+    wait_s: float
+
+
+def _details(state: RetryCallState) -> RetryDetails:
+    """The one place tenacity's ``RetryCallState`` is read for callers."""
+    outcome = state.outcome
+    error = outcome.exception() if outcome is not None and outcome.failed else None
+    return RetryDetails(state.attempt_number, error, state.upcoming_sleep or 0.0)
+
+
+def _reporting(on_retry: Callable[[RetryDetails], None]) -> Callable[[RetryCallState], None]:
+    """Tenacity's ``before_sleep`` hook, handing ``on_retry`` the project's record."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        on_retry(_details(state))
+
+    return before_sleep
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True when sending the same request again may succeed."""
-    return isinstance(exc, ApiError) and exc.action in RETRY_ACTIONS
+    return isinstance(exc, ApiError) and exc.action in RETRYABLE_ACTIONS
 
 
 def next_window_delay_s(window_s: float, now_s: float | None = None) -> float:
@@ -89,7 +124,7 @@ def retrying(
     policy: RetrySettings,
     *,
     window_s: float | None = 60.0,
-    on_retry: Callable[[RetryCallState], None] | None = None,
+    on_retry: Callable[[RetryDetails], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncRetrying:
     """A fresh tenacity controller for one logical request.
@@ -101,7 +136,7 @@ def retrying(
         retry=retry_if_exception(is_retryable),
         stop=_StopAfter(policy.max_attempts, policy.deadline_s),
         wait=_Wait(policy, window_s),
-        before_sleep=on_retry,
+        before_sleep=None if on_retry is None else _reporting(on_retry),
         sleep=sleep,
         reraise=True,
     )
@@ -112,7 +147,7 @@ async def call_with_retry(
     policy: RetrySettings,
     *,
     window_s: float | None = 60.0,
-    on_retry: Callable[[RetryCallState], None] | None = None,
+    on_retry: Callable[[RetryDetails], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
     """Await ``fn()``, retrying per ``policy``.

@@ -5,9 +5,12 @@ waiting. Times of day are wall-clock times in one IANA zone (``--tz``, default `
 quota day and the Chinese vendors' quiet hours are both in China time). Comparisons are done in UTC,
 never between local wall times, so a DST change can't make a window open twice or never.
 
-A window ``start-end`` contains ``t`` when ``start <= t < end``; one whose end is earlier than its start
-crosses midnight (``21:00-09:00``). A wall time that does not exist on a DST day (a spring-forward gap)
-resolves the way :mod:`zoneinfo` does for ``fold=0``: to the instant with the offset before the change.
+A window ``start-end`` is open on every day from the moment a wall clock in its zone first shows
+``start`` until the moment it first shows ``end`` (one whose end is earlier than its start crosses
+midnight: ``21:00-09:00``). On DST days this is still what the wall clock says: an end that occurs twice
+(a fall-back night) closes the window at its first occurrence, and the repeated hour does not reopen it;
+a start or end that a spring-forward change skips is reached at the change itself, so the window opens
+or closes there (a window lying wholly in the skipped hour is empty that day).
 """
 
 from __future__ import annotations
@@ -137,20 +140,58 @@ class Window:
 
     def contains(self, now: datetime) -> bool:
         """True when ``now`` (any aware datetime) is inside the window."""
-        wall = now.astimezone(self.tz).time()
-        if self.start < self.end:
-            return self.start <= wall < self.end
-        return wall >= self.start or wall < self.end
+        return self.close(now) is not None
 
     def next_open(self, now: datetime) -> datetime:
         """``now`` (in UTC) if inside the window, else the instant it next opens."""
         now = now.astimezone(timezone.utc)
-        return now if self.contains(now) else _next_at(self.start, self.tz, now)
+        if self.contains(now):
+            return now
+        day = now.astimezone(self.tz).date()
+        for offset in range(4):  # a day whose window the DST change empties is skipped
+            opens, closes = self._span(day + offset * _DAY)
+            if now < opens < closes:
+                return opens
+        raise AssertionError("unreachable: a window opens within two days")  # pragma: no cover
 
     def close(self, now: datetime) -> datetime | None:
         """When the window that contains ``now`` closes (in UTC); ``None`` when ``now`` is outside."""
         now = now.astimezone(timezone.utc)
-        return _next_at(self.end, self.tz, now) if self.contains(now) else None
+        day = now.astimezone(self.tz).date()
+        for opened in (day - _DAY, day):  # the window opened today, or yesterday and crosses midnight
+            opens, closes = self._span(opened)
+            if opens <= now < closes:
+                return closes
+        return None
+
+    def _span(self, day: date) -> tuple[datetime, datetime]:
+        """The window that opens on local ``day``: its opening and closing instants, in UTC."""
+        ends = day if self.start < self.end else day + _DAY
+        return _first_showing(day, self.start, self.tz), _first_showing(ends, self.end, self.tz)
+
+
+def _first_showing(day: date, wall: time, tz: ZoneInfo) -> datetime:
+    """The first instant of local ``day`` when a wall clock in ``tz`` shows ``wall``, in UTC.
+
+    A wall time shown twice (a fall-back hour) gives its first occurrence (``fold=0``); one a
+    spring-forward change skips gives the change itself, when the clock jumps past it.
+    """
+    naive = datetime.combine(day, wall)
+    first = naive.replace(tzinfo=tz).astimezone(timezone.utc)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return first
+    # Skipped: fold=1 reads it with the offset after the change (an instant before the change), fold=0
+    # with the offset before (an instant after it). Bisect the whole seconds between for the change.
+    before = int(naive.replace(tzinfo=tz, fold=1).timestamp())
+    after = int(first.timestamp())
+    offset = datetime.fromtimestamp(before, tz).utcoffset()
+    while after - before > 1:
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == offset:
+            before = middle
+        else:
+            after = middle
+    return datetime.fromtimestamp(after, timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from getui_async.engine import Summary
 from getui_async.events import WaitEnded, WaitStarted
 from getui_async.progress import ProgressBar, format_summary
 from getui_async.schedule import Schedule
-from getui_async.throttle import WindowGate
+from getui_async.window import WindowGate
 
 UNTIL = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
 
@@ -63,7 +63,7 @@ async def test_a_wait_is_logged_with_when_it_ends(caplog: pytest.LogCaptureFixtu
         clock[0] += seconds
 
     gate = WindowGate(schedule, clock=lambda: clock[0], sleep=sleep)
-    with caplog.at_level(logging.WARNING, logger="getui_async.throttle"):
+    with caplog.at_level(logging.WARNING, logger="getui_async.window"):
         await gate.wait_window()
     assert "waiting for the send window: it opens at 2026-12-01 09:00:00 UTC" in caplog.text
     await gate.aclose()

@@ -183,3 +183,107 @@ def test_next_open_is_inside_and_nothing_earlier_is(start: time, end: time, offs
         closes = window.close(opens)
         assert closes is not None
         assert closes > opens
+
+
+# -- DST days: the window as a wall clock shows it -------------------------------------------------------
+
+NY = ZoneInfo("America/New_York")
+LONDON = ZoneInfo("Europe/London")
+
+
+def utc(text: str) -> datetime:
+    """A UTC instant (DST days are easiest to read in UTC: the wall clock repeats or skips)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_fall_back_closes_at_the_first_end_and_stays_closed_in_the_repeated_hour() -> None:
+    """New York, 2026-11-01: 01:30 occurs twice; 21:00-01:30 closes at the first (01:30 EDT) for the night."""
+    window = Window.parse("21:00-01:30", NY)
+    assert window.contains(utc("2026-11-01T05:29"))  # 01:29 EDT
+    assert window.close(utc("2026-11-01T01:00")) == utc("2026-11-01T05:30")  # from 21:00 EDT
+    assert not window.contains(utc("2026-11-01T05:30"))  # 01:30 EDT
+    assert not window.contains(utc("2026-11-01T06:00"))  # 01:00 EST, the wall clock's second 01:00
+    assert not window.contains(utc("2026-11-01T06:29"))  # 01:29 EST
+    assert window.close(utc("2026-11-01T06:15")) is None
+    assert window.next_open(utc("2026-11-01T06:15")) == utc("2026-11-02T02:00")  # 21:00 EST
+
+
+def test_spring_forward_closes_a_skipped_end_at_the_transition() -> None:
+    """New York, 2026-03-08: 02:00 EST jumps to 03:00 EDT; 21:00-02:30 closes at the jump, not 03:30 EDT."""
+    window = Window.parse("21:00-02:30", NY)
+    assert window.contains(utc("2026-03-08T06:59"))  # 01:59 EST
+    assert window.close(utc("2026-03-08T02:00")) == utc("2026-03-08T07:00")  # the transition
+    assert not window.contains(utc("2026-03-08T07:00"))  # 03:00 EDT
+    assert window.next_open(utc("2026-03-08T07:10")) == utc("2026-03-09T01:00")  # 21:00 EDT
+
+
+def test_spring_forward_opens_a_skipped_start_at_the_transition() -> None:
+    """02:30-04:00 on the spring-forward day opens when the clock jumps to 03:00, not at 03:30."""
+    window = Window.parse("02:30-04:00", NY)
+    assert window.next_open(utc("2026-03-08T06:00")) == utc("2026-03-08T07:00")
+    assert window.contains(utc("2026-03-08T07:00"))
+    assert window.close(utc("2026-03-08T07:00")) == utc("2026-03-08T08:00")  # 04:00 EDT
+
+
+def test_a_window_wholly_in_the_skipped_hour_is_empty_that_day_and_opens_the_next() -> None:
+    """02:00-03:00 shows on no wall clock on 2026-03-08 in New York: next_open is 02:00 EDT on the 9th."""
+    window = Window.parse("02:00-03:00", NY)
+    opens = window.next_open(utc("2026-03-08T06:00"))  # 01:00 EST
+    assert opens == utc("2026-03-09T06:00")
+    assert window.contains(opens)
+    assert window.close(opens) == utc("2026-03-09T07:00")
+
+
+def test_london_fall_back_and_spring_forward() -> None:
+    """London: 22:00-01:30 closes at 01:30 BST on 2026-10-25, and at the 01:00 GMT jump on 2026-03-29."""
+    window = Window.parse("22:00-01:30", LONDON)
+    assert window.close(utc("2026-10-24T22:00")) == utc("2026-10-25T00:30")  # 01:30 BST
+    assert not window.contains(utc("2026-10-25T01:00"))  # 01:00 GMT, the second 01:00
+    assert window.next_open(utc("2026-10-25T01:00")) == utc("2026-10-25T22:00")
+    assert window.close(utc("2026-03-28T22:30")) == utc("2026-03-29T01:00")  # 01:30 never shows
+    assert not window.contains(utc("2026-03-29T01:00"))  # 02:00 BST
+    assert window.next_open(utc("2026-03-29T01:00")) == utc("2026-03-29T21:00")  # 22:00 BST
+
+
+def test_shanghai_windows_are_unchanged() -> None:
+    """No DST in Asia/Shanghai: 21:00-09:00 opens at 13:00 UTC and closes at 01:00 UTC, every day."""
+    window = Window.parse("21:00-09:00", SH)
+    for day in (date(2026, 3, 8), date(2026, 11, 1), date(2026, 10, 25)):
+        now = datetime.combine(day, time(12, 0), tzinfo=UTC)
+        assert window.next_open(now) == now.replace(hour=13)
+        assert window.close(now.replace(hour=13)) == now.replace(hour=1) + timedelta(days=1)
+
+
+dst_days = st.sampled_from(
+    [utc("2026-03-07T12:00"), utc("2026-10-31T12:00"), utc("2026-03-28T12:00"), utc("2026-10-24T12:00")]
+)
+
+
+@given(
+    start=clock_times,
+    end=clock_times,
+    zone=st.sampled_from([NY, LONDON]),
+    day=dst_days,
+    offset_s=st.integers(min_value=0, max_value=2 * 86400),
+)
+def test_open_only_while_the_wall_clock_is_between_start_and_end(
+    start: time, end: time, zone: ZoneInfo, day: datetime, offset_s: int
+) -> None:
+    """Across DST changes: inside means the wall clock reads between start and end; next_open is inside."""
+    if start == end:
+        return
+    window = Window(start, end, zone)
+    now = day + timedelta(seconds=offset_s)
+    wall = now.astimezone(zone).time()
+    within = start <= wall < end if start < end else (wall >= start or wall < end)
+    if window.contains(now):
+        assert within
+    opens = window.next_open(now)
+    assert opens >= now
+    assert window.contains(opens)
+    assert opens - now < timedelta(days=2)
+    closes = window.close(opens)
+    assert closes is not None
+    assert closes > opens
+    if opens > now:
+        assert not window.contains(opens - timedelta(seconds=1))

@@ -20,11 +20,11 @@ from typing import Any, Final
 import pytest
 
 from getui_async.config import Mode
-from getui_async.dispatcher import Dispatcher
 from getui_async.engine import Campaign, Summary, run_campaign
 from getui_async.messages import derive_notify_id
 from getui_async.mock import MockGetui
 from getui_async.sources import open_source
+from getui_async.split import Splitter
 from tests.conftest import FakeClock, MakeMock
 
 from .conftest import (
@@ -276,11 +276,11 @@ async def test_stop_waits_for_split_halves_in_flight(
 ) -> None:
     """A stop while half of a split request is in flight waits for its reply and writes its lines."""
 
-    async def no_help(self: Dispatcher, jobs: object) -> frozenset[str]:
+    async def no_help(self: Splitter, jobs: object) -> frozenset[str]:
         return frozenset()
 
     # user/detail would name the invalid cid at once; this test is about the bisection fallback.
-    monkeypatch.setattr(Dispatcher, "_invalid_cids", no_help)
+    monkeypatch.setattr(Splitter, "invalid_cids", no_help)
     # One request of 10 with an invalid cid (record 10): refused whole, split into 1-5 and 6-10.
     # The 1-5 half is delivered but its reply is slow; the stop comes as the 6-10 half goes out.
     recipients = write_recipients(tmp_path / "recipients.jsonl", 10, invalid_every=10)

@@ -1,0 +1,127 @@
+"""The campaign's list task: one stored message (``push/list/message``), its cids sent in chunks.
+
+A *list* push carries no request_id, so a list recipient is never re-sent: a cid the reply did not name
+is looked up with ``user/detail`` (invalid -> ``failed`` 20001), else ``accepted``. A stored message
+Getui no longer knows (its ttl passed, or it was stopped) is created again, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Final
+
+from .client import GetuiClient
+from .errors import ApiError, InvalidTargetError, RejectedError
+from .intake import Job
+from .messages import MessageTemplate
+from .outcome import Kind, Status
+from .sender import Call, Sender
+from .settle import UNCONFIRMED, UNNAMED, Settler, best_status
+from .split import Splitter
+
+__all__ = ["ListTask"]
+
+_UNKNOWN_VALIDITY: Final = "; user/detail could not tell whether the cid is valid"
+
+
+class ListTask:
+    """Sends list chunks under the campaign's one list task, created on first use."""
+
+    def __init__(
+        self,
+        client: GetuiClient,
+        template: MessageTemplate,
+        sender: Sender,
+        settler: Settler,
+        splitter: Splitter,
+        *,
+        is_async: bool,
+        request_stop: Callable[[str, str], None],
+    ) -> None:
+        self._client = client
+        self._template = template
+        self._sender = sender
+        self._settler = settler
+        self._splitter = splitter
+        self._is_async = is_async
+        self._request_stop = request_stop
+        self._taskid: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def send(self, kind: Kind, jobs: Sequence[Job], prior: int = 0) -> None:
+        """Push ``jobs`` to the list task and settle each recipient."""
+        taskid = await self._taskid_for()
+        if taskid is None:
+            return
+        client, settler, is_async = self._client, self._settler, self._is_async
+        targets = [job.target for job in jobs]
+        push = client.push_list_cid if kind == "cid" else client.push_list_alias
+        call = Call("list", len(jobs), partial(push, targets, taskid=taskid, is_async=is_async), prior)
+        for recreated in (False, True):
+            try:
+                result = await self._sender.call(call)
+                break
+            except RejectedError as exc:
+                if not recreated and "taskid" in exc.msg.lower():
+                    # The stored message expired (its ttl) or was stopped: create it again, once.
+                    new_taskid = await self._taskid_for(stale=taskid)
+                    if new_taskid is None:
+                        return
+                    taskid = new_taskid
+                    call.fn = partial(push, targets, taskid=taskid, is_async=is_async)
+                    continue
+                await self._splitter.split(kind, jobs, exc, call.attempts, self.send)
+                return
+            except ApiError as exc:
+                settler.fail_all(jobs, exc, call.attempts)
+                return
+        if is_async:
+            settler.accept_all(jobs, taskid, call.attempts)
+            return
+        statuses = result.statuses
+        unclear: list[Job] = []
+        for job in jobs:
+            status = statuses.get(job.target)
+            if isinstance(status, dict):
+                status = best_status(status.values())
+            if status is None or (result.unconfirmed and not isinstance(status, str)):
+                unclear.append(job)
+            else:
+                settler.status(job, status, taskid, call.attempts)
+        if unclear:
+            msg = UNCONFIRMED if result.unconfirmed else UNNAMED
+            await self._unnamed(kind, unclear, taskid, call.attempts, msg)
+
+    async def _taskid_for(self, stale: str | None = None) -> str | None:
+        """The campaign's list task, created once (again only if ``stale`` was refused)."""
+        async with self._lock:
+            if self._taskid is not None and self._taskid != stale:
+                return self._taskid
+            message = self._template.shared()
+            create = Call("list_message", 0, partial(self._client.create_list_message, message))
+            try:
+                self._taskid = await self._sender.call(create)
+            except ApiError as exc:
+                if not self._settler.stop_for(exc):
+                    self._request_stop("fatal", f"could not create the list message: {exc}")
+                return None
+            return self._taskid
+
+    async def _unnamed(self, kind: Kind, jobs: Sequence[Job], taskid: str, attempts: int, msg: str) -> None:
+        """List recipients Getui took but did not name: never re-sent (a list push has no request_id).
+
+        ``user/detail`` tells a dead cid (``failed`` 20001) from one the reply merely left out (``msg``).
+        """
+        settler = self._settler
+        settler.commit()  # what is known goes to the file before the look-up
+        invalid = await self._splitter.invalid_cids(jobs, settling=True) if kind == "cid" else None
+        dead = InvalidTargetError("target user is invalid (said by user/detail)", code=20001)
+        if invalid is None and kind == "cid":
+            msg += _UNKNOWN_VALIDITY
+        for job in jobs:
+            if invalid and job.target in invalid:
+                settler.failed(job, dead, attempts)
+            else:
+                settler.line(job, Status.ACCEPTED, 0, msg, taskid, attempts)

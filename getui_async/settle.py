@@ -1,0 +1,138 @@
+"""Settling recipients: the one place the dispatcher turns a reply or an error into result lines.
+
+- Getui's per-cid status -> ``successed_*``; no per-cid detail (async, or a repeated request_id that
+  Getui drops) -> ``accepted``; a terminal API error -> ``failed`` (with Getui's code, the HTTP status
+  and whether it may pass later); a daily quota or fatal error stops the campaign instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+
+from .errors import ApiError, FatalApiError, QuotaExceededError, TransportError
+from .intake import Job
+from .outcome import DELIVERY_STATUSES, RETRYABLE_ACTIONS, Status
+from .pacing import Pacing
+from .results import ResultsLog
+
+__all__ = ["UNCONFIRMED", "UNNAMED", "Settler", "best_status"]
+
+#: Ranking used to summarize the statuses of the several cids behind one alias.
+_RANK: Final = {status.value: len(DELIVERY_STATUSES) - i for i, status in enumerate(DELIVERY_STATUSES)}
+_STATUS: Final = {status.value: status for status in DELIVERY_STATUSES}
+UNNAMED: Final = "Getui's reply did not name this recipient"
+#: A code-0 reply whose ``data`` had the wrong shape: Getui took the request but said nothing usable.
+UNCONFIRMED: Final = "Getui's reply did not confirm this recipient"
+
+
+class Settler:
+    """Writes each recipient's line (and hands deliveries to the ledger); counts repeats Getui dropped."""
+
+    def __init__(
+        self,
+        results: ResultsLog,
+        *,
+        request_stop: Callable[[str, str], None],
+        pacing: Pacing | None = None,
+    ) -> None:
+        self._results = results
+        self._request_stop = request_stop
+        # delivered recipients go to the ledger, when pacing records them
+        self._pacing = pacing if pacing is not None and pacing.records else None
+        #: Recipients Getui answered as repeats of a request_id it already had (part of ``accepted``).
+        self.already_taken = 0
+
+    def commit(self) -> None:
+        """What is known goes to the OS now (before a look-up or a follow-up request)."""
+        self._results.commit()
+
+    def line(
+        self,
+        job: Job,
+        status: Status,
+        code: int | None,
+        msg: str,
+        taskid: str | None,
+        attempts: int,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if self._pacing is not None:
+            self._pacing.delivered(status.value, job.kind, job.target)
+        self._results.add(
+            line=job.line,
+            record=job.record,
+            kind=job.kind,
+            target=job.target,
+            request_id=job.request_id,
+            status=status,
+            code=code,
+            msg=msg,
+            taskid=taskid,
+            attempts=attempts,
+            extra=extra,
+        )
+
+    def stop_for(self, exc: ApiError) -> bool:
+        """Stop the campaign for a quota or fatal error; True if ``exc`` was one."""
+        if isinstance(exc, QuotaExceededError):
+            self._request_stop("quota", f"{exc.msg} (code {exc.code})")
+            return True
+        if isinstance(exc, FatalApiError):
+            self._request_stop("fatal", str(exc))
+            return True
+        return False
+
+    def failed(self, job: Job, exc: ApiError, attempts: int) -> None:
+        """A failed line: Getui's code when there is one, plain words for a transport or HTTP failure."""
+        retryable = exc.action in RETRYABLE_ACTIONS
+        if exc.code is None and exc.http_status is not None:
+            msg = f"HTTP {exc.http_status} from Getui"
+        elif isinstance(exc, TransportError):
+            msg = f"no reply from Getui: {exc.msg}" if exc.msg else "no reply from Getui"
+        else:
+            msg = exc.msg or str(exc)
+        if retryable:
+            msg = f"{msg} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})"
+        self.line(job, Status.FAILED, exc.code, msg, None, attempts, self._results.failed_extra(exc))
+
+    def fail_all(self, jobs: Sequence[Job], exc: ApiError, attempts: int) -> None:
+        """A request failed for good: stop the campaign if that is what it means, else fail its recipients."""
+        if not self.stop_for(exc):
+            for job in jobs:
+                self.failed(job, exc, attempts)
+
+    def status(self, job: Job, status: Any, taskid: str | None, attempts: int) -> None:
+        """The line for the status Getui named for ``job`` (``None``: the reply did not name it)."""
+        known = _STATUS.get(status) if isinstance(status, str) else None
+        if known is not None:
+            self.line(job, known, 0, "", taskid, attempts)
+        elif status is None:
+            self.line(job, Status.ACCEPTED, 0, UNNAMED, taskid, attempts)
+        else:
+            extra = {"http_status": None, "retryable": False}
+            self.line(job, Status.FAILED, 0, f"unknown delivery status {status!r}", taskid, attempts, extra)
+
+    def accept_all(
+        self, jobs: Sequence[Job], taskid: str | None, attempts: int, *, already_taken: bool = False
+    ) -> None:
+        """Getui took the request without per-recipient status: every recipient is 'accepted'."""
+        for job in jobs:
+            if already_taken:
+                self.taken(job, 0, attempts)
+            else:
+                self.line(job, Status.ACCEPTED, 0, "accepted without per-cid status", taskid, attempts)
+
+    def taken(self, job: Job, code: int | None, attempts: int) -> None:
+        """Getui already had this request_id: sent earlier (a retry, a resume, or the same campaign)."""
+        self.already_taken += 1
+        self.line(job, Status.ACCEPTED, code, "already taken by Getui (repeated request_id)", None, attempts)
+
+
+def best_status(statuses: Iterable[Any]) -> str | None:
+    """One status for an alias: the best delivery among its cids."""
+    known = [str(s) for s in statuses if s in _RANK]
+    if known:
+        return max(known, key=_RANK.__getitem__)
+    others = [s for s in statuses if isinstance(s, str)]
+    return others[0] if others else None
