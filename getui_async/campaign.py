@@ -574,7 +574,10 @@ class Campaign:
         settings = replace(
             self._settings, connector_limit=max(self._settings.connector_limit, opts.concurrency)
         )
-        async with GetuiClient(settings, transport=self._transport, observers=self._observers) as client:
+        # A run takes over the transport it is given (tests count what is in flight when it closes).
+        async with GetuiClient(
+            settings, transport=self._transport, transport_owner=True, observers=self._observers
+        ) as client:
             pacing = self._pacing
             gate = pacing.make_gate(self._observers.emit) if pacing is not None else None
             throttle = Throttle(
