@@ -11,10 +11,12 @@ streamed to the ``dead_cids`` file, with only a few kept as examples.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, BinaryIO, Final, TextIO
+from pathlib import Path
+from typing import Any, BinaryIO, Final
 
 from aiolimiter import AsyncLimiter
 
@@ -23,6 +25,7 @@ from .config import Settings
 from .dedupe import DuplicateFilter
 from .messages import MessageTemplate, check_placeholders, recipient_ids
 from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
+from .outputs import write_aside
 from .sources import BadRecord, Format, Record, SourceOptions, open_source
 
 __all__ = ["DEFAULT_CHECK_RATE_PER_S", "CheckReport", "check_input"]
@@ -125,26 +128,29 @@ class _Tally:
 class _DeadCids:
     """Asks Getui about cids ≤1000 at a time, within the rate; writes the dead ones as they come.
 
-    The file is created only once the input has been read without an input error up to the first
-    look-up (or at the end), so a refused input leaves nothing written.
+    The file is written aside and renamed into place only when the check ends without an error, so a
+    refused input or a failed look-up leaves nothing (or the previous file) behind.
     """
 
     def __init__(self, client: GetuiClient | None, rate_per_s: float, path: str | None) -> None:
         self.client = client
         self.limiter = AsyncLimiter(max(rate_per_s, 0.001), 1.0)
         self.path = path
-        self.out: TextIO | None = None
+        self.out: BinaryIO | None = None
         self.count = 0
         self.examples: list[str] = []
+        self._files = contextlib.ExitStack()
+
+    def __enter__(self) -> _DeadCids:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._files.__exit__(*exc)
 
     def open(self) -> None:
         if self.path is not None and self.out is None:
             # A local file, a short line per dead cid: blocking writes cost less than a thread hop.
-            self.out = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
-
-    def close(self) -> None:
-        if self.out is not None:
-            self.out.close()
+            self.out = self._files.enter_context(write_aside(Path(self.path)))
 
     async def ask(self, cids: list[str]) -> None:
         if self.client is None or not cids:
@@ -158,7 +164,7 @@ class _DeadCids:
                 if len(self.examples) < _EXAMPLES:
                     self.examples.append(cid)
                 if self.out is not None:
-                    self.out.write(cid + "\n")
+                    self.out.write(cid.encode() + b"\n")
 
 
 def _remaining(counts: Mapping[str, Any], key: str) -> int | None:
@@ -213,8 +219,8 @@ async def check_input(
                 source_options=source_options,
                 check_fields=check_fields,
             )
-    dead = _DeadCids(client, rate_per_s, os.fspath(dead_cids) if dead_cids is not None else None)
-    try:
+    dead_path = os.fspath(dead_cids) if dead_cids is not None else None
+    with _DeadCids(client, rate_per_s, dead_path) as dead:
         with open_source(path, format=format, stdin=stdin, options=source_options) as source:
             columns = source.columns
             if template is not None and check_fields and columns is not None:
@@ -225,8 +231,6 @@ async def check_input(
         if client is not None:
             dead.open()
             counts = await client.report_push_count()
-    finally:
-        dead.close()
     shared = template is not None and not template.is_personalized
     quota_key = "gt.list" if shared else "gt.app"
     warnings = tuple(vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)) if template else ()

@@ -28,6 +28,7 @@ from getui_async.config.layers import (
 )
 from getui_async.messages import CLICK_FIELD, ClickType, MessageTemplate
 from getui_async.messages.vendors import VendorWarning, prepare_campaign, vendor_warnings
+from getui_async.outputs import refuse_reads, results_reads
 from getui_async.runner import EXIT_OK, PROG, STDOUT, SendJob, run_send
 from getui_async.sources import SourceOptions
 
@@ -134,10 +135,16 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
             "--retry-failed cannot be combined with --dry-run: a dry run's 'validated' lines would "
             "replace the real outcomes in the results file"
         )
+    out = _results_path(args.out)
+    reads = _input_reads(args.input) | results_reads(out)
+    if options.pace.ledger is not None:
+        reads["--ledger"] = Path(options.pace.ledger)
+    reads |= {f"--exclude {path}": Path(path) for path in options.pace.exclude}
+    refuse_reads({"--summary-json": args.summary_json}, reads)
     return SendJob(
         input=args.input,
         format=input_format,
-        out=_results_path(args.out),
+        out=out,
         template=template,
         settings=settings,
         options=options,
@@ -158,6 +165,11 @@ def _input_format(args: argparse.Namespace, config: Mapping[str, Any]) -> Any:
     if args.input == "-" and not value:
         raise UsageError("reading stdin ('-') needs --format csv or --format jsonl")
     return value
+
+
+def _input_reads(text: str) -> dict[str, Path]:
+    """INPUT as a file the command reads (none for stdin), for :func:`refuse_reads`."""
+    return {} if text == STDOUT else {"INPUT": Path(text)}
 
 
 def _source_options(args: argparse.Namespace) -> SourceOptions:
@@ -262,6 +274,7 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     template = resolve_template(args, config)
     input_format = _input_format(args, config)
     settings = resolve_settings(args, config, environ) if has_credentials(config, environ) else None
+    refuse_reads({"--dead-cids": args.dead_cids}, _input_reads(args.input))
     if settings is None:
         print(f"{PROG}: no credentials: counting the input only (no dead cids, no quota)", file=sys.stderr)
     report = await check_input(
