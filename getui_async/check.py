@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final
-
-from aiolimiter import AsyncLimiter
+from typing import Any, BinaryIO, Final, TypeVar
 
 from .client import MAX_USER_QUERY, GetuiClient
 from .config import Settings
@@ -26,7 +24,9 @@ from .dedupe import DuplicateFilter
 from .messages import MessageTemplate, check_placeholders, recipient_ids
 from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
 from .outputs import write_aside
+from .retry import call_with_retry
 from .sources import BadRecord, Format, Record, SourceOptions, open_source
+from .throttle import Throttle
 
 __all__ = ["DEFAULT_CHECK_RATE_PER_S", "CheckReport", "check_input"]
 
@@ -35,6 +35,7 @@ DEFAULT_CHECK_RATE_PER_S: Final = 5.0
 _CHUNK: Final = 1000  # records read per thread hop
 _EXAMPLES: Final = 5
 _FINGERPRINT_CAMPAIGN: Final = "getui-check"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +135,8 @@ class _DeadCids:
 
     def __init__(self, client: GetuiClient | None, rate_per_s: float, path: str | None) -> None:
         self.client = client
-        self.limiter = AsyncLimiter(max(rate_per_s, 0.001), 1.0)
+        # send's gate: one call in flight, any rate send accepts (0.5/s is one call every 2 s).
+        self.throttle = Throttle(concurrency=1, rate_per_s=rate_per_s)
         self.path = path
         self.out: BinaryIO | None = None
         self.count = 0
@@ -152,14 +154,28 @@ class _DeadCids:
             # A local file, a short line per dead cid: blocking writes cost less than a thread hop.
             self.out = self._files.enter_context(write_aside(Path(self.path)))
 
+    async def call(self, request: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``request(client, *args)`` through the throttle, retried by send's policy (5xx, busy, limits)."""
+        client = self.client
+        assert client is not None
+
+        async def attempt() -> T:
+            async with self.throttle:
+                return await request(client, *args)
+
+        policy = client.settings
+        return await call_with_retry(attempt, policy.retry, window_s=policy.throttle_window_s)
+
     async def ask(self, cids: list[str]) -> None:
         if self.client is None or not cids:
             return
         self.open()
         for start in range(0, len(cids), MAX_USER_QUERY):
-            async with self.limiter:
-                answer = await self.client.user_detail(cids[start : start + MAX_USER_QUERY])
-            for cid in answer.invalid:
+            chunk = cids[start : start + MAX_USER_QUERY]
+            answer = await self.call(GetuiClient.user_detail, chunk)
+            asked = set(chunk)
+            # Only cids we asked about: anything else in the reply is the server's, never a recipient.
+            for cid in (cid for cid in answer.invalid if cid in asked):
                 self.count += 1
                 if len(self.examples) < _EXAMPLES:
                     self.examples.append(cid)
@@ -230,7 +246,7 @@ async def check_input(
         counts: dict[str, Any] = {}
         if client is not None:
             dead.open()
-            counts = await client.report_push_count()
+            counts = await dead.call(GetuiClient.report_push_count)
     shared = template is not None and not template.is_personalized
     quota_key = "gt.list" if shared else "gt.app"
     warnings = tuple(vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)) if template else ()

@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         "report": lambda: report_command.run(
             args, lambda: resolve_settings(args, config_for(args, env), env)
         ),
-        "check": lambda: commands.run(commands.check_main(args, env)),
+        "check": lambda: commands.check(args, env),
     }
     try:
         return handlers[args.command]()

@@ -29,12 +29,13 @@ from getui_async.config.layers import (
 from getui_async.messages import CLICK_FIELD, ClickType, MessageTemplate
 from getui_async.messages.vendors import VendorWarning, prepare_campaign, vendor_warnings
 from getui_async.outputs import refuse_reads, results_reads
-from getui_async.runner import EXIT_OK, PROG, STDOUT, SendJob, run_send
+from getui_async.runner import EXIT_OK, EXIT_STOPPED, PROG, STDOUT, SendJob, run_send
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
 
 __all__ = [
+    "check",
     "check_main",
     "completion",
     "demo",
@@ -263,6 +264,15 @@ async def send_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int
     job = send_job(args, environ)
     _, code = await run_send(job)
     return code
+
+
+def check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``getui-push check``; Ctrl-C stops it with exit 3 and one line, as a send's stop does."""
+    try:
+        return run(check_main(args, environ))
+    except KeyboardInterrupt:
+        print(f"{PROG}: check stopped (Ctrl-C); nothing was sent or written", file=sys.stderr)
+        return EXIT_STOPPED
 
 
 async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
