@@ -27,6 +27,7 @@ from getui_async.config.layers import (
     resolve_vendor,
 )
 from getui_async.messages import CLICK_FIELD, ClickType, MessageTemplate
+from getui_async.messages.rules import LIMITS
 from getui_async.messages.vendors import VendorWarning, prepare_campaign, vendor_warnings
 from getui_async.outputs import refuse_reads, results_reads
 from getui_async.runner import EXIT_OK, EXIT_STOPPED, PROG, STDOUT, SendJob, run_send
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 GC_THRESHOLDS: Final = (20_000, 20, 100)
+#: The campaign id becomes iOS's ``apns-collapse-id``, so Getui's limit for that field bounds it.
+COLLAPSE_ID_MAX: Final = LIMITS["push_channel.ios.apns-collapse-id"]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,13 @@ def _prepare_send(
         campaign_id=options.campaign_id,
         test=bool(getattr(args, "test", False)),
     )
+    given = pick(args, config, "campaign")
+    if given is not None and len(campaign) > COLLAPSE_ID_MAX:
+        marker = f" ({len(campaign)} with --test's marker)" if campaign != given else ""
+        raise UsageError(
+            f"--campaign {given!r}: {len(given)} characters{marker}; at most {COLLAPSE_ID_MAX}, "
+            "because the campaign id is also the iOS apns-collapse-id"
+        )
     warnings = vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)
     for warning in warnings:
         log.warning("[%s] %s", warning["code"], warning["message"])
