@@ -44,8 +44,20 @@ def _setup_logging() -> None:
     root.setLevel(logging.WARNING)
 
 
+def _printable(text: str) -> str:
+    """``text`` with C0/C1 control characters (but newline and tab) escaped as ``\\xNN``.
+
+    Error messages carry text from Getui's replies and from files; an escape sequence in them must be
+    shown, never obeyed by the terminal (clear the screen, retitle the window).
+    """
+    return "".join(
+        ch if ch in "\n\t" or not (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0) else f"\\x{ord(ch):02x}"
+        for ch in text
+    )
+
+
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {_printable(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
