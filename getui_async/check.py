@@ -140,7 +140,10 @@ class _DeadCids:
         self.path = path
         self.out: BinaryIO | None = None
         self.count = 0
+        self.asked = 0
         self.examples: list[str] = []
+        #: Called after each look-up and each chunk read (the CLI's progress line on a terminal).
+        self.tick: Callable[[], None] = lambda: None
         self._files = contextlib.ExitStack()
 
     def __enter__(self) -> _DeadCids:
@@ -173,6 +176,8 @@ class _DeadCids:
         for start in range(0, len(cids), MAX_USER_QUERY):
             chunk = cids[start : start + MAX_USER_QUERY]
             answer = await self.call(GetuiClient.user_detail, chunk)
+            self.asked += len(chunk)
+            self.tick()
             asked = set(chunk)
             # Only cids we asked about: anything else in the reply is the server's, never a recipient.
             for cid in (cid for cid in answer.invalid if cid in asked):
@@ -210,10 +215,12 @@ async def check_input(
     stdin: BinaryIO | None = None,
     source_options: SourceOptions | None = None,
     check_fields: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> CheckReport:
     """Check one campaign input; with ``settings`` (or ``client``) also ask Getui about cids and quota.
 
     ``source_options`` reads the input as ``send``'s flags do (encoding, delimiter, id columns, sheet).
+    ``on_progress(records_read, cids_asked)`` is called as the check goes (a slow server stays visible).
     Raises :class:`~getui_async.sources.InputError` for an input ``send`` would refuse (and
     :class:`~getui_async.errors.MessageError` for a placeholder that is no column of its header, unless
     ``check_fields`` is false: the template was not given, only defaulted), and
@@ -234,6 +241,7 @@ async def check_input(
                 stdin=stdin,
                 source_options=source_options,
                 check_fields=check_fields,
+                on_progress=on_progress,
             )
     dead_path = os.fspath(dead_cids) if dead_cids is not None else None
     with _DeadCids(client, rate_per_s, dead_path) as dead:
@@ -242,6 +250,8 @@ async def check_input(
             if template is not None and check_fields and columns is not None:
                 check_placeholders(template, columns)  # the same refusal as send's
             tally = _Tally(source.name)
+            if on_progress is not None:
+                dead.tick = lambda: on_progress(tally.records, dead.asked)
             await _read(source, tally, dead)
         counts: dict[str, Any] = {}
         if client is not None:
@@ -283,6 +293,7 @@ async def _read(source: Any, tally: _Tally, dead: _DeadCids) -> None:
                 fingerprint = recipient_ids(_FINGERPRINT_CAMPAIGN, item.kind, item.target)[1]
                 for record, duplicate in dedupe.add(fingerprint, item):
                     tally.decided(record, duplicate)
+            dead.tick()
             if len(tally.pending) >= MAX_USER_QUERY:
                 await dead.ask(tally.pending)
                 tally.pending = []

@@ -11,7 +11,7 @@ from getui_async.check import check_input
 from getui_async.client import GetuiClient
 from getui_async.transport import Response
 
-from .cli_harness import ThreadedMock, clean_environ, command, run_cli, wait_until
+from .cli_harness import Terminal, ThreadedMock, clean_environ, command, run_cli, wait_until
 from .fakes import Call, FakeGetui, reply, settings
 
 ASKED = ("c-1", "c-2")
@@ -105,3 +105,13 @@ def test_ctrl_c_during_check_exits_3_without_a_traceback(tmp_path: Path) -> None
     assert process.returncode == 3, err.decode()
     assert b"Traceback" not in err
     assert not dead.exists()
+
+
+def test_a_slow_check_shows_progress_on_a_terminal(tmp_path: Path) -> None:
+    """While user/detail is slow, stderr on a terminal shows how many records were read and cids asked."""
+    data = tmp_path / "big.csv"
+    data.write_text("cid\n" + "".join(f"c-{i}\n" for i in range(2500)), encoding="utf-8")
+    with ThreadedMock(latency_ms=1500) as served, Terminal(["check", data], served.env, columns=100) as term:
+        lines = term.wait_for(lambda lines: any("1000 cids asked" in line for line in lines))
+        assert term.proc.poll() is None, "the progress line came only at the end"
+    assert any("records read" in line for line in lines), lines

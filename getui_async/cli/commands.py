@@ -11,7 +11,8 @@ import asyncio
 import gc
 import logging
 import sys
-from collections.abc import Coroutine, Mapping
+import time
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 GC_THRESHOLDS: Final = (20_000, 20, 100)
+PROGRESS_EVERY_S: Final = 0.25
 #: The campaign id becomes iOS's ``apns-collapse-id``, so Getui's limit for that field bounds it.
 COLLAPSE_ID_MAX: Final = LIMITS["push_channel.ios.apns-collapse-id"]
 
@@ -276,11 +278,27 @@ async def send_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int
     return code
 
 
+def _check_progress() -> Callable[[int, int], None]:
+    """A one-line, in-place progress report on a terminal, redrawn at most every quarter second."""
+    last = [0.0]
+
+    def show(records: int, asked: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            sys.stderr.write(f"\r\x1b[K{PROG}: check: {records} records read, {asked} cids asked")
+            sys.stderr.flush()
+
+    return show
+
+
 def check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``getui-push check``; Ctrl-C stops it with exit 3 and one line, as a send's stop does."""
     try:
         return run(check_main(args, environ))
     except KeyboardInterrupt:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")  # over the progress line
         print(f"{PROG}: check stopped (Ctrl-C); nothing was sent or written", file=sys.stderr)
         return EXIT_STOPPED
 
@@ -308,6 +326,9 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
         dead_cids=args.dead_cids,
         source_options=_source_options(args),
         check_fields=any(pick(args, config, key) is not None for key in ("title", "body", "message")),
+        on_progress=_check_progress() if sys.stderr.isatty() else None,
     )
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[K")
     print(_json.dumps(report.to_dict()).decode() if args.json else report.to_text())
     return EXIT_OK
