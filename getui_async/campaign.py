@@ -574,7 +574,10 @@ class Campaign:
         opts = self._options
         limits = Limits.of(opts.concurrency, connector_limit=self._settings.connector_limit)
         settings = replace(self._settings, connector_limit=limits.sockets)
-        async with GetuiClient(settings, transport=self._transport, observers=self._observers) as client:
+        # A run takes over a transport it is handed (run_campaign(transport=...)): it closes it at the end.
+        async with GetuiClient(
+            settings, transport=self._transport, transport_owner=True, observers=self._observers
+        ) as client:
             pacing = self._pacing
             gate = pacing.make_gate(self._observers.emit) if pacing is not None else None
             throttle = Throttle(

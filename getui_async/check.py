@@ -11,19 +11,22 @@ streamed to the ``dead_cids`` file, with only a few kept as examples.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, BinaryIO, Final, TextIO
-
-from aiolimiter import AsyncLimiter
+from pathlib import Path
+from typing import Any, BinaryIO, Final, TypeVar
 
 from .client import MAX_USER_QUERY, GetuiClient
 from .config import Settings
 from .dedupe import DuplicateFilter
 from .messages import MessageTemplate, check_placeholders, recipient_ids
 from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
+from .outputs import write_aside
+from .retry import call_with_retry
 from .sources import BadRecord, Format, Record, SourceOptions, open_source
+from .throttle import Throttle
 
 __all__ = ["DEFAULT_CHECK_RATE_PER_S", "CheckReport", "check_input"]
 
@@ -32,6 +35,7 @@ DEFAULT_CHECK_RATE_PER_S: Final = 5.0
 _CHUNK: Final = 1000  # records read per thread hop
 _EXAMPLES: Final = 5
 _FINGERPRINT_CAMPAIGN: Final = "getui-check"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,40 +129,63 @@ class _Tally:
 class _DeadCids:
     """Asks Getui about cids ≤1000 at a time, within the rate; writes the dead ones as they come.
 
-    The file is created only once the input has been read without an input error up to the first
-    look-up (or at the end), so a refused input leaves nothing written.
+    The file is written aside and renamed into place only when the check ends without an error, so a
+    refused input or a failed look-up leaves nothing (or the previous file) behind.
     """
 
     def __init__(self, client: GetuiClient | None, rate_per_s: float, path: str | None) -> None:
         self.client = client
-        self.limiter = AsyncLimiter(max(rate_per_s, 0.001), 1.0)
+        # send's gate: one call in flight, any rate send accepts (0.5/s is one call every 2 s).
+        self.throttle = Throttle(concurrency=1, rate_per_s=rate_per_s)
         self.path = path
-        self.out: TextIO | None = None
+        self.out: BinaryIO | None = None
         self.count = 0
+        self.asked = 0
         self.examples: list[str] = []
+        #: Called after each look-up and each chunk read (the CLI's progress line on a terminal).
+        self.tick: Callable[[], None] = lambda: None
+        self._files = contextlib.ExitStack()
+
+    def __enter__(self) -> _DeadCids:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._files.__exit__(*exc)
 
     def open(self) -> None:
         if self.path is not None and self.out is None:
             # A local file, a short line per dead cid: blocking writes cost less than a thread hop.
-            self.out = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+            self.out = self._files.enter_context(write_aside(Path(self.path)))
 
-    def close(self) -> None:
-        if self.out is not None:
-            self.out.close()
+    async def call(self, request: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``request(client, *args)`` through the throttle, retried by send's policy (5xx, busy, limits)."""
+        client = self.client
+        assert client is not None
+
+        async def attempt() -> T:
+            async with self.throttle:
+                return await request(client, *args)
+
+        policy = client.settings
+        return await call_with_retry(attempt, policy.retry, window_s=policy.throttle_window_s)
 
     async def ask(self, cids: list[str]) -> None:
         if self.client is None or not cids:
             return
         self.open()
         for start in range(0, len(cids), MAX_USER_QUERY):
-            async with self.limiter:
-                answer = await self.client.user_detail(cids[start : start + MAX_USER_QUERY])
-            for cid in answer.invalid:
+            chunk = cids[start : start + MAX_USER_QUERY]
+            answer = await self.call(GetuiClient.user_detail, chunk)
+            self.asked += len(chunk)
+            self.tick()
+            asked = set(chunk)
+            # Only cids we asked about: anything else in the reply is the server's, never a recipient.
+            for cid in (cid for cid in answer.invalid if cid in asked):
                 self.count += 1
                 if len(self.examples) < _EXAMPLES:
                     self.examples.append(cid)
                 if self.out is not None:
-                    self.out.write(cid + "\n")
+                    self.out.write(cid.encode() + b"\n")
 
 
 def _remaining(counts: Mapping[str, Any], key: str) -> int | None:
@@ -188,10 +215,12 @@ async def check_input(
     stdin: BinaryIO | None = None,
     source_options: SourceOptions | None = None,
     check_fields: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> CheckReport:
     """Check one campaign input; with ``settings`` (or ``client``) also ask Getui about cids and quota.
 
     ``source_options`` reads the input as ``send``'s flags do (encoding, delimiter, id columns, sheet).
+    ``on_progress(records_read, cids_asked)`` is called as the check goes (a slow server stays visible).
     Raises :class:`~getui_async.sources.InputError` for an input ``send`` would refuse (and
     :class:`~getui_async.errors.MessageError` for a placeholder that is no column of its header, unless
     ``check_fields`` is false: the template was not given, only defaulted), and
@@ -212,21 +241,22 @@ async def check_input(
                 stdin=stdin,
                 source_options=source_options,
                 check_fields=check_fields,
+                on_progress=on_progress,
             )
-    dead = _DeadCids(client, rate_per_s, os.fspath(dead_cids) if dead_cids is not None else None)
-    try:
+    dead_path = os.fspath(dead_cids) if dead_cids is not None else None
+    with _DeadCids(client, rate_per_s, dead_path) as dead:
         with open_source(path, format=format, stdin=stdin, options=source_options) as source:
             columns = source.columns
             if template is not None and check_fields and columns is not None:
                 check_placeholders(template, columns)  # the same refusal as send's
             tally = _Tally(source.name)
+            if on_progress is not None:
+                dead.tick = lambda: on_progress(tally.records, dead.asked)
             await _read(source, tally, dead)
         counts: dict[str, Any] = {}
         if client is not None:
             dead.open()
-            counts = await client.report_push_count()
-    finally:
-        dead.close()
+            counts = await dead.call(GetuiClient.report_push_count)
     shared = template is not None and not template.is_personalized
     quota_key = "gt.list" if shared else "gt.app"
     warnings = tuple(vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)) if template else ()
@@ -263,6 +293,7 @@ async def _read(source: Any, tally: _Tally, dead: _DeadCids) -> None:
                 fingerprint = recipient_ids(_FINGERPRINT_CAMPAIGN, item.kind, item.target)[1]
                 for record, duplicate in dedupe.add(fingerprint, item):
                     tally.decided(record, duplicate)
+            dead.tick()
             if len(tally.pending) >= MAX_USER_QUERY:
                 await dead.ask(tally.pending)
                 tally.pending = []

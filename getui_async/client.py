@@ -147,7 +147,9 @@ class CidCheck:
 class GetuiClient:
     """Async client for one Getui app. Use as ``async with``; a closed client cannot be reopened.
 
-    ``transport`` replaces the network (tests pass a :class:`~getui_async.transport.MockTransport`);
+    ``transport`` replaces the network (tests pass a :class:`~getui_async.transport.MockTransport`); the
+    client closes only a transport it created, unless ``transport_owner=True`` hands one over (as aiohttp's
+    ``connector_owner`` does);
     ``observers`` receive :mod:`~getui_async.events` (token refreshed, host switched).
     """
 
@@ -156,11 +158,13 @@ class GetuiClient:
         settings: Settings,
         *,
         transport: Transport | None = None,
+        transport_owner: bool = False,
         observers: Iterable[Observer] | Observers = (),
         token_manager_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self._transport_arg = transport
+        self._owns_transport = transport is None or transport_owner
         self._transport: Transport | None = None
         self._observers = observers if isinstance(observers, Observers) else Observers(observers)
         self._token_options = dict(token_manager_options or {})
@@ -200,7 +204,10 @@ class GetuiClient:
         self._state = "open"
 
     async def aclose(self) -> None:
-        """Close the session (and revoke the token if ``delete_token_on_close``). Idempotent."""
+        """Close the transport if this client owns it (and revoke the token if ``delete_token_on_close``).
+
+        Idempotent. A transport handed in without ``transport_owner`` stays open for its owner.
+        """
         if self._state != "open":
             self._state = "closed"
             return
@@ -217,7 +224,8 @@ class GetuiClient:
                     log.warning("could not revoke the token on close: %s", type(exc).__name__)
                 self._tokens.invalidate()
         finally:
-            await self._transport.aclose()
+            if self._owns_transport:
+                await self._transport.aclose()
 
     @property
     def base_url(self) -> str:

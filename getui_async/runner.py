@@ -25,6 +25,7 @@ from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
 from .errors import MessageError, ResultsFileError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
+from .outputs import write_aside
 from .progress import ProgressBar, format_summary, summary_line
 from .results import CLI_WORDS, load_resume_state
 from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
@@ -272,5 +273,6 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             sys.stdout.write(data.decode())
             sys.stdout.flush()
         else:
-            job.summary_json.write_bytes(data)
+            with write_aside(job.summary_json) as handle:
+                handle.write(data)
     return summary, summary.exit_code

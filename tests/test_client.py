@@ -390,3 +390,19 @@ async def test_the_mock_shows_what_the_client_put_on_the_wire(make_mock: Any) ->
         {"ttl": 3_600_000},
         "g-1",
     )
+
+
+async def test_a_transport_handed_in_stays_open_after_close() -> None:
+    """The client closes only what it created: a transport it was handed is its caller's to close."""
+    transport = FakeGetui().transport()
+    async with GetuiClient(settings(), transport=transport):
+        pass
+    assert not transport.closed
+
+
+async def test_a_transport_handed_over_with_ownership_is_closed() -> None:
+    """``transport_owner=True`` hands the transport over: closing the client closes it."""
+    transport = FakeGetui().transport()
+    async with GetuiClient(settings(), transport=transport, transport_owner=True):
+        pass
+    assert transport.closed

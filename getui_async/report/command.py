@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import IO, Any, BinaryIO
 from getui_async import _json
 from getui_async.config import Settings
 from getui_async.errors import ConfigError
+from getui_async.outputs import refuse_reads, results_reads, write_aside
 
 from .fetch import fetch_funnel
 from .html import to_html
@@ -62,17 +62,12 @@ def _output(flag: str, text: str | None) -> Path | None:
 
 @contextmanager
 def _aside(path: Path | None) -> Iterator[BinaryIO | None]:
-    """A file written next to ``path`` and renamed onto it only when the block succeeds."""
+    """:func:`~getui_async.outputs.write_aside` for an output flag that may not have been given."""
     if path is None:
         yield None
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            yield handle
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with write_aside(path) as handle:
+        yield handle
 
 
 def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: IO[str] | None = None) -> int:
@@ -89,6 +84,8 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     fetch_settings = settings() if args.fetch else None  # missing credentials: exit 2 before any read
     meta = read_meta(results)
     input_path = find_input(results, meta, args.input) if retry_path is not None else None
+    reads = results_reads(results) | ({"the input": input_path} if input_path is not None else {})
+    refuse_reads({"--dead-cids": dead_path, "--retryable": retry_path, "--html": html_path}, reads)
     with _aside(dead_path) as dead:
         out = read_outcomes(results, dead_cids=dead)
     if retry_path is not None and input_path is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from getui_async.errors import ConfigError
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -27,6 +27,7 @@ __all__ = [
     "RetrySettings",
     "Secret",
     "Settings",
+    "UsageError",
     "check_base_url",
     "is_loopback_host",
 ]
@@ -41,11 +42,16 @@ ENV_BASE_URL: Final = "GETUI_BASE_URL"
 MAX_BATCH_SIZE: Final = 200
 MAX_LIST_CHUNK: Final = 1000
 DEFAULT_LIST_CHUNK: Final = 200  # the cap is UNCERTAIN (200 or 1000): default to the safe one
+DEFAULT_CONCURRENCY: Final = 64
 AUTH_CALLS_PER_MIN: Final = 100
 #: Getui's largest documented reply (a 1000-cid status map) is far below this.
 DEFAULT_MAX_REPLY_BYTES: Final = 4 * 1024 * 1024
 
 _REDACTED: Final = "********"
+
+
+class UsageError(ConfigError):
+    """A bad flag value or combination of flags (exit 2); the message names the flag."""
 
 
 class Secret:
@@ -257,7 +263,7 @@ class Mode(str, enum.Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class PaceSettings:
-    """When and to whom a campaign may send (issue #14): windows, quota waits, exclusions, caps.
+    """When and to whom a campaign may send: windows, quota waits, exclusions, caps.
 
     Times stay text here (``--window``, ``--tz``, ``--quota-reset``, ``--deadline`` as given); the engine
     parses them with :meth:`getui_async.schedule.Schedule.from_flags`, which names the flag at fault.
@@ -278,10 +284,10 @@ class PaceSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "exclude", tuple(self.exclude))
         if self.max_per_day is not None:
-            if self.ledger is None:
-                raise ConfigError(f"--max-per-day {self.max_per_day}: needs --ledger PATH")
             if self.max_per_day < 1:
-                raise ConfigError(f"--max-per-day {self.max_per_day}: must be at least 1")
+                raise UsageError(f"--max-per-day {self.max_per_day}: must be at least 1")
+            if self.ledger is None:
+                raise UsageError(f"--max-per-day {self.max_per_day}: needs --ledger PATH")
 
     @property
     def gated(self) -> bool:
@@ -295,7 +301,7 @@ class CampaignSettings:
 
     mode: Mode = Mode.AUTO
     #: Requests in flight at once.
-    concurrency: int = 64
+    concurrency: int = DEFAULT_CONCURRENCY
     #: Requests per second across all workers; ``None`` = no fixed limit (adaptive on throttling).
     rate_per_s: float | None = None
     batch_size: int = MAX_BATCH_SIZE

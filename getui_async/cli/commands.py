@@ -1,0 +1,334 @@
+"""What each ``getui-push`` command does once parsed: settings resolved, the library called, an exit status.
+
+Usage errors are raised (:class:`~getui_async.config.UsageError`) for :func:`getui_async.cli.main` to print
+as exit 2. The mock server and the demo import aiohttp.web, so they are imported only when run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import sys
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Final
+
+from getui_async import _json
+from getui_async.config import CampaignSettings, UsageError
+from getui_async.config.layers import (
+    config_for,
+    has_credentials,
+    pick,
+    resolve_options,
+    resolve_settings,
+    resolve_vendor,
+)
+from getui_async.messages import CLICK_FIELD, ClickType, MessageTemplate
+from getui_async.messages.rules import LIMITS
+from getui_async.messages.vendors import VendorWarning, prepare_campaign, vendor_warnings
+from getui_async.outputs import refuse_reads, results_reads
+from getui_async.runner import EXIT_OK, EXIT_STOPPED, PROG, STDOUT, SendJob, run_send
+from getui_async.sources import SourceOptions
+
+from .parser import completion_script
+
+__all__ = [
+    "check",
+    "check_main",
+    "completion",
+    "demo",
+    "mock_server",
+    "resolve_template",
+    "run",
+    "send_job",
+    "send_main",
+]
+
+GC_THRESHOLDS: Final = (20_000, 20, 100)
+PROGRESS_EVERY_S: Final = 0.25
+#: The campaign id becomes iOS's ``apns-collapse-id``, so Getui's limit for that field bounds it.
+COLLAPSE_ID_MAX: Final = LIMITS["push_channel.ios.apns-collapse-id"]
+
+log = logging.getLogger(__name__)
+
+
+def resolve_template(args: argparse.Namespace, config: Mapping[str, Any]) -> MessageTemplate:
+    """``--message FILE.json``, or a notification from ``--title/--body/--click-type/...``.
+
+    Without ``--title``/``--body`` the record's own ``title``/``body`` fields are used ({title}/{body}).
+    """
+    message = pick(args, config, "message")
+    simple = {k: pick(args, config, k) for k in ("title", "body", "click_type", "url", "intent", "payload")}
+    if message is not None:
+        given = sorted(f"--{k.replace('_', '-')}" for k, v in simple.items() if v is not None)
+        if given:
+            raise UsageError(f"--message holds the whole template; do not combine it with {', '.join(given)}")
+        try:
+            data = _json.loads(Path(message).read_bytes())
+        except OSError as exc:
+            raise UsageError(f"{message}: cannot read the message file: {exc.strerror}") from None
+        except _json.JSONDecodeError as exc:
+            raise UsageError(f"{message}: not valid JSON: {exc}") from None
+        return MessageTemplate.from_dict(data, source=message)
+    click = simple["click_type"] or "startapp"
+    needs = CLICK_FIELD[ClickType(click)]
+    if needs in ("url", "intent") and simple[needs] is None:
+        raise UsageError(f"--click-type {click} needs --{needs}")
+    if needs == "payload" and simple["payload"] is None:
+        simple["payload"] = "{payload}"
+    return MessageTemplate.simple(
+        title=simple["title"] or "{title}",
+        body=simple["body"] or "{body}",
+        click_type=click,
+        url=simple["url"],
+        intent=simple["intent"],
+        payload=simple["payload"],
+    )
+
+
+def _prepare_send(
+    args: argparse.Namespace,
+    config: Mapping[str, Any],
+    environ: Mapping[str, str],
+    template: MessageTemplate,
+    options: CampaignSettings,
+) -> tuple[MessageTemplate, CampaignSettings, list[VendorWarning]]:
+    """The vendor class, ``--test`` and group_name applied; the campaign id fixed; warnings printed.
+
+    The warnings are returned too, for the summary (``--summary-json`` lists them under ``warnings``).
+    """
+    vendor_class, category, xm_channel_id = resolve_vendor(args, config, environ)
+    template, campaign = prepare_campaign(
+        template,
+        vendor_class=vendor_class,
+        category=category,
+        xm_channel_id=xm_channel_id,
+        campaign_id=options.campaign_id,
+        test=bool(getattr(args, "test", False)),
+    )
+    given = pick(args, config, "campaign")
+    if given is not None and len(campaign) > COLLAPSE_ID_MAX:
+        marker = f" ({len(campaign)} with --test's marker)" if campaign != given else ""
+        raise UsageError(
+            f"--campaign {given!r}: {len(given)} characters{marker}; at most {COLLAPSE_ID_MAX}, "
+            "because the campaign id is also the iOS apns-collapse-id"
+        )
+    warnings = vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)
+    for warning in warnings:
+        log.warning("[%s] %s", warning["code"], warning["message"])
+    return template, replace(options, campaign_id=campaign), warnings
+
+
+def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
+    """The send described by the flags, checked: every usage error is raised before anything runs."""
+    config = config_for(args, environ)
+    level = "error" if args.quiet else pick(args, config, "log_level")
+    if level:
+        logging.getLogger().setLevel(level.upper())
+    options = resolve_options(args, config)
+    if args.show is not None and not options.dry_run:
+        raise UsageError(f"--show {args.show} prints what a dry run renders: add --dry-run")
+    if args.show is not None and args.input == "-":
+        raise UsageError("--show needs a file INPUT: stdin is read once, by the dry run itself")
+    template = _allow_empty(resolve_template(args, config), args.allow_empty)
+    template, options, warnings = _prepare_send(args, config, environ, template, options)
+    settings = None if options.dry_run else resolve_settings(args, config, environ)
+    input_format = _input_format(args, config)
+    if getattr(args, "retry_failed", False) and not args.resume:
+        raise UsageError(
+            "--retry-failed needs --resume: it sends again what an earlier run into the same --out "
+            "left retryable"
+        )
+    if getattr(args, "retry_failed", False) and options.dry_run:
+        raise UsageError(
+            "--retry-failed cannot be combined with --dry-run: a dry run's 'validated' lines would "
+            "replace the real outcomes in the results file"
+        )
+    out = _results_path(args.out)
+    reads = _input_reads(args.input) | results_reads(out)
+    if options.pace.ledger is not None:
+        reads["--ledger"] = Path(options.pace.ledger)
+    reads |= {f"--exclude {path}": Path(path) for path in options.pace.exclude}
+    refuse_reads({"--summary-json": args.summary_json}, reads)
+    return SendJob(
+        input=args.input,
+        format=input_format,
+        out=out,
+        template=template,
+        settings=settings,
+        options=options,
+        resume=bool(args.resume),
+        retry_failed=bool(getattr(args, "retry_failed", False)),
+        progress=not args.no_progress and not args.quiet and sys.stderr.isatty(),
+        summary_json=Path(args.summary_json) if args.summary_json else None,
+        quiet=bool(args.quiet),
+        warnings=tuple(warnings),
+        show=int(args.show or 0),
+        source_options=_source_options(args),
+    )
+
+
+def _input_format(args: argparse.Namespace, config: Mapping[str, Any]) -> Any:
+    """``--format`` (flag > config file); stdin has no name to tell the format by, so it needs one."""
+    value = pick(args, config, "format")
+    if args.input == "-" and not value:
+        raise UsageError("reading stdin ('-') needs --format csv or --format jsonl")
+    return value
+
+
+def _input_reads(text: str) -> dict[str, Path]:
+    """INPUT as a file the command reads (none for stdin), for :func:`refuse_reads`."""
+    return {} if text == STDOUT else {"INPUT": Path(text)}
+
+
+def _source_options(args: argparse.Namespace) -> SourceOptions:
+    """The input-reading flags as SourceOptions; an empty column or sheet name is a usage error."""
+    for flag in ("cid_column", "alias_column", "sheet"):
+        value = getattr(args, flag)
+        if value is not None and not value.strip():
+            raise UsageError(f"--{flag.replace('_', '-')} needs a name")
+    return SourceOptions(
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+        cid_column=args.cid_column,
+        alias_column=args.alias_column,
+        sheet=args.sheet,
+    )
+
+
+def _allow_empty(template: MessageTemplate, value: str | bool | None) -> MessageTemplate:
+    """``--allow-empty`` (True: every placeholder) or ``--allow-empty FIELD[,FIELD]`` applied."""
+    if value is None:
+        return template
+    if value is True:
+        return template.with_allow_empty(True)
+    names = frozenset(name.strip() for name in str(value).split(",") if name.strip())
+    unknown = sorted(names - template.variables)
+    if not names or unknown:
+        known = ", ".join(f"{{{v}}}" for v in sorted(template.variables)) or "none"
+        raise UsageError(
+            f"--allow-empty {value}: {', '.join(unknown) or 'no field'} is not a placeholder of the "
+            f"message (its placeholders: {known})"
+        )
+    return template.with_allow_empty(names)
+
+
+def _results_path(text: str) -> Path:
+    """``--out`` as a path, refused early when it cannot be a results file."""
+    if text == STDOUT:
+        raise UsageError(
+            "--out -: the results file must be a real file (it is appended to, checked and resumed); "
+            "give a path such as --out results.jsonl"
+        )
+    out = Path(text)
+    if out.is_dir():
+        raise UsageError(f"--out {text}: is a directory; give the path of a results file")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {text}: the directory {out.parent} does not exist")
+    return out
+
+
+def demo(args: argparse.Namespace) -> int:
+    """``getui-push demo``: a whole campaign against the bundled mock server."""
+    from getui_async.demo import run_demo  # noqa: PLC0415 - the demo pulls in the mock server
+
+    return run(run_demo(records=args.records, directory=Path(args.dir), progress=not args.no_progress))
+
+
+def mock_server(args: argparse.Namespace) -> int:
+    """``getui-push mock-server``: serve the mock until stopped."""
+    from getui_async.mock import cli as mock_cli  # noqa: PLC0415 - aiohttp.web only for the commands that need it
+
+    return mock_cli.run(args)
+
+
+def completion(args: argparse.Namespace) -> int:
+    """``getui-push completion SHELL``: print the script."""
+    sys.stdout.write(completion_script(args.shell))
+    return EXIT_OK
+
+
+def run(coro: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop when it is installed (about 30% less CPU per request), else asyncio.
+
+    A campaign allocates a few short-lived objects per recipient; with the default thresholds the
+    cyclic GC runs every 700 allocations and rescans everything alive (bench/README.md: ~10% of CPU).
+    Freezing what the imports made and collecting less often is a process-wide choice, so it is made
+    here in the command, never in the library.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        import uvloop  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return asyncio.run(coro)
+    result: int = uvloop.run(coro)
+    return result
+
+
+async def send_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``getui-push send``: the exit status of the run (0, 1 or 3); usage errors are raised."""
+    job = send_job(args, environ)
+    _, code = await run_send(job)
+    return code
+
+
+def _check_progress() -> Callable[[int, int], None]:
+    """A one-line, in-place progress report on a terminal, redrawn at most every quarter second."""
+    last = [0.0]
+
+    def show(records: int, asked: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            sys.stderr.write(f"\r\x1b[K{PROG}: check: {records} records read, {asked} cids asked")
+            sys.stderr.flush()
+
+    return show
+
+
+def check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``getui-push check``; Ctrl-C stops it with exit 3 and one line, as a send's stop does."""
+    try:
+        return run(check_main(args, environ))
+    except KeyboardInterrupt:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")  # over the progress line
+        print(f"{PROG}: check stopped (Ctrl-C); nothing was sent or written", file=sys.stderr)
+        return EXIT_STOPPED
+
+
+async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``getui-push check``: exit 0 once checked; usage and input errors are exit 2 (via main)."""
+    from getui_async.check import DEFAULT_CHECK_RATE_PER_S, check_input  # noqa: PLC0415 - only this command needs it
+
+    config = config_for(args, environ)
+    vendor_class, _, xm_channel_id = resolve_vendor(args, config, environ)
+    template = resolve_template(args, config)
+    input_format = _input_format(args, config)
+    settings = resolve_settings(args, config, environ) if has_credentials(config, environ) else None
+    refuse_reads({"--dead-cids": args.dead_cids}, _input_reads(args.input))
+    if settings is None:
+        print(f"{PROG}: no credentials: counting the input only (no dead cids, no quota)", file=sys.stderr)
+    report = await check_input(
+        args.input,
+        settings=settings,
+        template=template,
+        vendor_class=vendor_class,
+        xm_channel_id=xm_channel_id,
+        format=input_format,
+        rate_per_s=float(args.rate or DEFAULT_CHECK_RATE_PER_S),
+        dead_cids=args.dead_cids,
+        source_options=_source_options(args),
+        check_fields=any(pick(args, config, key) is not None for key in ("title", "body", "message")),
+        on_progress=_check_progress() if sys.stderr.isatty() else None,
+    )
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[K")
+    print(_json.dumps(report.to_dict()).decode() if args.json else report.to_text())
+    return EXIT_OK
