@@ -111,10 +111,12 @@ _HARMONY_RULE: Final = ClickRule.of(_HARMONY_CLICK)
 @dataclass(frozen=True, slots=True)
 class Revoke:
     """A revoke message: the task whose notification the device deletes; ``force`` (Getui channel only)
-    deletes every notification of the app when the device does not know that task."""
+    deletes every notification of the app when the device does not know that task; ``via`` the channels
+    that carry it (``getui`` = push_message, ``ups`` = Android vendors, ``harmony``)."""
 
     old_task_id: str
-    force: bool = False
+    force: bool
+    via: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +151,13 @@ def _notification(n: dict[str, Any], path: str) -> Message:
     return Message(get_int(n, "notify_id", path, 0, MAX_INT32, numeric_string=True), title)
 
 
-def _revoke(value: Any, path: str, *, with_force: bool) -> Revoke:
+def _revoke(value: Any, path: str, via: str) -> Revoke:
     """``{old_task_id, force}`` on Getui's channel (``RevokeBean``); ``{old_task_id}`` on a vendor's."""
     r = as_object(value, path)
-    check_keys(r, ("old_task_id", "force") if with_force else ("old_task_id",), path)
+    check_keys(r, ("old_task_id", "force") if via == "getui" else ("old_task_id",), path)
     old_task_id = get_str(r, "old_task_id", path, None, required=True)
     assert old_task_id is not None
-    return Revoke(old_task_id, get_bool(r, "force", path))
+    return Revoke(old_task_id, get_bool(r, "force", path), frozenset((via,)))
 
 
 def _push_message(value: Any) -> Message:
@@ -176,7 +178,7 @@ def _push_message(value: Any) -> Message:
     if kind == "transmission":
         get_str(pm, "transmission", path, 3072, required=True)
         return NO_MESSAGE
-    return Message(None, None, revoke=_revoke(pm["revoke"], f"{path}.revoke", with_force=True))
+    return Message(None, None, revoke=_revoke(pm["revoke"], f"{path}.revoke", "getui"))
 
 
 def _settings(value: Any) -> int | None:
@@ -229,7 +231,7 @@ def _ups(value: Any, path: str) -> Message:
         get_str(ups, "transmission", path, 3072, required=True)
         return NO_MESSAGE
     if kind == "revoke":
-        return Message(None, None, revoke=_revoke(ups["revoke"], f"{path}.revoke", with_force=False))
+        return Message(None, None, revoke=_revoke(ups["revoke"], f"{path}.revoke", "ups"))
     npath = f"{path}.notification"
     n = as_object(ups["notification"], npath)
     check_keys(n, ("title", "body", "click_type", "intent", "url", "payload", "notify_id"), npath)
@@ -302,7 +304,7 @@ def _harmony(value: Any, path: str) -> Message:
     elif kind == "custom":
         as_object(h["custom"], f"{path}.custom")
     elif kind == "revoke":
-        return Message(None, None, revoke=_revoke(h["revoke"], f"{path}.revoke", with_force=False))
+        return Message(None, None, revoke=_revoke(h["revoke"], f"{path}.revoke", "harmony"))
     else:
         npath = f"{path}.notification"
         n = as_object(h["notification"], npath)
@@ -355,7 +357,8 @@ def _one_revoke(revokes: list[Revoke | None], path: str) -> Revoke | None:
         return None
     if len({r.old_task_id for r in named}) > 1:
         raise Invalid(f"{path}.old_task_id is invalid")
-    return Revoke(named[0].old_task_id, any(r.force for r in named))
+    via = frozenset().union(*(r.via for r in named))
+    return Revoke(named[0].old_task_id, any(r.force for r in named), via)
 
 
 def _group_name(body: dict[str, Any]) -> str | None:

@@ -75,6 +75,7 @@ class Recipients:
         cfg = self._live.config
         hooks = self._live.on_delivery
         taskid = marshal.loads(record)[0] if hooks else ""  # noqa: S302 (a record we packed ourselves)
+        now = self._live.clock() if hooks else 0.0
         display_cut, click_cut = int(cfg.display_ratio * 65_536), int(cfg.click_ratio * 65_536)
         rows: dict[str, list[int]] = {}
         out: dict[str, str] = {}
@@ -100,11 +101,15 @@ class Recipients:
             if hooks:
                 msgid = hashlib.blake2b(f"{taskid}|{cid}".encode(), digest_size=12).hexdigest()
                 self._announce(
-                    DeliveryEvent(cfg.app_id, cid, taskid, msgid, status, channel, displayed, clicked)
+                    DeliveryEvent(cfg.app_id, cid, taskid, msgid, status, channel, displayed, clicked, now)
                 )
         for figures in reports:
             figures.merge(rows)
         return out
+
+    def channel(self, cid: str) -> str:
+        """The channel deliveries to ``cid`` go through: ``gt`` or a vendor (the same every time)."""
+        return self._fate(self._hash(cid))[1]
 
     def statuses(self, cids: list[str]) -> dict[str, str]:
         """``{cid: status}`` as :meth:`deliver` would answer, without delivering (revoke messages)."""

@@ -55,7 +55,8 @@ class MockGetui:
         self._tokens = TokenDesk(self._live)
         self._recipients = Recipients(self._live, self._store)
         self._quota = Quota(self._live)
-        self._pushes = Pushes(self._live, self._recipients, self._quota, Revoker(self._live, self._store))
+        revoker = Revoker(self._live, self._store, self._recipients)
+        self._pushes = Pushes(self._live, self._recipients, self._quota, revoker)
         self._queries = Queries(self._live, self._recipients, self._pushes, self._quota)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None

@@ -64,7 +64,8 @@ class DeliveryEvent:
 
     ``status`` is Getui's answer for the cid; ``channel`` is ``gt`` (Getui's own) or the vendor an offline
     delivery went through (``hw``, ``xm``, ``op``, ``vv``, ``ios``); ``displayed`` and ``clicked`` are the
-    seeded fates the reports count. ``msgid`` is fixed per (taskid, cid).
+    seeded fates the reports count. ``msgid`` is fixed per (taskid, cid); ``at`` is the mock's clock at
+    delivery (seconds since the epoch).
     """
 
     appid: str
@@ -75,6 +76,7 @@ class DeliveryEvent:
     channel: str
     displayed: bool
     clicked: bool
+    at: float
 
 
 #: An observer of deliveries (``MockGetui.on_delivery``): called synchronously, so keep it cheap.
@@ -204,7 +206,9 @@ class MockStats:
 
     Recall: ``tasks_stopped`` list tasks stopped; ``revoke_pushes`` revoke messages that reached a cid;
     ``revoked`` distinct (taskid, cid) deliveries revoked, ``revoked_cids`` the cids they reached;
-    ``revokes_repeated`` revokes of a delivery already revoked; ``revokes_unmatched`` revokes naming a
+    ``revokes_repeated`` revokes of a delivery already revoked; ``revokes_unreachable`` revokes of a
+    delivery whose channel they cannot act on (Huawei, OPPO, iOS; Xiaomi/vivo without the vendor revoke;
+    Getui's own without ``push_message.revoke``); ``revokes_unmatched`` revokes naming a
     task that never delivered to that cid; ``force_revokes`` revokes carrying ``force: true``, and
     ``force_revokes_all`` those that hit an unknown task, so the device deleted every notification of
     the app; ``overrides`` deliveries that replaced an earlier one by notify_id / apns-collapse-id.
@@ -228,6 +232,7 @@ class MockStats:
     revoked: int
     revoked_cids: int
     revokes_repeated: int
+    revokes_unreachable: int
     revokes_unmatched: int
     force_revokes: int
     force_revokes_all: int
@@ -259,6 +264,7 @@ class Counters:
         self.tasks_stopped = 0
         self.revoke_pushes = 0
         self.revokes_repeated = 0
+        self.revokes_unreachable = 0
         self.revokes_unmatched = 0
         self.force_revokes = 0
         self.force_revokes_all = 0
@@ -284,6 +290,7 @@ class Counters:
             revoked=len(store.revocations()),
             revoked_cids=len({cid for _, cid in store.revocations()}),
             revokes_repeated=self.revokes_repeated,
+            revokes_unreachable=self.revokes_unreachable,
             revokes_unmatched=self.revokes_unmatched,
             force_revokes=self.force_revokes,
             force_revokes_all=self.force_revokes_all,

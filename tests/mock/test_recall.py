@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from getui_async.mock import DeliveryEvent
-from tests.conftest import list_message_body, notification, single_body
+from tests.conftest import FakeClock, list_message_body, notification, single_body
 
 pytestmark = pytest.mark.integration
 
@@ -148,6 +148,36 @@ async def test_force_on_an_unknown_task_deletes_every_notification_of_the_app(mo
     assert (stats.force_revokes, stats.force_revokes_all, stats.revokes_unmatched) == (1, 1, 0)
 
 
+async def test_a_revoke_the_original_channel_cannot_act_on_is_counted_unreachable(make_mock, getui_http):
+    """Huawei, OPPO and iOS deliveries cannot be revoked; Getui's own needs push_message.revoke."""
+    mock = await make_mock(online_ratio=0.0, ignore_ratio=0.0)  # every delivery goes through a vendor
+    channels: dict[str, str] = {}
+    mock.on_delivery.append(lambda event: channels.__setitem__(event.cid, event.channel))
+    api = await getui_http(mock)
+    items = [single_body(cid=f"v{n}", request_id=f"req-vendor-{n:04d}") for n in range(40)]
+    reply = await api.post("/push/single/batch/cid", {"msg_list": items})
+    taskid_of = {cid: taskid for taskid, statuses in reply.data.items() for cid in statuses}
+    revokes = [revoke_body(cid, taskid, f"req-vendor-rv-{cid}") for cid, taskid in taskid_of.items()]
+    assert (await api.post("/push/single/batch/cid", {"msg_list": revokes})).code == 0
+    unreachable = [cid for cid, channel in channels.items() if channel in ("hw", "op", "ios")]
+    assert 0 < len(unreachable) < 40
+    stats = mock.stats()
+    assert (stats.revoked, stats.revokes_unreachable) == (40, len(unreachable))
+
+
+async def test_a_getui_channel_delivery_needs_the_push_message_revoke(make_mock, getui_http):
+    """An online (Getui channel) delivery revoked by the vendor revoke alone is unreachable."""
+    mock = await make_mock(online_ratio=1.0, ignore_ratio=0.0)
+    api = await getui_http(mock)
+    taskid = await send_single(api, "c1", "req-online-0001")
+    vendor_only = single_body(cid="c1", request_id="req-online-0002", push_message={"transmission": "x"})
+    vendor_only["push_channel"] = {"android": {"ups": {"revoke": {"old_task_id": taskid}}}}
+    assert (await api.post("/push/single/cid", vendor_only)).code == 0
+    assert mock.stats().revokes_unreachable == 1
+    assert (await api.post("/push/single/cid", revoke_body("c1", taskid, "req-online-0003"))).code == 0
+    assert (mock.stats().revokes_unreachable, mock.stats().revokes_repeated) == (1, 1)
+
+
 @pytest.mark.parametrize(
     "push_message",
     [
@@ -205,8 +235,10 @@ async def test_a_repeated_notify_id_or_collapse_id_counts_as_an_override(mock_ge
 # --- the delivery hook -----------------------------------------------------------------------------------
 
 
-async def test_the_delivery_hook_is_called_once_per_delivery(mock_getui, getui_http):
+async def test_the_delivery_hook_is_called_once_per_delivery(make_mock, getui_http):
     """Every delivery (single, batch, list) reaches each on_delivery observer once; revokes do not."""
+    clock = FakeClock()
+    mock_getui = await make_mock(clock=clock)
     seen: list[DeliveryEvent] = []
     mock_getui.on_delivery.append(seen.append)
     api = await getui_http(mock_getui)
@@ -221,7 +253,7 @@ async def test_the_delivery_hook_is_called_once_per_delivery(mock_getui, getui_h
     assert by_cid["s1"].taskid == single
     assert {by_cid[f"b{n}"].taskid for n in range(3)} == set(batch.data)
     assert by_cid["l1"].taskid == listed
-    assert all(e.appid == mock_getui.app_id and len(e.msgid) == 24 for e in seen)
+    assert all(e.appid == mock_getui.app_id and len(e.msgid) == 24 and e.at == clock.now for e in seen)
     assert len({e.msgid for e in seen}) == len(seen)
     assert all(not e.clicked or e.displayed for e in seen)
     assert all((e.channel == "gt") == (e.status != "successed_offline") for e in seen)
