@@ -10,7 +10,7 @@
     queries     /user/* and /report/push/*
     recipients  targets to cids, each cid's seeded fate, and the ``on_delivery`` observers
     quota       the daily recipient pool
-    control     /_mock/* (stats, deliveries, bodies, reset, faults)
+    control     /_mock/* (stats, deliveries, revocations, bodies, reset, faults)
 
 It imports nothing from getui_async but ``_json``, so it cannot share a bug with our client.
 """
@@ -206,7 +206,8 @@ class MockGetui:
         return new
 
     def reset(self) -> None:
-        """Forget deliveries, seen request_ids, counters and rate/quota usage (tokens and tasks stay)."""
+        """Forget deliveries and their revocations, seen request_ids, counters and rate/quota usage (tokens,
+        tasks and ``on_delivery`` observers stay)."""
         self._store.clear()
         self._live.counters = Counters()
         self._pushes.clear()
