@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .config import DEMO_APP_ID, DEMO_APP_KEY, DEMO_MASTER_SECRET, MockConfig
 from .server import MockGetui
-from .state import Delivery, MockStats
+from .state import Delivery, DeliveryEvent, DeliveryHook, MockStats
 from .wire import http_status
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
     "DEMO_APP_KEY",
     "DEMO_MASTER_SECRET",
     "Delivery",
+    "DeliveryEvent",
+    "DeliveryHook",
     "MockConfig",
     "MockGetui",
     "MockStats",

@@ -84,6 +84,8 @@ class MockConfig:
     duplicate_reply: Literal["empty", "error"] = "empty"
     batch_invalid_item: Literal["fail_batch", "drop_item"] = "fail_batch"
     list_invalid_cid: Literal["drop", "fail"] = "drop"
+    #: A revoke naming a task that never delivered to the cid: accepted as a no-op (and counted), or 20001.
+    revoke_unmatched: Literal["accept", "refuse"] = "accept"
     invalid_cid_prefix: str = "invalid"
     invalid_cids: frozenset[str] = frozenset()
     aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -94,6 +96,9 @@ class MockConfig:
     click_ratio: float = 0.10
     # the last N accepted request bodies kept per endpoint (GET /_mock/requests); 0 keeps none
     record_bodies: int = 20
+    #: Where receipt lines for what the mock delivers are to be POSTed, as Getui's callbacks would be
+    #: (None: no receipts). Stored here for a receipt sender attached through ``on_delivery``.
+    receipts_url: str | None = None
 
     # faults
     latency_ms: float = 0.0

@@ -1,4 +1,5 @@
-"""The mock's own endpoints under ``/_mock``: counters, deliveries, accepted bodies, reset, runtime faults.
+"""The mock's own endpoints under ``/_mock``: counters, deliveries, revocations, accepted bodies, reset,
+runtime faults.
 
 They let a test in another process (the CLI's, a benchmark's) see and steer what an in-process test
 reaches through :class:`~getui_async.mock.MockGetui`'s methods, and answer in Getui's envelope.
@@ -23,6 +24,9 @@ class Controlled(Protocol):
     @property
     def deliveries(self) -> Mapping[str, int]: ...
 
+    @property
+    def revocations(self) -> Mapping[tuple[str, str], int]: ...
+
     def stats(self) -> MockStats: ...
 
     def reset(self) -> None: ...
@@ -39,6 +43,7 @@ def control_routes(server: Controlled, live: Live) -> list[Route]:
         ("GET", "/faults", desk.faults),
         ("POST", "/faults", desk.set_faults),
         ("GET", "/deliveries", desk.deliveries),
+        ("GET", "/revocations", desk.revocations),
         ("GET", "/requests", desk.requests),
     ]
     return [
@@ -78,6 +83,13 @@ class _ControlDesk:
 
     def deliveries(self, call: Call) -> Reply:
         return 0, "", dict(self._server.deliveries)
+
+    def revocations(self, call: Call) -> Reply:
+        """``GET /_mock/revocations``: ``{taskid: {cid: revokes that named that delivery}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for (taskid, cid), n in self._server.revocations.items():
+            out.setdefault(taskid, {})[cid] = n
+        return 0, "", out
 
     def requests(self, call: Call) -> Reply:
         """``GET /_mock/requests[?endpoint=push/single/cid]``: the last accepted bodies per endpoint."""

@@ -1,5 +1,6 @@
 """The push endpoints: single, batch, list message, list push and task stop, each validated, deduplicated
-by request_id (single and batch), charged to the quota, then delivered.
+by request_id (single and batch), charged to the quota, then delivered (or, for a revoke message,
+applied by :mod:`.revokes`: a revoke shows nothing and is no delivery).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from dataclasses import dataclass, field
 from .quota import Quota
 from .recipients import Recipients
 from .reports import Figures
+from .revokes import Revoker
 from .state import Live, pack_delivery
 from .validate import (
     Invalid,
+    ListPush,
     Message,
     validate_batch,
     validate_list_message,
@@ -41,12 +44,23 @@ class ListTask:
 class Pushes:
     """Handlers of ``/push/*`` and ``DELETE /task/{taskid}``; keeps list tasks, seen request_ids, groups."""
 
-    __slots__ = ("_groups", "_live", "_nonce", "_quota", "_recipients", "_seen_request_ids", "_seq", "_tasks")
+    __slots__ = (
+        "_groups",
+        "_live",
+        "_nonce",
+        "_quota",
+        "_recipients",
+        "_revoker",
+        "_seen_request_ids",
+        "_seq",
+        "_tasks",
+    )
 
-    def __init__(self, live: Live, recipients: Recipients, quota: Quota) -> None:
+    def __init__(self, live: Live, recipients: Recipients, quota: Quota, revoker: Revoker) -> None:
         self._live = live
         self._recipients = recipients
         self._quota = quota
+        self._revoker = revoker
         self._nonce = secrets.token_hex(4)
         self._seq = itertools.count(1)
         self._tasks: dict[str, ListTask] = {}
@@ -91,6 +105,8 @@ class Pushes:
             if cfg.duplicate_reply == "error":
                 raise Invalid("request_id cannot be repeat.")
             return 0, "", {}
+        if push.message.revoke is not None:
+            self._revoker.check(push.message.revoke, cids)
         self._quota.take(len(cids), cfg.quota_code, call.now, "app")
         taskid, statuses = self._deliver_single(push.request_id, push.message, cids, call)
         return 0, "", {taskid: statuses}
@@ -108,6 +124,8 @@ class Pushes:
                     if cfg.duplicate_reply == "error":
                         raise Invalid("request_id cannot be repeat.")
                     continue
+                if push.message.revoke is not None:
+                    self._revoker.check(push.message.revoke, cids)
             except Invalid:
                 if cfg.batch_invalid_item == "fail_batch":
                     raise
@@ -134,7 +152,12 @@ class Pushes:
     ) -> tuple[str, dict[str, str]]:
         self._seen_request_ids.add(request_id)
         taskid = self._taskid("RASS_", call.now)
-        record = pack_delivery(taskid, request_id, message.notify_id, message.title, call.endpoint)
+        if message.revoke is not None:
+            self._revoker.apply(message.revoke, cids)
+            return taskid, self._recipients.statuses(cids)
+        record = pack_delivery(
+            taskid, request_id, message.notify_id, message.title, call.endpoint, message.collapse_id
+        )
         reports = [] if message.group_name is None else [self._group(message.group_name)]
         return taskid, self._recipients.deliver(cids, record, reports)
 
@@ -158,7 +181,18 @@ class Pushes:
         return self._list_push(call, "alias")
 
     def task_stop(self, call: Call) -> Reply:
-        self._live_task(call.params["taskid"], call.now).stopped = True
+        """Stop a list task: later list pushes naming it are refused, so it delivers nothing further.
+
+        Only list tasks can be stopped: a single or batch taskid (``RASS_``), like an unknown or expired
+        one, is 20001 "taskid is invalid" (UNCERTAIN: the docs say single pushes cannot be stopped but
+        not with which code). Stopping a stopped task again answers 0 (UNCERTAIN), counted once.
+        """
+        taskid = call.params["taskid"]
+        task = self._tasks.get(taskid)
+        if task is not None and task.stopped:
+            return 0, "", NO_DATA
+        self._live_task(taskid, call.now).stopped = True
+        self._live.counters.tasks_stopped += 1
         return 0, "", NO_DATA
 
     def _list_push(self, call: Call, target_key: str) -> Reply:
@@ -169,21 +203,38 @@ class Pushes:
         resolve = self._recipients.resolve_listed
         resolved = [(target, resolve(target, target_key)) for target in push.targets]
         resolved = [(target, cids) for target, cids in resolved if cids]
+        revoke = task.message.revoke
+        if revoke is not None:
+            self._revoker.check(revoke, [cid for _, cids in resolved for cid in cids])
         self._quota.take(sum(len(cids) for _, cids in resolved), cfg.list_quota_code, call.now, "list")
-        record = task.records.get(call.endpoint)
+        if revoke is None:
+            detail = self._deliver_listed(task, push, resolved, call.endpoint)
+        else:
+            detail = {target: self._recipients.statuses(cids) for target, cids in resolved}
+            for _, cids in resolved:
+                self._revoker.apply(revoke, cids)
+        return self._list_reply(push, target_key, detail)
+
+    def _deliver_listed(
+        self, task: ListTask, push: ListPush, resolved: list[tuple[str, list[str]]], endpoint: str
+    ) -> dict[str, dict[str, str]]:
+        """``{target: {cid: status}}``: one shared record per task and endpoint, counted in its reports."""
+        record = task.records.get(endpoint)
         if record is None:
+            message = task.message
             record = pack_delivery(
-                push.taskid, None, task.message.notify_id, task.message.title, call.endpoint
+                push.taskid, None, message.notify_id, message.title, endpoint, message.collapse_id
             )
-            task.records[call.endpoint] = record
+            task.records[endpoint] = record
         reports = [task.figures]
         if task.message.group_name is not None:
             reports.append(self._group(task.message.group_name))
         for figures in reports:
             figures.targeted_invalid(len(push.targets) - len(resolved))
-        detail: dict[str, dict[str, str]] = {}
-        for target, cids in resolved:
-            detail[target] = self._recipients.deliver(cids, record, reports)
+        return {target: self._recipients.deliver(cids, record, reports) for target, cids in resolved}
+
+    @staticmethod
+    def _list_reply(push: ListPush, target_key: str, detail: dict[str, dict[str, str]]) -> Reply:
         if push.is_async:
             return 0, "", NO_DATA
         if target_key == "alias" and push.need_alias_detail:

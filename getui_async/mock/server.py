@@ -5,11 +5,12 @@
     routes      the route table and each request's path (faults -> appid -> token -> body -> handler)
     faults      latency, 301, 5xx, resets, hangs, throttling, busy
     tokens      /auth sign-in, token expiry and revocation
-    pushes      single, batch and list pushes (validate, dedupe, quota, deliver)
+    pushes      single, batch and list pushes (validate, dedupe, quota, deliver), task stop
+    revokes     what a revoke message does to earlier deliveries, as a device would
     queries     /user/* and /report/push/*
-    recipients  targets to cids, and each cid's seeded fate
+    recipients  targets to cids, each cid's seeded fate, and the ``on_delivery`` observers
     quota       the daily recipient pool
-    control     /_mock/* (stats, deliveries, bodies, reset, faults)
+    control     /_mock/* (stats, deliveries, revocations, bodies, reset, faults)
 
 It imports nothing from getui_async but ``_json``, so it cannot share a bug with our client.
 """
@@ -31,8 +32,9 @@ from .pushes import Pushes
 from .queries import Queries
 from .quota import Quota
 from .recipients import Recipients
+from .revokes import Revoker
 from .routes import Router, getui_routes
-from .state import Counters, Delivery, DeliveryStore, Live, MockStats, RequestLog
+from .state import Counters, Delivery, DeliveryHook, DeliveryStore, Live, MockStats, RequestLog
 from .tokens import TokenDesk
 from .wire import ALT_PREFIX, MAX_REQUEST_LINE, PRIMARY_PREFIX, Call, Reply
 
@@ -53,7 +55,8 @@ class MockGetui:
         self._tokens = TokenDesk(self._live)
         self._recipients = Recipients(self._live, self._store)
         self._quota = Quota(self._live)
-        self._pushes = Pushes(self._live, self._recipients, self._quota)
+        revoker = Revoker(self._live, self._store, self._recipients)
+        self._pushes = Pushes(self._live, self._recipients, self._quota, revoker)
         self._queries = Queries(self._live, self._recipients, self._pushes, self._quota)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -154,6 +157,24 @@ class MockGetui:
         """Every delivery to ``cid``, oldest first."""
         return self._store.log(cid)
 
+    @property
+    def revocations(self) -> Mapping[tuple[str, str], int]:
+        """``(taskid, cid) -> revokes that named that delivery`` (a live read-only view)."""
+        return self._store.revocations()
+
+    def last_notify_id(self, cid: str) -> int | None:
+        """The ``notify_id`` of the last delivery to ``cid`` that carried one: what its device shows."""
+        return next((d.notify_id for d in reversed(self._store.log(cid)) if d.notify_id is not None), None)
+
+    @property
+    def on_delivery(self) -> list[DeliveryHook]:
+        """Observers called with a :class:`DeliveryEvent` for every delivery: ``mock.on_delivery.append(f)``.
+
+        They run inside the request, so they must be quick (queue the work); one that raises is logged
+        and counted in ``stats().hook_errors``. ``reset`` keeps them.
+        """
+        return self._live.on_delivery
+
     def accepted_bodies(self, endpoint: str) -> list[Any]:
         """The last ``record_bodies`` bodies ``endpoint`` (``"push/single/cid"``) accepted, oldest first."""
         return self._live.requests.bodies(endpoint)
@@ -185,7 +206,8 @@ class MockGetui:
         return new
 
     def reset(self) -> None:
-        """Forget deliveries, seen request_ids, counters and rate/quota usage (tokens and tasks stay)."""
+        """Forget deliveries and their revocations, seen request_ids, counters and rate/quota usage (tokens,
+        tasks and ``on_delivery`` observers stay)."""
         self._store.clear()
         self._live.counters = Counters()
         self._pushes.clear()

@@ -18,24 +18,69 @@ from typing import Any, NamedTuple
 
 from .config import MockConfig
 
-__all__ = ["Counters", "Delivery", "DeliveryStore", "Live", "MockStats", "RequestLog", "pack_delivery"]
+__all__ = [
+    "Counters",
+    "Delivery",
+    "DeliveryEvent",
+    "DeliveryHook",
+    "DeliveryStore",
+    "Live",
+    "MockStats",
+    "RequestLog",
+    "pack_delivery",
+]
 
 
 class Delivery(NamedTuple):
-    """One accepted push to one cid."""
+    """One accepted push to one cid; ``notify_id`` / ``collapse_id`` (iOS) are its override ids."""
 
     taskid: str
     request_id: str | None
     notify_id: int | None
     title: str | None
     endpoint: str
+    collapse_id: str | None = None
 
 
 def pack_delivery(
-    taskid: str, request_id: str | None, notify_id: int | None, title: str | None, endpoint: str
+    taskid: str,
+    request_id: str | None,
+    notify_id: int | None,
+    title: str | None,
+    endpoint: str,
+    collapse_id: str | None = None,
 ) -> bytes:
     """The compact stored form of a :class:`Delivery`."""
-    return marshal.dumps((taskid, request_id, notify_id, title, endpoint))
+    return marshal.dumps((taskid, request_id, notify_id, title, endpoint, collapse_id))
+
+
+def _unpack(record: bytes) -> Delivery:
+    return Delivery(*marshal.loads(record))  # noqa: S302 (records we packed ourselves)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryEvent:
+    """One delivery as the mock decided it, for observers such as a receipt sender.
+
+    ``status`` is Getui's answer for the cid; ``channel`` is ``gt`` (Getui's own) or the vendor an offline
+    delivery went through (``hw``, ``xm``, ``op``, ``vv``, ``ios``); ``displayed`` and ``clicked`` are the
+    seeded fates the reports count. ``msgid`` is fixed per (taskid, cid); ``at`` is the mock's clock at
+    delivery (seconds since the epoch).
+    """
+
+    appid: str
+    cid: str
+    taskid: str
+    msgid: str
+    status: str
+    channel: str
+    displayed: bool
+    clicked: bool
+    at: float
+
+
+#: An observer of deliveries (``MockGetui.on_delivery``): called synchronously, so keep it cheap.
+DeliveryHook = Callable[[DeliveryEvent], None]
 
 
 class _CountView(Mapping[str, int]):
@@ -58,14 +103,20 @@ class _CountView(Mapping[str, int]):
 
 
 class DeliveryStore:
-    """Every delivery, by cid, in arrival order."""
+    """Every delivery, by cid, in arrival order, and which (taskid, cid) deliveries were revoked.
 
-    __slots__ = ("_by_cid", "redeliveries", "total")
+    ``overrides`` counts deliveries that replaced an earlier one on the device: the same ``notify_id``
+    or ``apns-collapse-id`` as a delivery the cid already had (checked on redeliveries only, so cheap).
+    """
+
+    __slots__ = ("_by_cid", "_revoked", "overrides", "redeliveries", "total")
 
     def __init__(self) -> None:
         self._by_cid: dict[str, bytes | list[bytes]] = {}
+        self._revoked: dict[tuple[str, str], int] = {}  # (taskid, cid) -> revokes that named it
         self.total = 0
         self.redeliveries = 0
+        self.overrides = 0
 
     def add(self, cid: str, record: bytes) -> None:
         self.total += 1
@@ -74,10 +125,27 @@ class DeliveryStore:
             self._by_cid[cid] = record
             return
         self.redeliveries += 1
+        earlier = [entry] if isinstance(entry, bytes) else entry
+        if _overrides(_unpack(record), earlier):
+            self.overrides += 1
         if isinstance(entry, bytes):
             self._by_cid[cid] = [entry, record]
         else:
             entry.append(record)
+
+    def delivered(self, cid: str, taskid: str) -> bool:
+        """Whether task ``taskid`` delivered to ``cid``."""
+        return any(d.taskid == taskid for d in self.log(cid))
+
+    def revoke(self, cid: str, taskids: list[str]) -> None:
+        """Mark each (taskid, cid) revoked once more."""
+        for taskid in taskids:
+            key = (taskid, cid)
+            self._revoked[key] = self._revoked.get(key, 0) + 1
+
+    def revocations(self) -> Mapping[tuple[str, str], int]:
+        """``(taskid, cid) -> revokes that named it`` (a live read-only view)."""
+        return MappingProxyType(self._revoked)
 
     def counts(self) -> Mapping[str, int]:
         return _CountView(self._by_cid)
@@ -87,12 +155,25 @@ class DeliveryStore:
         if entry is None:
             return []
         records = [entry] if isinstance(entry, bytes) else entry
-        return [Delivery(*marshal.loads(r)) for r in records]  # noqa: S302 (records we packed ourselves)
+        return [_unpack(r) for r in records]
 
     def clear(self) -> None:
         self._by_cid.clear()
+        self._revoked.clear()
         self.total = 0
         self.redeliveries = 0
+        self.overrides = 0
+
+
+def _overrides(new: Delivery, earlier: list[bytes]) -> bool:
+    if new.notify_id is None and new.collapse_id is None:
+        return False
+    for old in map(_unpack, earlier):
+        if new.notify_id is not None and old.notify_id == new.notify_id:
+            return True
+        if new.collapse_id is not None and old.collapse_id == new.collapse_id:
+            return True
+    return False
 
 
 class RequestLog:
@@ -121,7 +202,17 @@ class RequestLog:
 
 @dataclass(frozen=True)
 class MockStats:
-    """A snapshot of the mock's counters; ``redeliveries`` counts deliveries beyond a cid's first."""
+    """A snapshot of the mock's counters; ``redeliveries`` counts deliveries beyond a cid's first.
+
+    Recall: ``tasks_stopped`` list tasks stopped; ``revoke_pushes`` revoke messages that reached a cid;
+    ``revoked`` distinct (taskid, cid) deliveries revoked, ``revoked_cids`` the cids they reached;
+    ``revokes_repeated`` revokes of a delivery already revoked; ``revokes_unreachable`` revokes of a
+    delivery whose channel they cannot act on (Huawei, OPPO, iOS; Xiaomi/vivo without the vendor revoke;
+    Getui's own without ``push_message.revoke``); ``revokes_unmatched`` revokes naming a
+    task that never delivered to that cid; ``force_revokes`` revokes carrying ``force: true``, and
+    ``force_revokes_all`` those that hit an unknown task, so the device deleted every notification of
+    the app; ``overrides`` deliveries that replaced an earlier one by notify_id / apns-collapse-id.
+    """
 
     requests: Mapping[str, int]
     auth_calls: int
@@ -136,6 +227,17 @@ class MockStats:
     throttled: int
     quota_refusals: int
     quota_used: int
+    tasks_stopped: int
+    revoke_pushes: int
+    revoked: int
+    revoked_cids: int
+    revokes_repeated: int
+    revokes_unreachable: int
+    revokes_unmatched: int
+    force_revokes: int
+    force_revokes_all: int
+    overrides: int
+    hook_errors: int
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (``GET /_mock/stats``); rejection codes become string keys."""
@@ -159,6 +261,14 @@ class Counters:
         self.invalid_items_dropped = 0
         self.throttled = 0
         self.quota_refusals = 0
+        self.tasks_stopped = 0
+        self.revoke_pushes = 0
+        self.revokes_repeated = 0
+        self.revokes_unreachable = 0
+        self.revokes_unmatched = 0
+        self.force_revokes = 0
+        self.force_revokes_all = 0
+        self.hook_errors = 0
 
     def snapshot(self, store: DeliveryStore, quota_used: int) -> MockStats:
         return MockStats(
@@ -175,6 +285,17 @@ class Counters:
             throttled=self.throttled,
             quota_refusals=self.quota_refusals,
             quota_used=quota_used,
+            tasks_stopped=self.tasks_stopped,
+            revoke_pushes=self.revoke_pushes,
+            revoked=len(store.revocations()),
+            revoked_cids=len({cid for _, cid in store.revocations()}),
+            revokes_repeated=self.revokes_repeated,
+            revokes_unreachable=self.revokes_unreachable,
+            revokes_unmatched=self.revokes_unmatched,
+            force_revokes=self.force_revokes,
+            force_revokes_all=self.force_revokes_all,
+            overrides=store.overrides,
+            hook_errors=self.hook_errors,
         )
 
 
@@ -183,13 +304,15 @@ class Live:
     """The state every part of the server reads and ``configure``/``reset`` replace as a whole.
 
     The parts hold this one object, never its fields, so a new config or fresh counters reach them all.
-    ``clock`` (seconds since the epoch) is every time rule's clock.
+    ``clock`` (seconds since the epoch) is every time rule's clock; ``on_delivery`` the observers called
+    for every delivery (``reset`` keeps them).
     """
 
     config: MockConfig
     clock: Callable[[], float]
     counters: Counters = field(default_factory=Counters)
     requests: RequestLog = field(init=False)
+    on_delivery: list[DeliveryHook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.requests = RequestLog(self.config.record_bodies)

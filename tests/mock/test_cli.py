@@ -74,6 +74,12 @@ def test_flags_build_the_config():
     assert (config.host_change, config.list_chunk_limit, config.revoke_tokens_every_s) == (True, 200, 1.5)
 
 
+def test_recall_and_receipt_flags_reach_the_config():
+    """--receipts-url and --revoke-unmatched are settings like any other."""
+    config = config_from_args(parse("--receipts-url", "http://127.0.0.1:9/", "--revoke-unmatched", "refuse"))
+    assert (config.receipts_url, config.revoke_unmatched) == ("http://127.0.0.1:9/", "refuse")
+
+
 @pytest.mark.parametrize(
     "argv", [("--http-5xx-rate", "2"), ("--alias", "no-equals-sign"), ("--hang-s", "-1")]
 )
