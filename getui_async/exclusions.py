@@ -30,9 +30,9 @@ import sqlite3
 import zlib
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Final, Literal
+from typing import Final, Literal
 
 from . import _json
 from .errors import InputError, InvalidTargetError, error_for_reply
@@ -267,17 +267,17 @@ def _open_lines(path: str) -> Iterator[tuple[int, bytes]]:
         if path.lower().endswith(".gz"):
             try:
                 with gzip.open(handle) as unzipped:
-                    yield from _bounded_lines(path, unzipped)
+                    yield from _bounded_lines(path, unzipped.readline)
             except (OSError, EOFError, zlib.error) as exc:
                 raise InputError(path, f"not a readable gzip file (--exclude): {exc}") from None
         else:
-            yield from _bounded_lines(path, handle)
+            yield from _bounded_lines(path, handle.readline)
 
 
-def _bounded_lines(path: str, stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+def _bounded_lines(path: str, readline: Callable[[int], bytes]) -> Iterator[tuple[int, bytes]]:
     """(number, line) from 1; a line past :data:`MAX_LINE_BYTES` is an error as soon as it is passed."""
     number = 0
-    while line := stream.readline(MAX_LINE_BYTES + 1):  # bounded by the file: each pass consumes bytes
+    while line := readline(MAX_LINE_BYTES + 1):  # bounded by the file: each pass consumes bytes
         number += 1
         if len(line) > MAX_LINE_BYTES:
             raise InputError(
