@@ -30,7 +30,7 @@ import sqlite3
 import zlib
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, Literal
 
@@ -49,6 +49,8 @@ _QUERY_IDS: Final = 900
 #: SQLite's page cache for the set, in KiB (negative ``cache_size``): the memory bound.
 _CACHE_KIB: Final = 16 * 1024
 _MAX_ID_CHARS: Final = 64
+#: The longest line read from a text or results list (a results line holds its record: 64 KiB at most).
+MAX_LINE_BYTES: Final = 1 << 20
 _ONE_ID: Final = re.compile(rf"\S{{1,{_MAX_ID_CHARS}}}")
 _ANY: Final = 0
 _KIND_CODE: Final[dict[str, int]] = {"cid": 1, "alias": 2}
@@ -266,11 +268,23 @@ def _open_lines(path: str) -> Iterator[tuple[int, bytes]]:
         if path.lower().endswith(".gz"):
             try:
                 with gzip.open(handle) as unzipped:
-                    yield from enumerate(unzipped, start=1)
+                    yield from _bounded_lines(path, unzipped.readline)
             except (OSError, EOFError, zlib.error) as exc:
                 raise InputError(path, f"not a readable gzip file (--exclude): {exc}") from None
         else:
-            yield from enumerate(handle, start=1)
+            yield from _bounded_lines(path, handle.readline)
+
+
+def _bounded_lines(path: str, readline: Callable[[int], bytes]) -> Iterator[tuple[int, bytes]]:
+    """(number, line) from 1; a line past :data:`MAX_LINE_BYTES` is an error as soon as it is passed."""
+    number = 0
+    while line := readline(MAX_LINE_BYTES + 1):  # bounded by the file: each pass consumes bytes
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise InputError(
+                path, f"a line longer than {MAX_LINE_BYTES // (1 << 20)} MiB (--exclude)", line=number
+            )
+        yield number, line
 
 
 def _text_ids(path: str) -> Iterator[tuple[str, int]]:

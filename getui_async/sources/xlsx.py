@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from getui_async.errors import InputError
 
+from ._bounded_zip import BoundedZip
 from ._records import Bad, BadRecord, SourceItem, iso_text, number_text
 from .base import RecordSource, RunningDigest
 from .header import Layout, blank
@@ -82,8 +83,34 @@ def _pruned_parsing() -> Iterator[None]:
         _reader.iterparse = original
 
 
+def _load_bounded(path: str) -> Any:
+    """openpyxl's ``load_workbook(path, read_only=True, data_only=True)``, every part read through a
+    :class:`BoundedZip` (the shared strings, named by the manifest, under their own cap)."""
+    from openpyxl.reader.excel import ExcelReader  # noqa: PLC0415 -- the optional extra
+    from openpyxl.xml.constants import SHARED_STRINGS  # noqa: PLC0415 -- the optional extra
+
+    reader = ExcelReader(path, read_only=True, data_only=True)
+    reader.archive.close()
+    archive = reader.archive = BoundedZip(path)
+    try:
+        reader.read_manifest()
+        strings = reader.package.find(SHARED_STRINGS)
+        if strings is not None:
+            archive.hold(strings.PartName[1:])
+        reader.read()
+    except BaseException:
+        archive.close()
+        raise
+    return reader.wb
+
+
 def _rows(sheet: Any) -> Iterator[tuple[Any, ...]]:
-    """The sheet's rows as values; the parse starts (and looks up ``iterparse``) at the first row."""
+    """The sheet's rows as values; the parse starts (and looks up ``iterparse``) at the first row.
+
+    The sheet's declared ``<dimension>`` is dropped first: openpyxl pads every row to the width it claims
+    (``A1:XFD20000``: 16,384 cells a row), so a row is as wide as its last real cell instead.
+    """
+    sheet.reset_dimensions()
     rows = iter(sheet.iter_rows(values_only=True))
     with _pruned_parsing():
         first = next(rows, None)
@@ -136,7 +163,7 @@ class XlsxSource(RecordSource):
                     while chunk := handle.read(_HASH_CHUNK):
                         sha.update(chunk)
                 with _pruned_parsing():  # opening sizes every sheet, parsing it whole if it must
-                    book = self._openpyxl.load_workbook(self.name, read_only=True, data_only=True)
+                    book = _load_bounded(self.name)
             except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
                 raise InputError(self.name, f"not a readable .xlsx workbook: {exc}") from exc
             self._book = book
