@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from getui_async import _json
 from getui_async.errors import InputError
-from getui_async.sources import BadRecord, Kind, Record, SourceItem, SourceOptions, open_source
+from getui_async.outcome import Kind
+from getui_async.sources import BadRecord, Record, SourceItem, SourceOptions, open_source
 
 PROPS = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
