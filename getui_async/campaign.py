@@ -69,6 +69,19 @@ def _expected_records(fingerprint: dict[str, Any], name: str) -> int:
     return max(100_000, size * (4 if name.endswith(".gz") else 1) // 32)
 
 
+async def _check_header(source: RecordSource, template: MessageTemplate, stop: StopSwitch) -> str | None:
+    """The input's encoding, once its header was checked against ``template``'s placeholders.
+
+    A placeholder that is no column of the header would reject every record: one error instead, before
+    the input is hashed or anything is locked, written or sent (a bad header raises here too).
+    """
+    head = await stop.unless_stopped(off_loop(lambda: (source.columns, source.encoding)))
+    columns, encoding = head if head is not None else (None, None)
+    if columns is not None:
+        check_placeholders(template, columns)
+    return encoding
+
+
 def _largest_request(opts: CampaignSettings) -> int:
     """Recipients in the largest request this run may make."""
     return 1 if opts.mode is Mode.SINGLE else max(opts.batch_size, opts.list_chunk)
@@ -174,15 +187,9 @@ class Campaign:
         """Send the campaign; returns the summary. Raises only before anything was written or sent."""
         self._started = time.monotonic()
         if not self._resume:
-            # A placeholder that is no column of the header would reject every record: one error
-            # instead, before the input is hashed or anything is locked, written or sent (a bad header
-            # raises here too). A resume skips it: the run that started the file checked the same
-            # template and input, and a streamed input's resume must mark its digest before any read.
-            source = self._source
-            head = await self._stop.unless_stopped(off_loop(lambda: (source.columns, source.encoding)))
-            columns, self._encoding = head if head is not None else (None, None)
-            if columns is not None:
-                check_placeholders(self._template, columns)
+            # A resume skips this: the run that started the file checked the same template and input,
+            # and a streamed input's resume must mark its digest before any read.
+            self._encoding = await _check_header(self._source, self._template, self._stop)
         self._started_at = line_clock()()
         opts = self._options
         lines = self._file.lock(in_flight=opts.concurrency * _largest_request(opts))
@@ -283,18 +290,7 @@ class Campaign:
     def _record_run(self) -> None:
         """Add this run to the sidecar's ``runs`` (for ``report`` and the next summary)."""
         summary = self.summary
-        run = {
-            "started": self._started_at,
-            "ended": line_clock()(),
-            "exit": summary.exit_code,
-            "stopped": summary.stopped,
-            "resume": self._resume,
-            "retry_failed": self._retry_failed,
-            "counts": dict(summary.counts),
-            "superseded": dict(summary.superseded),
-            "requests": summary.requests,
-            "retries": summary.retries,
-        }
+        run = summary.run_record(started=self._started_at, ended=line_clock()(), resume=self._resume)
         try:
             summary.runs = self._file.record_run(run, group_name=self._group_name)
         except ResultsWriteError as exc:
@@ -343,15 +339,7 @@ class Campaign:
                 pacing=pacing,
             )
             try:
-                # Pre-flight: bad credentials or an unreachable host fail here, before any line is written.
-                await self._stop.unless_stopped(
-                    call_with_retry(
-                        client.tokens.get,
-                        settings.retry,
-                        window_s=settings.throttle_window_s,
-                        on_retry=_log_preflight,
-                    )
-                )
+                await self._stop.unless_stopped(_preflight(client, settings))
                 # Bounded in recipients, not requests: enough to keep the workers fed, and no more, since
                 # every queued recipient holds its rendered message (requests in flight hold the rest).
                 queue: asyncio.Queue[Plan[Job] | None] = asyncio.Queue(
@@ -359,7 +347,8 @@ class Campaign:
                 )
                 tasks = [asyncio.ensure_future(intake.run(queue, opts.concurrency))]
                 tasks += [asyncio.ensure_future(dispatcher.worker(queue)) for _ in range(opts.concurrency)]
-                checkpoints = asyncio.ensure_future(self._checkpoints(results))
+                interval_s = opts.checkpoint_interval_s
+                checkpoints = asyncio.ensure_future(_checkpoints(results, self._pacing, interval_s))
                 try:
                     await self._supervise(tasks)
                 finally:
@@ -373,14 +362,6 @@ class Campaign:
     async def _supervise(self, tasks: Sequence[asyncio.Future[None]]) -> None:
         opts, words = self._options, self._words
         await supervise(tasks, self._stop, drain_timeout_s=opts.drain_timeout_s, resume_word=words.resume)
-
-    async def _checkpoints(self, results: ResultsLog) -> None:
-        interval = self._options.checkpoint_interval_s
-        while True:
-            await asyncio.sleep(interval)
-            results.commit(fsync=True)
-            if self._pacing is not None:
-                await self._pacing.flush_ledger()  # the ledger follows the fsynced results
 
     def _finish(self) -> None:
         """Fill the summary from the parts that own each figure (the one place it is written)."""
@@ -413,6 +394,22 @@ def _let_go(source: RecordSource) -> None:
     would raise "generator already executing", so mark it closed and leave it to process exit."""
     if hasattr(source, "_closed"):
         source._closed = True
+
+
+async def _preflight(client: GetuiClient, settings: Settings) -> None:
+    """Get a token: bad credentials or an unreachable host fail here, before any line is written."""
+    await call_with_retry(
+        client.tokens.get, settings.retry, window_s=settings.throttle_window_s, on_retry=_log_preflight
+    )
+
+
+async def _checkpoints(results: ResultsLog, pacing: Pacing | None, interval_s: float) -> None:
+    """Every ``interval_s``: the results lines to disk (fsynced), then the deliveries to the ledger."""
+    while True:
+        await asyncio.sleep(interval_s)
+        results.commit(fsync=True)
+        if pacing is not None:
+            await pacing.flush_ledger()  # the ledger follows the fsynced results
 
 
 def _log_preflight(state: Any) -> None:

@@ -86,6 +86,21 @@ class Summary:
         total = self.campaign_counts
         return 1 if total[Status.FAILED] or total[Status.REJECTED] else 0
 
+    def run_record(self, *, started: str, ended: str, resume: bool) -> dict[str, Any]:
+        """This run's entry in the sidecar's ``runs`` (for ``report`` and the next summary)."""
+        return {
+            "started": started,
+            "ended": ended,
+            "exit": self.exit_code,
+            "stopped": self.stopped,
+            "resume": resume,
+            "retry_failed": self.retry_failed,
+            "counts": dict(self.counts),
+            "superseded": dict(self.superseded),
+            "requests": self.requests,
+            "retries": self.retries,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "campaign_id": self.campaign_id,
