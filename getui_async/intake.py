@@ -9,7 +9,6 @@ dispatcher through a bounded queue. It never talks to Getui.
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
 
@@ -34,8 +33,6 @@ __all__ = [
     "StreamCheck",
     "record_decided",
 ]
-
-log = logging.getLogger(__name__)
 
 #: Items read before anything is written (errors in them are input errors, exit 2), for a file.
 FIRST_ITEMS: Final = 1024

@@ -12,7 +12,6 @@ parts the flags ask for and hands each to its user:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,6 @@ from .screening import Screening
 from .throttle import DeadlinePassed, OutsideWindow, PaceStop, WindowGate
 
 __all__ = ["Pacing", "schedule_of", "stop_reason"]
-
-log = logging.getLogger(__name__)
 
 
 def schedule_of(settings: PaceSettings) -> Schedule:
