@@ -48,7 +48,7 @@ from .config import (
 from .errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
 from .messages import CLICK_FIELD, ClickType, MessageTemplate
 from .messages.vendors import VendorClass, VendorWarning, prepare_campaign, vendor_warnings
-from .pacing import schedule_of
+from .pace_flags import schedule_of
 from .report import command as report_command
 from .runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG, STDOUT, SendJob, run_send
 from .sources import DELIMITER_CHOICES, ENCODINGS, Format, SourceOptions

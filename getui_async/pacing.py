@@ -23,18 +23,11 @@ from .feed import off_loop
 from .ledger import FrequencyCap, Ledger, SqliteLedger
 from .ledger_recording import LedgerRecorder
 from .outcome import StopReason
-from .schedule import Schedule
+from .pace_flags import schedule_of
 from .screening import Screening
 from .throttle import DeadlinePassed, OutsideWindow, PaceStop, WindowGate
 
-__all__ = ["Pacing", "schedule_of", "stop_reason"]
-
-
-def schedule_of(settings: PaceSettings) -> Schedule:
-    """The run's time rules; raises :class:`~getui_async.schedule.ScheduleError` naming the flag (exit 2)."""
-    return Schedule.from_flags(
-        window=settings.window, tz=settings.tz, quota_reset=settings.quota_reset, deadline=settings.deadline
-    )
+__all__ = ["Pacing", "stop_reason"]
 
 
 def stop_reason(exc: PaceStop) -> tuple[StopReason, str]:
