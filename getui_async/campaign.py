@@ -306,8 +306,8 @@ class Campaign:
         digest = stream.digest
         if digest.matches is False:
             self.request_stop(StopReason.INPUT_CHANGED, stream.refusal)
-            return
-        self._file.record_stream(meta, digest.total, digest.hexdigest(), complete)
+        else:
+            self._file.record_stream(meta, digest.total, digest.hexdigest(), complete)
 
     async def _send(self, intake: Intake, results: ResultsLog) -> None:
         assert self._settings is not None
