@@ -25,7 +25,7 @@ from .events import Observers
 from .intake import Job
 from .list_task import ListTask
 from .messages import MessageTemplate
-from .outcome import Kind, Status
+from .outcome import Kind, Status, StopReason
 from .pacing import Pacing
 from .planner import Endpoint, Plan
 from .results import ResultsLog
@@ -83,7 +83,7 @@ class Dispatcher:
         observers: Observers,
         *,
         stopping: Callable[[], bool],
-        request_stop: Callable[[str, str], None],
+        request_stop: Callable[[StopReason, str], None],
         budget: LineBudget | None = None,
         pacing: Pacing | None = None,
     ) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
+from .outcome import StopReason
+
 __all__ = [
     "BatchSent",
     "CampaignStopping",
@@ -90,9 +92,9 @@ class HostSwitched:
 
 @dataclass(frozen=True, slots=True)
 class CampaignStopping:
-    """The campaign stops taking new work (``reason``: signal, quota, fatal, input, write_error, ...)."""
+    """The campaign stops taking new work, and why."""
 
-    reason: str
+    reason: StopReason
     detail: str
 
 

@@ -1,65 +1,43 @@
 """Intake: source → resume filter → render → dedupe → planner → the bounded queue of plans.
 
-Intake owns the reading of the input (a daemon thread, see :class:`Feed`), the resume state, the
-duplicate filter and the planner. It decides the outcomes that need no request (``rejected``,
-``duplicate``, ``validated``) and hands every other record, grouped into requests, to the dispatcher
-through a bounded queue. It never talks to Getui.
-
-The input is identified by its whole content: a regular file is hashed up front (before anything is
-sent), a stream (stdin, a FIFO) is hashed as it is read, via :class:`InputDigest`.
+Intake takes what the reader thread read (:class:`~getui_async.feed.Feed`), applies the resume
+state, the duplicate filter and the planner, decides the outcomes that need no request (``rejected``,
+``duplicate``, ``validated``) and hands every other record, grouped into requests and screened, to the
+dispatcher through a bounded queue. It never talks to Getui.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import logging
-import os
-import stat
-import threading
-from collections.abc import Awaitable, Callable
-from typing import Any, Final, NamedTuple, TypeVar
+from dataclasses import dataclass
+from typing import Final, NamedTuple, Protocol
 
 from .dedupe import DuplicateFilter
 from .errors import InputError, MessageError
+from .feed import Feed, InputDigest
 from .messages import MessageTemplate, Rendered, recipient_ids
-from .outcome import Kind
+from .outcome import Kind, Status, StopReason
 from .planner import Plan, Planner
-from .results import ResultsLog, ResumeState, Status
-from .sources import BadRecord, Record, RecordSource, SourceItem
+from .results import ResultsLog, ResumeState
+from .sources import BadRecord, Record, SourceItem
 
 __all__ = [
     "FIRST_ITEMS",
     "STREAM_LINGER_S",
-    "Feed",
-    "InputDigest",
     "Intake",
+    "IntakeParts",
+    "IntakeSettings",
     "Job",
-    "describe_input",
-    "off_loop",
+    "RunControl",
+    "Screen",
+    "StreamCheck",
+    "record_decided",
 ]
-
-log = logging.getLogger(__name__)
-
-
-T = TypeVar("T")
 
 #: Items read before anything is written (errors in them are input errors, exit 2), for a file.
 FIRST_ITEMS: Final = 1024
 #: A stream quiet for this long sends its partly filled requests (records go as they arrive).
 STREAM_LINGER_S: Final = 0.05
-#: Items the reader thread may hold for the loop, at most (back-pressure on the reader). One chunk: a
-#: reader running 4,096 items ahead fought the loop for the GIL; 200k batch records against the mock
-#: took 5.26 s of user CPU with 4,096 and 4.48 s with 1,024 (medians of 4-5 interleaved runs; the engine
-#: before the rebuild: 4.58 s).
-FEED_ITEMS: Final = 1024
-#: Items the reader thread takes from the source per hop (a pipe's read_chunk returns sooner, with what
-#: has arrived). Chunks rather than single items under the lock: 200k records in batch mode against the
-#: mock took 4.57 s of user CPU instead of 4.99 (medians of 3 interleaved runs).
-FEED_CHUNK: Final = 1024
-_HASH_CHUNK: Final = 1 << 20
-_STDIN_NAME: Final = "<stdin>"
 _PERSONAL_IN_LIST: Final = "personalized content cannot be sent with --mode list (use auto or batch)"
 
 
@@ -80,240 +58,97 @@ class Job(NamedTuple):
 _DUPLICATE_MSG: Final = "the same recipient appears earlier in the input"
 
 
-# --- what the input is ---
+def record_decided(results: ResultsLog, job: Job, status: Status, msg: str = "") -> None:
+    """The line of a recipient decided without a request (duplicate, validated, excluded, capped)."""
+    results.add(
+        line=job.line,
+        record=job.record,
+        kind=job.kind,
+        target=job.target,
+        request_id=job.request_id,
+        status=status,
+        code=None,
+        msg=msg,
+        taskid=None,
+        attempts=0,
+    )
 
 
-class InputDigest:
-    """Whether a streamed input (stdin, a FIFO) starts as an earlier run's did, from the source's own digest.
-
-    The source hashes what it reads (:meth:`RecordSource.digest`); ``expect`` is the (position, sha256)
-    an earlier run recorded. The position is marked before the first read, so :attr:`matches` is known
-    once reading gets there: True, False (different, or shorter), or None (not there yet). When
-    ``exact`` (the earlier run read the whole input), reading past that position is a change too.
-    """
-
-    def __init__(self, source: RecordSource, expect: tuple[int, str] | None = None, *, exact: bool = False):
-        self._source = source
-        self._expect = expect if expect and expect[0] > 0 else None
-        self._exact = exact and self._expect is not None
-        if self._expect is not None:
-            source.mark(self._expect[0])
-
-    @property
-    def matches(self) -> bool | None:
-        expect, source = self._expect, self._source
-        if expect is None:
-            return True
-        seen = source.digest_at(expect[0])
-        if seen is None:
-            return False if source.complete else None  # shorter than what the earlier run read
-        if seen != expect[1]:
-            return False
-        return not (self._exact and source.position > expect[0])  # longer than the whole earlier input
+class RunControl(Protocol):
+    """What intake needs of the run it feeds: whether it is stopping, and a way to stop it."""
 
     @property
-    def total(self) -> int:
-        """How far the digest reaches (see :attr:`RecordSource.position`)."""
-        return self._source.position
+    def stopping(self) -> bool: ...
 
-    def hexdigest(self) -> str:
-        return self._source.digest()
+    def request_stop(self, reason: StopReason, detail: str = "") -> None: ...
 
 
-def file_sha256(path: str, cancel: threading.Event | None = None) -> str:
-    """sha256 of a file's raw bytes, read in chunks (constant memory); "" if ``cancel`` was set."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            if cancel is not None and cancel.is_set():
-                return ""
-            digest.update(chunk)
-    return digest.hexdigest()
+class Screen(Protocol):
+    """A last look at a request's recipients before it is queued (exclusion lists, frequency caps)."""
+
+    async def screen(self, plan: Plan[Job], results: ResultsLog) -> Plan[Job] | None:
+        """``plan`` without the recipients it decided (their lines written); None if none is left."""
+        ...
 
 
-def describe_input(
-    source: RecordSource, cancel: threading.Event | None = None
-) -> tuple[dict[str, Any], bool]:
-    """The input's fingerprint for the sidecar, and whether it is a stream (hashed while read).
+@dataclass(frozen=True, slots=True)
+class StreamCheck:
+    """A streamed input (stdin, a FIFO): read as it arrives, and compared with what an earlier run read."""
 
-    A regular file is hashed whole here, before anything is sent; this may take a second per GB, so
-    call it off the event loop (see :func:`off_loop`), with ``cancel`` to cut it short on a stop.
-    """
-    name = source.name
-    regular = False
-    size: int | None = None
-    if name != _STDIN_NAME:
-        try:
-            info = os.stat(name)
-        except OSError:
-            info = None
-        if info is not None and stat.S_ISREG(info.st_mode):
-            regular, size = True, info.st_size
-    fingerprint: dict[str, Any] = {
-        "name": name if name == _STDIN_NAME else os.path.basename(name),
-        "format": source.format,
-        "size": size,
-        "sha256": file_sha256(name, cancel) if regular else None,
-    }
-    return fingerprint, not regular
+    digest: InputDigest
+    #: The stop detail when the stream is not the input the earlier run read.
+    refusal: str
+    #: A quiet stream sends its partly filled requests after this long (records go as they arrive).
+    linger_s: float = STREAM_LINGER_S
 
 
-async def off_loop(work: Callable[[], T]) -> T:
-    """``work()`` in a daemon thread (never joined at exit, unlike ``asyncio.to_thread``'s executor)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
+@dataclass(frozen=True, slots=True)
+class IntakeSettings:
+    """How intake decides: the campaign's ids, a dry run (``validated`` lines), a streamed input."""
 
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    def run() -> None:
-        try:
-            result = work()
-        except BaseException as exc:  # handed to the loop
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(settle, None, exc)
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, result, None)
-
-    threading.Thread(target=run, name="getui-hash", daemon=True).start()
-    return await future
+    campaign_id: str
+    dry_run: bool = False
+    stream: StreamCheck | None = None
 
 
-# --- the reader thread ---
+@dataclass(frozen=True, slots=True)
+class IntakeParts:
+    """The stages a record passes, in order: render, dedupe, plan, screen (the campaign owns their life)."""
 
-
-class Feed:
-    """Reads the source in a daemon thread and hands items to the event loop as they come.
-
-    Not ``asyncio.to_thread``: the default executor is joined at exit, so a read stalled on a pipe
-    would hang the process; a daemon thread is simply left behind. The thread appends each item
-    under a lock, a ``read_chunk`` at a time, and wakes the loop when the list goes from empty to
-    non-empty, so a slow pipe's records are sent as they arrive (its ``read_chunk`` returns with what
-    has come) and a fast file's come in large batches; it waits while ``FEED_ITEMS`` are unclaimed.
-    """
-
-    def __init__(
-        self, source: RecordSource, loop: asyncio.AbstractEventLoop, *, limit: int = FEED_ITEMS
-    ) -> None:
-        self._source = source
-        self._loop = loop
-        self._limit = limit
-        self._cond = threading.Condition(threading.Lock())
-        self._items: list[SourceItem] = []
-        self._done = False
-        self._closed = False
-        self._error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._thread = threading.Thread(target=self._run, name=f"getui-input {source.name}", daemon=True)
-
-    def start(self) -> Feed:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        cond, limit, read = self._cond, self._limit, self._source.read_chunk
-        try:
-            while chunk := read(FEED_CHUNK):
-                with cond:
-                    while len(self._items) >= limit and not self._closed:
-                        cond.wait()
-                    if self._closed:
-                        return
-                    was_empty = not self._items
-                    self._items.extend(chunk)
-                    if was_empty:
-                        self._poke()
-        except BaseException as exc:  # handed to the loop, raised there
-            self._error = exc
-        finally:
-            with cond:
-                self._done = True
-            self._poke()
-
-    def _poke(self) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
-            self._loop.call_soon_threadsafe(self._wake)
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def get(self) -> list[SourceItem] | None:
-        """The items read since the last call (waiting for at least one); None at the end or once closed."""
-        while True:
-            with self._cond:
-                if self._closed:
-                    return None
-                if self._items:
-                    batch, self._items = self._items, []
-                    self._cond.notify()
-                    return batch
-                if self._done:
-                    if self._error is not None:
-                        raise self._error
-                    return None
-                self._waiter = self._loop.create_future()
-            await self._waiter
-
-    def close(self) -> None:
-        """Stop handing out items and wake a waiting :meth:`get`; the thread is not waited for."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._wake()
-
-    def let_go(self, timeout_s: float = 0.5) -> bool:
-        """After :meth:`close`: give the thread a moment to leave the source; False if a read is stalled."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-
-# --- intake ---
+    template: MessageTemplate
+    dedupe: DuplicateFilter[Job]
+    planner: Planner[Job]
+    screen: Screen | None = None
 
 
 class Intake:
-    """Turns source items into plans on ``queue`` and decided lines in the results log."""
+    """Turns source items into plans on ``queue`` and decided lines in the results log.
+
+    ``resume`` says which records an earlier run finished; ``control`` is the run (its stop switch).
+    """
 
     def __init__(
         self,
         feed: Feed,
-        template: MessageTemplate,
-        planner: Planner[Job],
-        campaign_id: str,
-        resume: ResumeState,
-        dedupe: DuplicateFilter[Job],
+        parts: IntakeParts,
         results: ResultsLog,
+        resume: ResumeState,
         *,
-        dry_run: bool,
-        stopping: Callable[[], bool],
-        on_input_error: Callable[[InputError], None],
-        digest: InputDigest | None = None,
-        on_input_changed: Callable[[], None] = lambda: None,
-        linger_s: float | None = None,
-        screen: Callable[[Plan[Job]], Awaitable[Plan[Job] | None]] | None = None,
+        settings: IntakeSettings,
+        control: RunControl,
     ) -> None:
         self._feed = feed
-        self._screen = screen  # exclusions and caps (#14): a request's recipients before they are queued
-        self._template = template
-        self._planner = planner
-        self._campaign = campaign_id
-        self._resume = resume
-        self._dedupe = dedupe
+        self._template = parts.template
+        self._dedupe = parts.dedupe
+        self._planner = parts.planner
+        self._screen = parts.screen
         self._results = results
-        self._dry_run = dry_run
-        self._stopping = stopping
-        self._on_input_error = on_input_error
-        self._digest = digest
-        self._linger_s = linger_s
-        self._on_input_changed = on_input_changed
+        self._resume = resume
+        self._campaign = settings.campaign_id
+        self._dry_run = settings.dry_run
+        self._stream = settings.stream
+        self._linger_s = settings.stream.linger_s if settings.stream is not None else None
+        self._control = control
         self.records = 0
         self.skipped = 0
         #: Set once the whole input was read (not after a stop).
@@ -337,21 +172,23 @@ class Intake:
         """Read, classify and plan every record; then tell the ``senders`` workers there is no more."""
         ready: list[Plan[Job]] = []
         try:
-            while not self._stopping():
+            control, stream = self._control, self._stream
+            while not control.stopping:
                 if self._first is not None:
                     items, self._first = self._first, None
                 else:
                     try:
                         got = await self._next(ready, queue)
                     except InputError as exc:
-                        self._on_input_error(exc)
+                        control.request_stop(StopReason.INPUT, str(exc))
                         break
                     if got is None:
-                        self.complete = not self._stopping()
+                        self.complete = not control.stopping
                         break
                     items = got
-                if self._digest is not None and self._digest.matches is False:
-                    self._on_input_changed()  # a resumed stream differs from what the earlier run read
+                if stream is not None and stream.digest.matches is False:
+                    # A resumed stream differs from what the earlier run read.
+                    control.request_stop(StopReason.INPUT_CHANGED, stream.refusal)
                     break
                 self._classify(self.records + 1, items, ready)
                 self.records += len(items)
@@ -398,7 +235,7 @@ class Intake:
         if queue is not None:
             screen = self._screen
             for plan in ready:
-                kept = plan if screen is None else await screen(plan)
+                kept = plan if screen is None else await screen.screen(plan, self._results)
                 if kept is not None:
                     await queue.put(kept)
         ready.clear()
@@ -456,25 +293,23 @@ class Intake:
     ) -> None:
         msg = f"field '{field_name}': {reason}" if field_name else reason
         self._results.add(
-            line,
-            record,
-            kind or "cid",
-            target,
-            None,
-            Status.REJECTED,
-            None,
-            msg,
-            None,
-            0,
-            {"field": field_name},
+            line=line,
+            record=record,
+            kind=kind or "cid",
+            target=target,
+            request_id=None,
+            status=Status.REJECTED,
+            code=None,
+            msg=msg,
+            taskid=None,
+            attempts=0,
+            extra={"field": field_name},
         )
 
     def _decided(self, job: Job, duplicate: bool, ready: list[Plan[Job]]) -> None:
         if duplicate or self._dry_run:
             status, msg = (Status.DUPLICATE, _DUPLICATE_MSG) if duplicate else (Status.VALIDATED, "")
-            self._results.add(
-                job.line, job.record, job.kind, job.target, job.request_id, status, None, msg, None, 0
-            )
+            record_decided(self._results, job, status, msg)
         else:
             endpoint = self._planner.endpoint_for(job.message.shared, job.kind)
             assert endpoint is not None

@@ -16,7 +16,7 @@ from .client import GetuiClient
 from .errors import ApiError, InvalidTargetError, RejectedError
 from .intake import Job
 from .messages import MessageTemplate
-from .outcome import Kind, Status
+from .outcome import Kind, Status, StopReason
 from .sender import Call, Sender
 from .settle import UNCONFIRMED, UNNAMED, Settler, best_status
 from .split import Splitter
@@ -38,7 +38,7 @@ class ListTask:
         splitter: Splitter,
         *,
         is_async: bool,
-        request_stop: Callable[[str, str], None],
+        request_stop: Callable[[StopReason, str], None],
     ) -> None:
         self._client = client
         self._template = template
@@ -105,7 +105,7 @@ class ListTask:
                 self._taskid = await self._sender.call(create)
             except ApiError as exc:
                 if not self._settler.stop_for(exc):
-                    self._request_stop("fatal", f"could not create the list message: {exc}")
+                    self._request_stop(StopReason.FATAL, f"could not create the list message: {exc}")
                 return None
             return self._taskid
 

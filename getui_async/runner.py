@@ -25,6 +25,7 @@ from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
 from .errors import MessageError, ResultsFileError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
+from .outcome import StopReason
 from .outputs import write_aside
 from .progress import ProgressBar, format_summary, summary_line
 from .results import CLI_WORDS, load_resume_state
@@ -250,7 +251,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
                 exit_now(campaign, bar, err)
             if not job.quiet:
                 bar.print(f"{PROG}: {name}: finishing requests in flight (again to exit at once)")
-            campaign.request_stop("signal", f"{name} received")
+            campaign.request_stop(StopReason.SIGNAL, f"{name} received")
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig)

@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 from .config import RetrySettings
 from .errors import ApiError, PaceStop, QuotaExceededError, RateLimitedError, TransportError
 from .events import BatchSent, Observers, RetryScheduled
+from .outcome import StopReason
 from .pacing import stop_reason
 from .retry import RetryDetails, call_with_retry
 from .throttle import Throttle
@@ -64,7 +65,7 @@ class Sender:
         observers: Observers,
         *,
         stopping: Callable[[], bool],
-        request_stop: Callable[[str, str], None],
+        request_stop: Callable[[StopReason, str], None],
         quota_gate: WindowGate | None = None,
     ) -> None:
         self._throttle = throttle

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from .errors import ApiError, FatalApiError, QuotaExceededError, TransportError
 from .intake import Job
-from .outcome import DELIVERY_STATUSES, RETRYABLE_ACTIONS, Status
+from .outcome import DELIVERY_STATUSES, RETRYABLE_ACTIONS, Status, StopReason
 from .pacing import Pacing
 from .results import ResultsLog
 
@@ -33,7 +33,7 @@ class Settler:
         self,
         results: ResultsLog,
         *,
-        request_stop: Callable[[str, str], None],
+        request_stop: Callable[[StopReason, str], None],
         pacing: Pacing | None = None,
     ) -> None:
         self._results = results
@@ -76,10 +76,10 @@ class Settler:
     def stop_for(self, exc: ApiError) -> bool:
         """Stop the campaign for a quota or fatal error; True if ``exc`` was one."""
         if isinstance(exc, QuotaExceededError):
-            self._request_stop("quota", f"{exc.msg} (code {exc.code})")
+            self._request_stop(StopReason.QUOTA, f"{exc.msg} (code {exc.code})")
             return True
         if isinstance(exc, FatalApiError):
-            self._request_stop("fatal", str(exc))
+            self._request_stop(StopReason.FATAL, str(exc))
             return True
         return False
 

@@ -34,7 +34,7 @@ from getui_async.config import (
 from getui_async.engine import Campaign, Summary, run_campaign
 from getui_async.events import WaitStarted
 from getui_async.mock import MockGetui
-from getui_async.pacing import schedule_of
+from getui_async.pace_flags import schedule_of
 from getui_async.sources import open_source
 from getui_async.transport import AiohttpTransport, Response
 from tests.conftest import MakeMock
