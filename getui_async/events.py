@@ -23,6 +23,7 @@ __all__ = [
     "Observer",
     "Observers",
     "RecordDone",
+    "RequestStarted",
     "RetryScheduled",
     "Throttled",
     "TokenRefreshed",
@@ -47,13 +48,25 @@ class RecordDone:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestStarted:
+    """One attempt of a request went out; it is in flight until its :class:`BatchSent`."""
+
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
 class BatchSent:
-    """One HTTP request to a push endpoint completed (successfully or not)."""
+    """One HTTP request to a push endpoint completed (successfully or not).
+
+    ``code`` says how, for a metric's label: Getui's code (``"0"``: taken), ``"http_502"`` for an HTTP
+    failure without one, ``"transport"`` when no reply came, ``"error"`` when the attempt ended otherwise.
+    """
 
     endpoint: str
     recipients: int
     latency_s: float
     ok: bool
+    code: str = "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +156,7 @@ class WaitEnded:
 
 Event: TypeAlias = (
     RecordDone
+    | RequestStarted
     | BatchSent
     | RetryScheduled
     | TokenRefreshed

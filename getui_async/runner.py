@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any, Final, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
 
 from . import _json
 from .campaign import resume_source_options
@@ -30,6 +30,9 @@ from .outputs import write_aside
 from .progress import ProgressBar, format_summary, summary_line
 from .results import CLI_WORDS, load_resume_state
 from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
+
+if TYPE_CHECKING:
+    from .metrics import MetricsExporter, MetricsOptions
 
 __all__ = [
     "EXIT_OK",
@@ -75,6 +78,8 @@ class SendJob:
     source_options: SourceOptions = DEFAULT_OPTIONS
     #: ``--retry-failed`` (with ``resume``): send again the records whose last line is retryable.
     retry_failed: bool = False
+    #: ``--metrics-port`` / ``--pushgateway``: where the run's Prometheus metrics go (None: nowhere).
+    metrics: MetricsOptions | None = None
 
 
 def count_records(path: str, fmt: str | None) -> int | None:
@@ -223,6 +228,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             description="dry run" if job.options.dry_run else "sending",
             file=err,
         )
+        exporter = _exporter(job.metrics)
         campaign = Campaign(
             source,
             job.template,
@@ -231,7 +237,8 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             out=job.out,
             resume=job.resume,
             retry_failed=job.retry_failed,
-            observers=[bar] if bar.enabled else [],  # no per-record events unless someone shows them
+            # no per-record events unless someone shows or counts them
+            observers=[*([bar] if bar.enabled else []), *([exporter.metrics] if exporter else [])],
             warnings=job.warnings,
             words=CLI_WORDS,
         )
@@ -257,7 +264,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             loop.add_signal_handler(sig, on_signal, sig)
         try:
             with _repeats_filtered(bar):
-                async with bar.running():
+                async with bar.running(), _exporting(exporter, campaign.campaign_id):
                     summary = await campaign.run()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -277,3 +284,18 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             with write_aside(job.summary_json) as handle:
                 handle.write(data)
     return summary, summary.exit_code
+
+
+def _exporter(options: MetricsOptions | None) -> MetricsExporter | None:
+    """The run's metrics exporter; prometheus_client is imported only when metrics are asked for."""
+    if options is None:
+        return None
+    from .metrics import MetricsExporter  # noqa: PLC0415 - a run without metrics never imports it
+
+    return MetricsExporter(options)
+
+
+def _exporting(
+    exporter: MetricsExporter | None, campaign_id: str
+) -> contextlib.AbstractAsyncContextManager[Any]:
+    return exporter.running(campaign_id) if exporter is not None else contextlib.nullcontext()

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from .config import RetrySettings
 from .errors import ApiError, PaceStop, QuotaExceededError, RateLimitedError, TransportError
-from .events import BatchSent, Observers, RetryScheduled
+from .events import BatchSent, Observers, RequestStarted, RetryScheduled
 from .outcome import StopReason
 from .pacing import stop_reason
 from .retry import RetryDetails, call_with_retry
@@ -129,34 +129,46 @@ class Sender:
             call.attempts += 1
             self.requests += 1
             call.sent_at = gate.now() if gate is not None else 0.0
-            started = time.monotonic()
-            result = await self._attempt(call, started)
-        self._sent(call, started, ok=True)
-        return result
+            if self._observers:
+                self._observers.emit(RequestStarted(call.label))
+            return await self._attempt(call, time.monotonic())
 
     async def _attempt(self, call: Call[T], started: float) -> T:
         """Client layer: one attempt, and what its failure means for every other request."""
+        code = "error"
         try:
-            return await call.fn()
+            result = await call.fn()
+            code = "0"
+            return result
         except TransportError:
             call.unsure = True
+            code = "transport"
             raise
         except RateLimitedError as exc:
             self._throttle.rate_limited(exc.code)
+            code = _code(exc)
             raise
-        except QuotaExceededError:
+        except ApiError as exc:
+            code = _code(exc)
             raise
-        except ApiError:
-            self._sent(call, started, ok=False)
-            raise
+        finally:
+            self._sent(call, started, code)
 
     def _check_stop(self, call: Call[T]) -> None:
         if self._stopping() and not call.unsure:
             raise Abandoned
 
-    def _sent(self, call: Call[T], started: float, *, ok: bool) -> None:
+    def _sent(self, call: Call[T], started: float, code: str) -> None:
         if self._observers:
-            self._observers.emit(BatchSent(call.label, call.recipients, time.monotonic() - started, ok))
+            latency_s = time.monotonic() - started
+            self._observers.emit(BatchSent(call.label, call.recipients, latency_s, code == "0", code))
+
+
+def _code(exc: ApiError) -> str:
+    """How a request failed, as :class:`BatchSent` says it: Getui's code, else the HTTP status."""
+    if exc.code is not None:
+        return str(exc.code)
+    return f"http_{exc.http_status}" if exc.http_status is not None else "error"
 
 
 async def together(*sends: Awaitable[None]) -> None:

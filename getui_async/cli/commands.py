@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from getui_async import _json
 from getui_async.config import CampaignSettings, UsageError
@@ -35,6 +35,9 @@ from getui_async.runner import EXIT_OK, EXIT_STOPPED, PROG, STDOUT, SendJob, run
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
+
+if TYPE_CHECKING:
+    from getui_async.metrics import MetricsOptions
 
 __all__ = [
     "check",
@@ -169,6 +172,27 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         warnings=tuple(warnings),
         show=int(args.show or 0),
         source_options=_source_options(args),
+        metrics=_metrics_options(args, config),
+    )
+
+
+def _metrics_options(args: argparse.Namespace, config: Mapping[str, Any]) -> MetricsOptions | None:
+    """``--metrics-port``/``--pushgateway`` as MetricsOptions; None without them (no prometheus_client)."""
+    port, gateway = pick(args, config, "metrics_port"), pick(args, config, "pushgateway")
+    if port is None and not gateway:
+        for flag in ("metrics_host", "push_interval_s"):
+            if pick(args, config, flag) is not None:
+                raise UsageError(f"--{flag.replace('_', '-')} needs --metrics-port or --pushgateway")
+        return None
+    if gateway and not str(gateway).startswith(("http://", "https://")):
+        raise UsageError(f"--pushgateway {gateway!r}: expected an http:// or https:// URL")
+    from getui_async.metrics import DEFAULT_METRICS_HOST, DEFAULT_PUSH_INTERVAL_S, MetricsOptions  # noqa: PLC0415 - imports prometheus_client
+
+    return MetricsOptions(
+        port=port,
+        host=pick(args, config, "metrics_host", DEFAULT_METRICS_HOST),
+        pushgateway=gateway or None,
+        push_interval_s=pick(args, config, "push_interval_s", DEFAULT_PUSH_INTERVAL_S),
     )
 
 

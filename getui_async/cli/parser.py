@@ -158,6 +158,7 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
                      help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip
     _add_pace_arguments(send)
     _add_vendor_arguments(send)
+    _add_metrics_arguments(send)
     send.add_argument("--test", action="store_true",
                       help="a send to test devices: vendors' test flags and its own campaign id")  # fmt: skip
     ui = send.add_argument_group("connection and output")
@@ -314,3 +315,30 @@ def _add_vendor_arguments(parser: argparse.ArgumentParser) -> None:
         help="how Android vendors class the notification (default marketing)",
     )
     parser.add_argument("--vendor-category", metavar="NAME", help="vendor category, required with service")
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"expected a port 1-{MAX_PORT}, got {text!r}")
+    return value
+
+
+MAX_PORT: Final = 65_535
+
+
+def _add_metrics_arguments(parser: argparse.ArgumentParser) -> None:
+    """Prometheus metrics of a send: a port to scrape during the run, or a Pushgateway to push to."""
+    metrics = parser.add_argument_group("metrics (Prometheus)")
+    metrics.add_argument(
+        "--metrics-port", type=_port, metavar="PORT", help="serve /metrics on this port while the run lasts"
+    )
+    metrics.add_argument("--metrics-host", metavar="HOST", help="address to serve on (default 127.0.0.1)")
+    metrics.add_argument(
+        "--pushgateway",
+        metavar="URL",
+        help="push the metrics to this Prometheus Pushgateway every --push-interval-s and at the end",
+    )
+    metrics.add_argument(
+        "--push-interval-s", type=_positive_float, metavar="S", help="seconds between pushes (default 15)"
+    )

@@ -73,6 +73,8 @@ CONFIG_SCHEMA: Final[Mapping[str, str | tuple[str, ...]]] = {
     "window": "string", "tz": "string", "no_wait": "boolean", "wait_quota": "boolean",
     "quota_reset": "string", "deadline": "string", "exclude": "array", "ledger": "string",
     "max_per_day": "integer",
+    # metrics
+    "metrics_port": "integer", "metrics_host": "string", "pushgateway": "string", "push_interval_s": "number",
 }  # fmt: skip
 CONFIG_KEYS: Final = frozenset(CONFIG_SCHEMA)
 _TOML_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
