@@ -74,6 +74,12 @@ def resolve_template(args: argparse.Namespace, config: Mapping[str, Any]) -> Mes
         except _json.JSONDecodeError as exc:
             raise UsageError(f"{message}: not valid JSON: {exc}") from None
         return MessageTemplate.from_dict(data, source=message)
+    for one, other in (("title", "body"), ("body", "title")):
+        if simple[one] is not None and simple[other] is None:
+            raise UsageError(
+                f"--{one} needs --{other} too (a notification has both); or give neither, to take "
+                "both from the input's title and body columns"
+            )
     click = simple["click_type"] or "startapp"
     needs = CLICK_FIELD[ClickType(click)]
     if needs in ("url", "intent") and simple[needs] is None:
@@ -149,6 +155,13 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
             "replace the real outcomes in the results file"
         )
     out = _results_path(args.out)
+    try:  # the same file, through links too; said as what would happen (--resume cannot help)
+        refuse_reads({"--out": out}, _input_reads(args.input))
+    except UsageError:
+        raise UsageError(
+            f"--out {out}: is INPUT; the results would overwrite the input: give another path "
+            "(nothing was written)"
+        ) from None
     reads = _input_reads(args.input) | results_reads(out)
     if options.pace.ledger is not None:
         reads["--ledger"] = Path(options.pace.ledger)
