@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -249,9 +249,11 @@ class Campaign:
         transport: Transport | None = None,
         warnings: Iterable[VendorWarning] = (),
         words: Words = LIBRARY_WORDS,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
         """``warnings``: the message's silent-drop warnings, for the summary; ``words``: how messages name
-        the caller's options (library arguments by default; the CLI passes its flags)."""
+        the caller's options (library arguments by default; the CLI passes its flags); ``on_started``:
+        called once the input's first records were read and the results file is open (sending begins)."""
         if settings is None and not options.dry_run:
             raise ValueError("settings are required unless dry_run is set")
         if retry_failed and not resume:
@@ -268,6 +270,7 @@ class Campaign:
         self._resume = resume
         self._transport = transport
         self._words = words
+        self._on_started = on_started
         #: The input's text encoding as read (kept in the sidecar so a resume reads it the same way).
         self._encoding: str | None = None
         self._observers = Observers(observers)
@@ -468,6 +471,8 @@ class Campaign:
                         writer.repaired,
                     )
                 results.attach(writer, prior=resume_state.lines, supersedes=resume_state.supersedes)
+            if self._on_started is not None:
+                self._on_started()
             error: BaseException | None = None
             try:
                 if self._options.dry_run:

@@ -116,3 +116,25 @@ def test_out_set_to_the_input_says_it_would_overwrite_it(recipients):
     assert result.code == 2
     assert "would overwrite the input" in result.err
     assert "--resume" not in result.err
+
+
+def test_an_input_error_is_printed_alone(tmp_path, out):
+    """A placeholder typo in a GB18030 file: only the error; no template warning, campaign line or notice."""
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("cid,姓名\n0123456789abcdef0123456789abcdef,王一\n".encode("gb18030"))
+    result = run_process("send", path, "--out", out, "--title", "你好 {姓明}", "--body", "b", "--dry-run")
+    assert result.code == 2
+    assert error_lines(result.err) == [line for line in error_lines(result.err) if "error:" in line], (
+        result.err
+    )
+    assert len(error_lines(result.err)) == 1, result.err
+
+
+def test_warnings_and_the_campaign_line_come_once_sending_begins(recipients, out):
+    """A good send still says its template warnings and where its results go (after the checks)."""
+    result = run_process(
+        "send", recipients, "--out", out, "--title", "你好 {姓名}", "--body", "b", "--dry-run"
+    )
+    assert result.code == 0, result.err
+    assert "[xm_channel_missing]" in result.err
+    assert f"-> {out}" in result.err

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -52,8 +53,6 @@ GC_THRESHOLDS: Final = (20_000, 20, 100)
 PROGRESS_EVERY_S: Final = 0.25
 #: The campaign id becomes iOS's ``apns-collapse-id``, so Getui's limit for that field bounds it.
 COLLAPSE_ID_MAX: Final = LIMITS["push_channel.ios.apns-collapse-id"]
-
-log = logging.getLogger(__name__)
 
 
 def resolve_template(args: argparse.Namespace, config: Mapping[str, Any]) -> MessageTemplate:
@@ -103,9 +102,10 @@ def _prepare_send(
     template: MessageTemplate,
     options: CampaignSettings,
 ) -> tuple[MessageTemplate, CampaignSettings, list[VendorWarning]]:
-    """The vendor class, ``--test`` and group_name applied; the campaign id fixed; warnings printed.
+    """The vendor class, ``--test`` and group_name applied; the campaign id fixed; the warnings returned.
 
-    The warnings are returned too, for the summary (``--summary-json`` lists them under ``warnings``).
+    The runner prints them once sending begins (never before an error), and the summary lists them
+    (``--summary-json``: ``warnings``).
     """
     vendor_class, category, xm_channel_id = resolve_vendor(args, config, environ)
     template, campaign = prepare_campaign(
@@ -124,8 +124,6 @@ def _prepare_send(
             "because the campaign id is also the iOS apns-collapse-id"
         )
     warnings = vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)
-    for warning in warnings:
-        log.warning("[%s] %s", warning["code"], warning["message"])
     return template, replace(options, campaign_id=campaign), warnings
 
 
@@ -284,10 +282,46 @@ def run(coro: Coroutine[Any, Any, int]) -> int:
     return result
 
 
+class HeldNotices(logging.Filter):
+    """Notices about the input (the GB18030 guess) held back until sending begins, so that a mistake's
+    error is printed alone; dropped if it never begins."""
+
+    def __init__(self, logger: str) -> None:
+        super().__init__()
+        self._logger = logger
+        self._held: dict[int, logging.LogRecord] = {}  # one record passes every handler's filter
+        self._holding = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._holding and record.levelno < logging.ERROR and record.name.startswith(self._logger):
+            self._held[id(record)] = record
+            return False
+        return True
+
+    def release(self) -> None:
+        """Print what was held (through the handlers, as if logged now) and hold nothing more."""
+        self._holding = False
+        for record in self._held.values():
+            logging.getLogger(record.name).handle(record)
+        self._held.clear()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[HeldNotices]:
+        handlers = list(logging.getLogger().handlers)
+        for handler in handlers:
+            handler.addFilter(self)
+        try:
+            yield self
+        finally:
+            for handler in handlers:
+                handler.removeFilter(self)
+
+
 async def send_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``getui-push send``: the exit status of the run (0, 1 or 3); usage errors are raised."""
-    job = send_job(args, environ)
-    _, code = await run_send(job)
+    with HeldNotices("getui_async.sources").installed() as held:
+        job = replace(send_job(args, environ), on_started=held.release)
+        _, code = await run_send(job)
     return code
 
 
