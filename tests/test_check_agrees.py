@@ -55,3 +55,12 @@ def test_check_command_counts_the_rejections(tmp_path: Path) -> None:
     result = run_cli("check", path, "--title", "你好 {姓名}", "--body", "b")
     assert result.code == 0, result.err
     assert "records: 5 (3 bad, 0 duplicates)" in result.out
+
+
+def test_check_input_error_is_printed_alone(tmp_path: Path) -> None:
+    """Without credentials, a missing input is one error line (the no-credentials notice comes only after)."""
+    result = run_cli("check", tmp_path / "missing.csv")
+    assert result.code == 2
+    assert [line for line in result.err.splitlines() if line.strip()] == [
+        line for line in result.err.splitlines() if "error:" in line
+    ], result.err

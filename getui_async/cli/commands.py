@@ -360,8 +360,6 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     input_format = _input_format(args, config)
     settings = resolve_settings(args, config, environ) if has_credentials(config, environ) else None
     refuse_reads({"--dead-cids": args.dead_cids}, _input_reads(args.input))
-    if settings is None:
-        print(f"{PROG}: no credentials: counting the input only (no dead cids, no quota)", file=sys.stderr)
     report = await check_input(
         args.input,
         settings=settings,
@@ -377,5 +375,7 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
+    if settings is None:  # said after the input proved readable: an input error is printed alone
+        print(f"{PROG}: no credentials: counted the input only (no dead cids, no quota)", file=sys.stderr)
     print(_json.dumps(report.to_dict()).decode() if args.json else report.to_text())
     return EXIT_OK
