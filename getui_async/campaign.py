@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -88,6 +88,18 @@ def _largest_request(opts: CampaignSettings) -> int:
     return 1 if opts.mode is Mode.SINGLE else max(opts.batch_size, opts.list_chunk)
 
 
+def _check_arguments(
+    settings: Settings | None, options: CampaignSettings, *, resume: bool, retry_failed: bool
+) -> None:
+    """Refuse a combination no run can honour, before anything is opened."""
+    if settings is None and not options.dry_run:
+        raise ValueError("settings are required unless dry_run is set")
+    if retry_failed and not resume:
+        raise ValueError("retry_failed needs resume: it sends again what an earlier run left failed")
+    if retry_failed and options.dry_run:
+        raise ValueError("retry_failed cannot be a dry run: 'validated' lines would replace real outcomes")
+
+
 class Campaign:
     """One run of one message over one recipients source. Use :func:`run_campaign` for the common case."""
 
@@ -105,17 +117,12 @@ class Campaign:
         transport: Transport | None = None,
         warnings: Iterable[VendorWarning] = (),
         words: Words = LIBRARY_WORDS,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
         """``warnings``: the message's silent-drop warnings, for the summary; ``words``: how messages name
-        the caller's options (library arguments by default; the CLI passes its flags)."""
-        if settings is None and not options.dry_run:
-            raise ValueError("settings are required unless dry_run is set")
-        if retry_failed and not resume:
-            raise ValueError("retry_failed needs resume: it sends again what an earlier run left failed")
-        if retry_failed and options.dry_run:
-            raise ValueError(
-                "retry_failed cannot be a dry run: 'validated' lines would replace real outcomes"
-            )
+        the caller's options (library arguments by default; the CLI passes its flags); ``on_started``:
+        called once the input's first records were read and the results file is open (sending begins)."""
+        _check_arguments(settings, options, resume=resume, retry_failed=retry_failed)
         self._retry_failed = retry_failed
         self._source = source
         self._options = options
@@ -123,6 +130,7 @@ class Campaign:
         self._resume = resume
         self._transport = transport
         self._words = words
+        self._on_started = on_started
         #: The input's text encoding as read (kept in the sidecar so a resume reads it the same way).
         self._encoding: str | None = None
         self._observers = Observers(observers)
@@ -250,6 +258,8 @@ class Campaign:
                 self._encoding = source.encoding
                 meta = replace(meta, input={**meta.input, "encoding": self._encoding})
             self._file.open(meta, results)
+            if self._on_started is not None:
+                self._on_started()
             await self._run_open(intake, results, meta, stream)
         finally:
             feed.close()

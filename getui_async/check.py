@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, BinaryIO, Final, TypeVar
 from .client import MAX_USER_QUERY, GetuiClient
 from .config import Settings
 from .dedupe import DuplicateFilter
+from .errors import MessageError
 from .messages import MessageTemplate, check_placeholders, recipient_ids
 from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
 from .outputs import write_aside
@@ -35,6 +37,9 @@ DEFAULT_CHECK_RATE_PER_S: Final = 5.0
 _CHUNK: Final = 1000  # records read per thread hop
 _EXAMPLES: Final = 5
 _FINGERPRINT_CAMPAIGN: Final = "getui-check"
+#: What Excel makes of an id it took for a number or a formula: ``1.23457E+31``, ``=A2``, ``#VALUE!``.
+_MANGLED: Final = re.compile(r"[+-]?\d+(?:\.\d+)?e[+-]?\d+|=.*|#(?:N/A|NAME\?|VALUE!|REF!|NUM!|DIV/0!)", re.I)
+MANGLED_CODE: Final = "excel_mangled_ids"
 T = TypeVar("T")
 
 
@@ -54,6 +59,7 @@ class CheckReport:
     quota_key: str
     remaining: int | None
     checked_with_getui: bool
+    mangled_ids: int = 0
     bad_examples: tuple[str, ...] = ()
     dead_examples: tuple[str, ...] = ()
     warnings: tuple[VendorWarning, ...] = ()
@@ -107,7 +113,9 @@ class _Tally:
     def __init__(self, path: str) -> None:
         self.path = path
         self.records = self.bad = self.duplicates = self.cids = self.aliases = 0
+        self.mangled = 0
         self.bad_examples: list[str] = []
+        self.mangled_examples: list[str] = []
         self.pending: list[str] = []
 
     def bad_record(self, item: BadRecord) -> None:
@@ -115,6 +123,23 @@ class _Tally:
         self.bad += 1
         if len(self.bad_examples) < _EXAMPLES:
             self.bad_examples.append(item.describe(self.path))
+
+    def looks_mangled(self, record: Record) -> None:
+        """Count an id such as ``1.23457E+31``: Getui may even accept it, for nobody's device."""
+        if _MANGLED.fullmatch(record.target.strip()):
+            self.mangled += 1
+            if len(self.mangled_examples) < _EXAMPLES:
+                self.mangled_examples.append(f"{self.path}:{record.line}: {record.kind} {record.target!r}")
+
+    def mangled_warning(self) -> VendorWarning | None:
+        if not self.mangled:
+            return None
+        examples = "; ".join(self.mangled_examples)
+        return VendorWarning(
+            code=MANGLED_CODE,
+            message=f"{self.mangled} id(s) look mangled by Excel (a number in scientific notation, a "
+            f"formula or an error value): {examples}; export the id column as text",
+        )
 
     def decided(self, record: Record, duplicate: bool) -> None:
         if duplicate:
@@ -252,7 +277,8 @@ async def check_input(
             tally = _Tally(source.name)
             if on_progress is not None:
                 dead.tick = lambda: on_progress(tally.records, dead.asked)
-            await _read(source, tally, dead)
+            render = template.render if template is not None and check_fields else None
+            await _read(source, tally, dead, render)
         counts: dict[str, Any] = {}
         if client is not None:
             dead.open()
@@ -260,6 +286,8 @@ async def check_input(
     shared = template is not None and not template.is_personalized
     quota_key = "gt.list" if shared else "gt.app"
     warnings = tuple(vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)) if template else ()
+    mangled = tally.mangled_warning()
+    warnings += (mangled,) if mangled is not None else ()
     recipients = tally.cids + tally.aliases
     return CheckReport(
         input=tally.path,
@@ -270,6 +298,7 @@ async def check_input(
         duplicates=tally.duplicates,
         bad_records=tally.bad,
         dead_cids=dead.count,
+        mangled_ids=tally.mangled,
         cost=recipients - dead.count,
         quota_key=quota_key,
         remaining=_remaining(counts, quota_key) if client is not None else None,
@@ -281,14 +310,25 @@ async def check_input(
     )
 
 
-async def _read(source: Any, tally: _Tally, dead: _DeadCids) -> None:
-    """Stream the input in chunks off the loop; look cids up as each thousand is decided."""
+async def _read(source: Any, tally: _Tally, dead: _DeadCids, render: Callable[..., object] | None) -> None:
+    """Stream the input in chunks off the loop; look cids up as each thousand is decided.
+
+    ``render`` is the template's own: a record it refuses (an empty placeholder cell) is bad here as in
+    send, which renders each record before the duplicate filter sees it.
+    """
     with DuplicateFilter[Record]() as dedupe:
         while chunk := await asyncio.to_thread(source.read_chunk, _CHUNK):
             for item in chunk:
                 if isinstance(item, BadRecord):
                     tally.bad_record(item)
                     continue
+                if render is not None:
+                    try:
+                        render(item.variables, item.overrides or None)
+                    except MessageError as exc:
+                        tally.bad_record(BadRecord(item.line, exc.field, exc.reason, item.kind, item.target))
+                        continue
+                tally.looks_mangled(item)
                 tally.records += 1
                 fingerprint = recipient_ids(_FINGERPRINT_CAMPAIGN, item.kind, item.target)[1]
                 for record, duplicate in dedupe.add(fingerprint, item):

@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
@@ -53,6 +53,7 @@ PROG: Final = "getui-push"
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
 #: ``--summary-json`` to this name writes to stdout.
 STDOUT: Final = "-"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,14 @@ class SendJob:
     summary_json: Path | None = None
     #: Only errors and the final one-line result (``--quiet``).
     quiet: bool = False
-    #: The message's silent-drop warnings (already logged), carried into the summary.
+    #: The message's silent-drop warnings, logged once sending begins and carried into the summary.
     warnings: tuple[VendorWarning, ...] = ()
     #: ``--dry-run --show N``: print the first N rendered messages to stdout before validating.
     show: int = 0
     #: How to read the input: encoding, delimiter, id columns, sheet (``--encoding`` ...).
     source_options: SourceOptions = DEFAULT_OPTIONS
+    #: Called once sending begins (the CLI lets the notices it held back out then).
+    on_started: Callable[[], None] | None = None
     #: ``--retry-failed`` (with ``resume``): send again the records whose last line is retryable.
     retry_failed: bool = False
     #: ``--metrics-port`` / ``--pushgateway``: where the run's Prometheus metrics go (None: nowhere).
@@ -160,6 +163,16 @@ def _repeats_filtered(bar: ProgressBar) -> Iterator[None]:
             handler.removeFilter(repeat)
 
 
+def _say_started(job: SendJob, campaign_id: str, bar: ProgressBar) -> None:
+    """Once the input and flags proved good: the message's warnings, and where the results go."""
+    if job.on_started is not None:
+        job.on_started()
+    for warning in job.warnings:
+        log.warning("[%s] %s", warning["code"], warning["message"])
+    if not job.quiet:
+        bar.print(f"{PROG}: campaign {campaign_id} -> {job.out}")
+
+
 def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
     """The second signal: erase the line, write what the writer holds, say so, and exit 3 at once.
 
@@ -241,9 +254,8 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             observers=[*([bar] if bar.enabled else []), *([exporter.metrics] if exporter else [])],
             warnings=job.warnings,
             words=CLI_WORDS,
+            on_started=lambda: _say_started(job, campaign.campaign_id, bar),
         )
-        if not job.quiet:
-            print(f"{PROG}: campaign {campaign.campaign_id} -> {job.out}", file=err)
         if job.show:
             encoding: Any = source.encoding or job.source_options.encoding
             shown = replace(job.source_options, encoding=encoding)

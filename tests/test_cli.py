@@ -677,9 +677,10 @@ def test_top_level_help_lists_every_command_with_one_line():
         assert len(line.split(None, 1)) == 2, line
 
 
-def test_send_help_ends_with_environment_exit_statuses_and_examples():
-    """`send --help` ends with the GETUI_* variables, the config file places, the exit statuses, examples."""
-    text = run_cli("send", "--help").out
+def test_send_help_all_ends_with_environment_exit_statuses_and_examples():
+    """`send --help-all` ends with the GETUI_* variables, the config file places, the exit statuses,
+    examples."""
+    text = run_cli("send", "--help-all").out
     tail = text[text.index("environment:") :]
     for name in ("GETUI_APP_ID", "GETUI_APP_KEY", "GETUI_MASTER_SECRET", "GETUI_BASE_URL"):
         assert name in tail

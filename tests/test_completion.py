@@ -24,9 +24,10 @@ printf '%s\n' "${COMPREPLY[@]}"
 """
 
 
-def complete(script_path, *words: str) -> list[str]:
+def complete(script_path, *words: str, cwd=None) -> list[str]:
     done = subprocess.run(
         [BASH, "--norc", "--noprofile", "-c", COMPLETE, "complete", str(script_path), *words],
+        cwd=cwd,
         capture_output=True,
         timeout=SUBPROCESS_TIMEOUT_S,
         check=True,
@@ -55,6 +56,34 @@ def test_bash_completes_commands_and_choices(bash_script):
     assert set(complete(bash_script, "getui-push", "")) >= {"send", "demo", "mock-server", "completion"}
     assert complete(bash_script, "getui-push", "send", "--mode", "") == ["auto", "single", "batch", "list"]
     assert complete(bash_script, "getui-push", "mock-server", "--dup") == ["--duplicate-reply"]
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash")
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (("send", "会"), ["会员.csv"]),
+        (("report", "x."), ["x.jsonl"]),
+        (("send", "会员.csv", "--exclude", "uns"), ["unsubscribed.txt"]),
+        (("send", "会员.csv", "--out", "x."), ["x.jsonl"]),
+        (("check", "会"), ["会员.csv"]),
+        (("demo", "--dir", "su"), ["sub"]),
+    ],
+)
+def test_bash_completes_file_names_where_a_path_goes(bash_script, tmp_path, words, expected):
+    """INPUT, RESULTS, --exclude, --out and a directory flag complete the names of files in the directory."""
+    for name in ("会员.csv", "x.jsonl", "unsubscribed.txt"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    assert complete(bash_script, "getui-push", *words, cwd=tmp_path) == expected
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_zsh_and_fish_scripts_complete_files_for_input(shell):
+    """zsh and fish scripts name their shell's file completion for the path arguments."""
+    result = run_cli("completion", shell)
+    assert result.code == 0, result.err
+    assert ("_files" if shell == "zsh" else "__fish_complete_path") in result.out
 
 
 @pytest.mark.parametrize("shell", ["zsh", "fish", "tcsh"])

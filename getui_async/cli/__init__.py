@@ -64,7 +64,11 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Entry point of ``getui-push`` and ``python -m getui_async``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(mock_flags=bool(MOCK_COMMANDS & set(argv))).parse_args(argv)
+    parser = build_parser(mock_flags=bool(MOCK_COMMANDS & set(argv)))
+    if not argv:  # no mistake to point at: what the commands are
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    args = parser.parse_args(argv)
     if args.command == "mock-server":
         return commands.mock_server(args)
     if args.command == "completion":

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -56,8 +57,6 @@ PROGRESS_EVERY_S: Final = 0.25
 #: The campaign id becomes iOS's ``apns-collapse-id``, so Getui's limit for that field bounds it.
 COLLAPSE_ID_MAX: Final = LIMITS["push_channel.ios.apns-collapse-id"]
 
-log = logging.getLogger(__name__)
-
 
 def resolve_template(args: argparse.Namespace, config: Mapping[str, Any]) -> MessageTemplate:
     """``--message FILE.json``, or a notification from ``--title/--body/--click-type/...``.
@@ -77,6 +76,12 @@ def resolve_template(args: argparse.Namespace, config: Mapping[str, Any]) -> Mes
         except _json.JSONDecodeError as exc:
             raise UsageError(f"{message}: not valid JSON: {exc}") from None
         return MessageTemplate.from_dict(data, source=message)
+    for one, other in (("title", "body"), ("body", "title")):
+        if simple[one] is not None and simple[other] is None:
+            raise UsageError(
+                f"--{one} needs --{other} too (a notification has both); or give neither, to take "
+                "both from the input's title and body columns"
+            )
     click = simple["click_type"] or "startapp"
     needs = CLICK_FIELD[ClickType(click)]
     if needs in ("url", "intent") and simple[needs] is None:
@@ -100,9 +105,10 @@ def _prepare_send(
     template: MessageTemplate,
     options: CampaignSettings,
 ) -> tuple[MessageTemplate, CampaignSettings, list[VendorWarning]]:
-    """The vendor class, ``--test`` and group_name applied; the campaign id fixed; warnings printed.
+    """The vendor class, ``--test`` and group_name applied; the campaign id fixed; the warnings returned.
 
-    The warnings are returned too, for the summary (``--summary-json`` lists them under ``warnings``).
+    The runner prints them once sending begins (never before an error), and the summary lists them
+    (``--summary-json``: ``warnings``).
     """
     vendor_class, category, xm_channel_id = resolve_vendor(args, config, environ)
     template, campaign = prepare_campaign(
@@ -121,8 +127,6 @@ def _prepare_send(
             "because the campaign id is also the iOS apns-collapse-id"
         )
     warnings = vendor_warnings(template, vendor_class, xm_channel_id=xm_channel_id)
-    for warning in warnings:
-        log.warning("[%s] %s", warning["code"], warning["message"])
     return template, replace(options, campaign_id=campaign), warnings
 
 
@@ -152,6 +156,13 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
             "replace the real outcomes in the results file"
         )
     out = _results_path(args.out)
+    try:  # the same file, through links too; said as what would happen (--resume cannot help)
+        refuse_reads({"--out": out}, _input_reads(args.input))
+    except UsageError:
+        raise UsageError(
+            f"--out {out}: is INPUT; the results would overwrite the input: give another path "
+            "(nothing was written)"
+        ) from None
     reads = _input_reads(args.input) | results_reads(out)
     if options.pace.ledger is not None:
         reads["--ledger"] = Path(options.pace.ledger)
@@ -295,10 +306,46 @@ def run(coro: Coroutine[Any, Any, int]) -> int:
     return result
 
 
+class HeldNotices(logging.Filter):
+    """Notices about the input (the GB18030 guess) held back until sending begins, so that a mistake's
+    error is printed alone; dropped if it never begins."""
+
+    def __init__(self, logger: str) -> None:
+        super().__init__()
+        self._logger = logger
+        self._held: dict[int, logging.LogRecord] = {}  # one record passes every handler's filter
+        self._holding = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._holding and record.levelno < logging.ERROR and record.name.startswith(self._logger):
+            self._held[id(record)] = record
+            return False
+        return True
+
+    def release(self) -> None:
+        """Print what was held (through the handlers, as if logged now) and hold nothing more."""
+        self._holding = False
+        for record in self._held.values():
+            logging.getLogger(record.name).handle(record)
+        self._held.clear()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[HeldNotices]:
+        handlers = list(logging.getLogger().handlers)
+        for handler in handlers:
+            handler.addFilter(self)
+        try:
+            yield self
+        finally:
+            for handler in handlers:
+                handler.removeFilter(self)
+
+
 async def send_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``getui-push send``: the exit status of the run (0, 1 or 3); usage errors are raised."""
-    job = send_job(args, environ)
-    _, code = await run_send(job)
+    with HeldNotices("getui_async.sources").installed() as held:
+        job = replace(send_job(args, environ), on_started=held.release)
+        _, code = await run_send(job)
     return code
 
 
@@ -337,8 +384,6 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     input_format = _input_format(args, config)
     settings = resolve_settings(args, config, environ) if has_credentials(config, environ) else None
     refuse_reads({"--dead-cids": args.dead_cids}, _input_reads(args.input))
-    if settings is None:
-        print(f"{PROG}: no credentials: counting the input only (no dead cids, no quota)", file=sys.stderr)
     report = await check_input(
         args.input,
         settings=settings,
@@ -354,5 +399,7 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
+    if settings is None:  # said after the input proved readable: an input error is printed alone
+        print(f"{PROG}: no credentials: counted the input only (no dead cids, no quota)", file=sys.stderr)
     print(_json.dumps(report.to_dict()).decode() if args.json else report.to_text())
     return EXIT_OK

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import typing
-from typing import Final
+from collections.abc import Sequence
+from typing import Any, Final
 
+import shtab
+
+from getui_async._suggest import closest
 from getui_async._version import __version__
 from getui_async.config import (
     DEFAULT_CONCURRENCY,
@@ -24,6 +28,7 @@ from getui_async.config.layers import CLICK_TYPES, CONFIG_NAME, LOG_LEVELS, MODE
 from getui_async.report import command as report_command
 from getui_async.runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG
 from getui_async.sources import DELIMITER_CHOICES, ENCODINGS, FORMATS
+from getui_async.sources.options import DELIMITERS
 
 __all__ = ["COMPLETION_SHELLS", "MOCK_COMMANDS", "build_parser", "completion_script"]
 
@@ -53,13 +58,59 @@ def _list_chunk(text: str) -> int:
     return value
 
 
+def _delimiter(text: str) -> str:
+    """A ``--delimiter`` name (``comma``) or the character itself (``,``)."""
+    if text == "auto" or text in DELIMITERS:
+        return text
+    close = closest(text, DELIMITER_CHOICES)
+    hint = f"did you mean {close}?" if close else f"choose from {', '.join(DELIMITER_CHOICES)}"
+    raise argparse.ArgumentTypeError(f"unknown delimiter {text!r}; {hint}")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its "argument --rate: ..." errors said as "--rate: ..." (the flag first)."""
+    """argparse for people: no abbreviations (``--dry`` is not ``--dry-run``), one error line without
+    the usage block before it, errors said flag first ("--rate: ...") and a "did you mean" for an
+    unknown flag, command or choice."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        #: The parser of each command (set on the top-level parser by :func:`build_parser`).
+        self.command_parsers: dict[str, _Parser] = {}
 
     def error(self, message: str) -> typing.NoReturn:
-        if message.startswith("argument "):
-            message = message[len("argument ") :]
-        super().error(message)
+        for prefix in ("argument ", "COMMAND: "):
+            message = message.removeprefix(prefix)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """Parsed ``args``; a word no parser takes is an error of the command it was given to."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            owner = self.command_parsers.get(getattr(parsed, "command", None) or "", self)
+            owner.error(owner.unknown(extras[0]))
+        return parsed
+
+    def unknown(self, word: str) -> str:
+        """What is wrong with ``word``, a flag or argument this parser has no place for."""
+        if not word.startswith("-") or word == "-":
+            return f"unexpected argument {word!r} (see {self.prog} --help)"
+        flag = word.split("=", 1)[0]
+        close = closest(flag, [option for action in self._actions for option in action.option_strings])
+        hint = f"did you mean {close}?" if close else f"see {self.prog} --help"
+        return f"unknown flag {flag}; {hint}"
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """A value outside ``choices``: the closest choice, else the list (a command is a choice too)."""
+        if action.choices is None or value in action.choices:
+            return
+        choices = [str(choice) for choice in action.choices]
+        close = closest(str(value), choices)
+        hint = f"did you mean {close}?" if close else f"choose from {', '.join(choices)}"
+        what = "command" if action.dest == "command" else "choice"
+        raise argparse.ArgumentError(action, f"unknown {what} {value!r}; {hint}")
 
 
 SEND_EPILOG: Final = f"""\
@@ -84,8 +135,9 @@ examples (after a stop, run the same command again with --resume):
 """
 
 
-def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
-    """The whole command line. ``mock_flags`` adds mock-server's flags (it imports the mock server)."""
+def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parser:
+    """The whole command line. ``mock_flags`` adds mock-server's flags (it imports the mock server);
+    ``full_help`` shows every flag of ``send`` in its ``--help`` (else :data:`SEND_SHORT_HELP`'s)."""
     parser = _Parser(
         prog=PROG,
         description="Push Getui (个推) campaigns fast, exactly once, resumably.",
@@ -105,6 +157,9 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     )
     send.add_argument(
         "input", metavar="INPUT", help=".csv, .tsv, .jsonl or .ndjson (optionally .gz), .xlsx, or - for stdin"
+    )
+    send.add_argument(
+        "--help-all", action=_HelpAll, help="show every flag, the environment and exit statuses"
     )
     send.add_argument(
         "--out", required=True, metavar="RESULTS", help="results file (JSONL, one line per record)"
@@ -187,9 +242,10 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-progress", action="store_true", help="no progress line")
 
-    report_command.add_arguments(
-        commands.add_parser("report", help="final outcome per record of a results file; dead cids, funnel")
+    report = commands.add_parser(
+        "report", help="final outcome per record of a results file; dead cids, funnel"
     )
+    report_command.add_arguments(report)
     check = commands.add_parser(
         "check",
         help="pre-flight: audience, dead cids, quota and warnings; sends nothing",
@@ -231,6 +287,13 @@ def build_parser(*, mock_flags: bool = False) -> argparse.ArgumentParser:
     completion.add_argument(
         "shell", metavar="SHELL", choices=COMPLETION_SHELLS, help=", ".join(COMPLETION_SHELLS)
     )
+    parser.command_parsers = {
+        "send": send, "demo": demo, "report": report, "check": check, "mock-server": mock,
+        "completion": completion,
+    }  # fmt: skip
+    _mark_paths(parser.command_parsers)
+    if not full_help:
+        _shorten_send_help(send)
     return parser
 
 
@@ -247,15 +310,90 @@ def completion_script(shell: str) -> str:
     return str(shtab.complete(build_parser(mock_flags=True), shell=shell))
 
 
+#: Flags of ``send`` whose values are files (shtab completes file names there); DIRECTORY: directories.
+PATH_FLAGS: Final[dict[str, frozenset[str]]] = {
+    "send": frozenset({"input", "out", "message", "exclude", "ledger", "config", "summary_json"}),
+    "check": frozenset({"input", "dead_cids", "message", "config"}),
+    "report": frozenset({"results", "dead_cids", "retryable", "input", "html", "config"}),
+}
+DIRECTORY_FLAGS: Final[dict[str, frozenset[str]]] = {"demo": frozenset({"dir"})}
+
+
+def _mark_paths(parsers: dict[str, _Parser]) -> None:
+    """Tell shtab which arguments are paths, so every shell's completion offers file names there."""
+    for marks, kind in ((PATH_FLAGS, shtab.FILE), (DIRECTORY_FLAGS, shtab.DIRECTORY)):
+        for name, dests in marks.items():
+            for action in parsers[name]._actions:
+                if action.dest in dests:
+                    action.complete = kind  # type: ignore[attr-defined]
+
+
+#: The flags ``send --help`` shows, each with its help said in one line (None: as in ``--help-all``).
+SEND_SHORT_HELP: Final[dict[str, str | None]] = {
+    "help": None,
+    "help_all": "every flag (pacing, vendors, input encodings, output), environment, config",
+    "input": ".csv, .tsv, .jsonl (optionally .gz), .xlsx, or - for stdin",
+    "out": None,
+    "title": "notification title; may hold {field} placeholders",
+    "body": "notification body; may hold {field} placeholders",
+    "message": None,
+    "mode": None,
+    "rate": "requests per second (default: unlimited, adaptive)",
+    "resume": None,
+    "retry_failed": "with --resume: send again what an earlier run left retryable",
+    "dry_run": None,
+    "window": "start requests only inside this daily window (21:00-09:00)",
+    "exclude": "never send to the recipients in FILE (ids, or results' dead cids)",
+    "config": "settings file (default ./getui-push.toml)",
+    "quiet": None,
+}
+
+SEND_SHORT_EPILOG: Final = f"""\
+exit statuses: {EXIT_OK} done; {EXIT_SOME_FAILED} some records failed or were rejected;
+  {EXIT_USAGE} nothing sent (bad flag, settings or input);
+  {EXIT_STOPPED} stopped (Ctrl-C, quota): run the same command again with --resume
+
+example:
+  {PROG} send users.csv --out results.jsonl \\
+    --title 'Hi {{name}}' --body 'Your {{city}} coupon'
+"""
+SEND_SHORT_USAGE: Final = f"""{PROG} send INPUT --out RESULTS [flags]
+         (--title TEXT --body TEXT | --message FILE.json)"""
+
+
+class _HelpAll(argparse.Action):
+    """``send --help-all``: the help of every flag, from a parser built with ``full_help``."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        build_parser(full_help=True).command_parsers["send"].print_help()
+        parser.exit()
+
+
+def _shorten_send_help(send: argparse.ArgumentParser) -> None:
+    """Hide the flags a first send does not need from ``send --help`` (they still parse)."""
+    for action in send._actions:
+        if action.dest not in SEND_SHORT_HELP:
+            action.help = argparse.SUPPRESS
+        else:
+            action.help = SEND_SHORT_HELP[action.dest] or action.help
+    send.epilog = SEND_SHORT_EPILOG
+    send.usage = SEND_SHORT_USAGE
+    send.description = "Push one message (with {field} placeholders) to every record of INPUT."
+
+
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """How to read INPUT: the same flags for ``send`` and ``check`` (see :func:`_source_options`)."""
     src = parser.add_argument_group("reading the input")
     src.add_argument("--encoding", choices=ENCODINGS, default="auto", help="text encoding (default auto)")
     src.add_argument(
         "--delimiter",
-        choices=DELIMITER_CHOICES,
+        type=_delimiter,
         default="auto",
-        help="CSV separator (default: auto)",
+        metavar="{" + ",".join(DELIMITER_CHOICES) + "}",
+        help="CSV separator (default: auto; the character itself is accepted too)",
     )
     src.add_argument("--cid-column", metavar="NAME", help="header of the cid column (default cid/clientid)")
     src.add_argument("--alias-column", metavar="NAME", help="header of the alias column (default alias)")

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from getui_async._suggest import closest
 from getui_async.errors import ConfigError
 from getui_async.messages import ClickType
 from getui_async.messages.vendors import VendorClass
@@ -123,9 +124,7 @@ def load_config(path: str | None) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(data) - CONFIG_KEYS)
     if unknown:
-        raise ConfigError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}"
-        )
+        raise ConfigError(f"{path}: {_unknown_key(unknown[0])}")
     for key, value in data.items():
         problem = _config_value_problem(CONFIG_SCHEMA[key], value)
         if problem:
@@ -133,6 +132,13 @@ def load_config(path: str | None) -> dict[str, Any]:
     if {"app_key", "master_secret"} & set(data) and file.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
         log.warning("%s holds secrets but is readable by other users (chmod 600 it)", path)
     return data
+
+
+def _unknown_key(key: str) -> str:
+    """An unknown key with its closest known one (a list of every key hides the answer), else the list."""
+    close = closest(key, sorted(CONFIG_KEYS))
+    hint = f"did you mean {close}?" if close else f"known: {', '.join(sorted(CONFIG_KEYS))}"
+    return f"unknown setting {key!r}; {hint}"
 
 
 def _a(word: str) -> str:

@@ -6,7 +6,6 @@ calls; everything else is decided at compile time.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -14,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from getui_async import _json
+from getui_async._suggest import closest
 from getui_async.errors import MessageError
 
 from .builders import AndroidChannel, IosChannel, Message, Notification, PushChannel
@@ -360,8 +360,7 @@ def check_placeholders(
     if not unknown:
         return
     name = unknown[0]
-    folded = {column.casefold(): column for column in known}
-    close = folded.get(name.casefold()) or next(iter(difflib.get_close_matches(name, known, n=1)), None)
+    close = closest(name, known)
     listed = ", ".join(known) if known else "none"
     hint = f"; did you mean {{{close}}}?" if close else ""
     raise MessageError(name, f"placeholder {{{name}}} is not a column of the input (columns: {listed}){hint}")

@@ -14,9 +14,12 @@ Encoding: TypeAlias = Literal["auto", "utf-8", "gb18030", "utf-16"]
 
 FORMATS: Final[tuple[str, ...]] = get_args(Format)
 ENCODINGS: Final[tuple[str, ...]] = get_args(Encoding)
-#: Delimiter names a person types (``tab``) and the character each means; ``auto`` reads the header.
-DELIMITERS: Final[dict[str, str]] = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "|": "|"}
-DELIMITER_CHOICES: Final = ("auto", ",", ";", "tab", "|")
+#: Delimiter names a person types (``tab``, ``comma``, or the character) and the character each means;
+#: ``auto`` reads the header. The choices are the names: a help line of bare punctuation is unreadable.
+DELIMITERS: Final[dict[str, str]] = {
+    "comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", ",": ",", ";": ";", "\t": "\t", "|": "|"
+}  # fmt: skip
+DELIMITER_CHOICES: Final = ("auto", "comma", "semicolon", "tab", "pipe")
 
 
 @dataclass(frozen=True, slots=True)
