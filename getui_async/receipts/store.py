@@ -24,6 +24,7 @@ from getui_async.errors import ConfigError, GetuiError
 from .protocol import FUNNEL, Receipt, Stage, classify
 
 __all__ = [
+    "ActionRow",
     "ReceiptStore",
     "RecipientReceipts",
     "StoreError",
