@@ -11,9 +11,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from getui_async import _json
 from getui_async.config import Credentials
@@ -28,6 +28,9 @@ from .store import StoreError, StoreSpec, open_store, parse_store
 __all__ = ["add_receipts_parser", "parse_listen", "run"]
 
 CredentialsLoader = Callable[[], Credentials]
+#: Runs the command's coroutine to its exit status: ``asyncio.run``, or the CLI's own runner (uvloop
+#: and its garbage-collector settings) when the CLI wires the command in.
+LoopRunner = Callable[[Coroutine[Any, Any, int]], int]
 
 
 def add_receipts_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,7 +79,13 @@ def _fail(message: str, stderr: IO[str]) -> int:
     return EXIT_USAGE
 
 
-def run(args: argparse.Namespace, credentials: CredentialsLoader, *, stdout: IO[str] | None = None) -> int:
+def run(
+    args: argparse.Namespace,
+    credentials: CredentialsLoader,
+    *,
+    stdout: IO[str] | None = None,
+    run_loop: LoopRunner = asyncio.run,
+) -> int:
     """Run ``receipts serve`` or ``receipts import``; 2 when a flag, file, store or credential is bad."""
     stdout = stdout or sys.stdout
     try:
@@ -88,14 +97,14 @@ def run(args: argparse.Namespace, credentials: CredentialsLoader, *, stdout: IO[
             host, port = parse_listen(args.listen)
             spec = parse_store(args.store)
             verifier = _verifier(credentials())
-            return asyncio.run(_serve(args, verifier, spec, host, port))
+            return run_loop(_serve(args, verifier, spec, host, port))
         paths = [Path(name) for name in args.files]
         for path in paths:
             if not path.is_file():
                 raise ConfigError(f"{path}: no such file")
         spec = parse_store(args.store)
         verifier = _verifier(credentials())
-        return asyncio.run(_import(args, verifier, spec, paths, stdout))
+        return run_loop(_import(args, verifier, spec, paths, stdout))
     except (ConfigError, StoreError) as exc:
         return _fail(str(exc), sys.stderr)
     except OSError as exc:
