@@ -125,3 +125,18 @@ def test_check_lines_counts_and_skips_blank_lines(verifier: Verifier) -> None:
 def test_the_secret_is_not_in_the_verifier_repr(verifier: Verifier) -> None:
     """repr shows the app id, never the master secret."""
     assert MASTER_SECRET not in repr(verifier)
+
+
+def test_docs_table_lists_every_known_actionid() -> None:
+    """docs/receipts.md's actionId table names every actionId of the code's table, with its reason."""
+    from pathlib import Path
+
+    from getui_async.receipts.protocol import ACTIONS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "receipts.md").read_text(encoding="utf-8")
+    for action in ACTIONS.values():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| {action.action_id} |")), None)
+        assert row is not None, action
+        assert str(action.stage) in row
+        if action.reason:
+            assert f"`{action.reason}`" in row

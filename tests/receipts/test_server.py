@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -142,3 +143,15 @@ async def test_answer_comes_after_the_commit(start: Serve, tmp_path: Path) -> No
         await reader.close()
     finally:
         await store.close()
+
+
+async def test_count_line_is_logged_each_interval(
+    start: Serve, sqlite_store: ReceiptStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every log interval one line says received, stored, duplicate and refused by reason."""
+    caplog.set_level(logging.INFO, logger="getui_async.receipts")
+    _, url = await start(sqlite_store, log_interval_s=0.05)
+    await post(url, body(receipt("c1"), receipt("c1"), receipt("c2", signed="bad")))
+    await asyncio.sleep(0.2)
+    lines = [r.getMessage() for r in caplog.records if r.name == "getui_async.receipts.server"]
+    assert "receipts: received=3 stored=1 duplicate=1 refused=1 (bad_sign=1)" in lines
