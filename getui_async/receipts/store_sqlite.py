@@ -34,6 +34,15 @@ _KIND: Final = "getui_async receipts"
 #: A group commit stops taking waiting batches at this many rows (bounds one transaction's time).
 MAX_GROUP_ROWS: Final = 50_000
 _BUSY_TIMEOUT_S: Final = 30.0
+#: Receipts arrive in random cid order, so each commit dirties index pages all over the file. A 64 MiB
+#: page cache keeps the index in memory, and checkpointing every 20,000 WAL pages (not SQLite's 1,000)
+#: copies a page dirtied by many commits once: measured 98 -> 63 µs a row (random 32-hex cids, groups of
+#: 1,600). The WAL file is truncated back to 64 MiB after a checkpoint.
+_TUNING: Final = (
+    "PRAGMA cache_size=-65536",
+    "PRAGMA wal_autocheckpoint=20000",
+    "PRAGMA journal_size_limit=67108864",
+)
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS receipt_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,6 +81,8 @@ def _connect(path: str) -> sqlite3.Connection:
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot use WAL mode (journal_mode={mode})")
         conn.execute("PRAGMA synchronous=FULL")
+        for pragma in _TUNING:
+            conn.execute(pragma)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "receipt_meta" not in tables:
             raise StoreError(f"{path}: not a receipt store (a ledger or another database?)")
