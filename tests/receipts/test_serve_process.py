@@ -128,3 +128,39 @@ async def test_postgres_store_through_the_server(receiver: StartReceiver, postgr
         assert await store.by_action() == {10000: 1000}
     finally:
         await store.close()
+
+
+async def test_sigterm_under_load_answers_only_what_it_stored(
+    receiver: StartReceiver, tmp_path: Path
+) -> None:
+    """SIGTERM mid-burst: exit 0; every request got 200 or no answer, and every 200 is in the store."""
+    store_path = str(tmp_path / "r.db")
+    served = receiver(store_path)
+    statuses: dict[int, int | None] = {}
+
+    async with aiohttp.ClientSession() as session:
+
+        async def sender(worker: int) -> None:
+            for n in range(40):  # bounded
+                batch = worker * 1000 + n
+                data = body(*(receipt(f"c{batch}-{i}", taskid=f"t{batch}") for i in range(200)))
+                try:
+                    async with session.post(served.url, data=data) as reply:
+                        await reply.read()
+                        statuses[batch] = reply.status
+                except aiohttp.ClientError:
+                    statuses[batch] = None
+                    return
+                if len(statuses) == 30:
+                    served.proc.send_signal(signal.SIGTERM)
+
+        await asyncio.gather(*(sender(w) for w in range(4)))
+    assert served.proc.wait(timeout=30) == 0
+    assert set(statuses.values()) <= {200, None}
+    answered = {f"t{b}" for b, s in statuses.items() if s == 200}
+    store = await open_store(store_path)
+    try:
+        assert answered <= {row[0] for row in await store.action_rows()}
+    finally:
+        await store.close()
+    assert "stopped;" in served.stderr()
