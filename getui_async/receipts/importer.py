@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
-from .protocol import Tally, Verifier
+from .protocol import Verifier
 from .store import ReceiptStore
+from .tally import Tally
 
 __all__ = ["BATCH_LINES", "import_files", "import_lines"]
 
@@ -51,7 +52,7 @@ async def import_lines(
     """Check and store ``lines``; returns the counts (added to ``tally`` when one is given)."""
     tally = tally if tally is not None else Tally()
     for batch in _batches(lines, tally, batch_lines):
-        receipts = verifier.check_lines(batch, tally)
+        receipts = tally.check(verifier, batch)
         stored = await store.add(receipts)
         tally.stored += stored
         tally.duplicate += len(receipts) - stored

@@ -15,8 +15,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, TypeVar
 
 from getui_async import _json
@@ -30,7 +29,6 @@ __all__ = [
     "Receipt",
     "Refusal",
     "Stage",
-    "Tally",
     "Verifier",
     "classify",
 ]
@@ -160,46 +158,6 @@ class Receipt(NamedTuple):
         return (self.taskid, self.cid, self.action_id, self.msgid)
 
 
-@dataclass
-class Tally:
-    """Counts of lines taken: the one-line log of the server and the summary of an import."""
-
-    received: int = 0
-    stored: int = 0
-    duplicate: int = 0
-    skipped: int = 0  # not a JSON object at all (an import's log noise): neither refused nor stored
-    refused: Counter[Refusal] = field(default_factory=Counter)
-    store_failures: int = 0
-
-    @property
-    def refused_total(self) -> int:
-        return sum(self.refused.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "received": self.received,
-            "stored": self.stored,
-            "duplicate": self.duplicate,
-            "skipped": self.skipped,
-            "refused": self.refused_total,
-            "refused_by_reason": {str(k): v for k, v in sorted(self.refused.items())},
-            "store_failures": self.store_failures,
-        }
-
-    def line(self) -> str:
-        """``received=… stored=… duplicate=… refused=… (bad_sign=…)``: one log line."""
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.refused.items()))
-        text = (
-            f"received={self.received} stored={self.stored} duplicate={self.duplicate} "
-            f"refused={self.refused_total}" + (f" ({reasons})" if reasons else "")
-        )
-        if self.skipped:
-            text += f" skipped={self.skipped}"
-        if self.store_failures:
-            text += f" store_failures={self.store_failures}"
-        return text
-
-
 _Default = TypeVar("_Default", int, None)
 
 
@@ -287,18 +245,3 @@ class Verifier:
         alias = get("alias")
         alias = alias if alias is None or type(alias) is str else _text(alias)
         return Receipt(appid, cid, taskid, msgid, action_id, code, recvtime, alias, line.decode())
-
-    def check_lines(self, lines: list[bytes], tally: Tally) -> list[Receipt]:
-        """The good receipts among ``lines`` (blank ones ignored); refusals are counted in ``tally``."""
-        good: list[Receipt] = []
-        for raw in lines:
-            line = raw.strip()
-            if not line:
-                continue
-            tally.received += 1
-            result = self.check(line)
-            if isinstance(result, Refusal):
-                tally.refused[result] += 1
-            else:
-                good.append(result)
-        return good

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from getui_async import _json
 
-from .protocol import Tally, Verifier
+from .protocol import Verifier
 from .store import ReceiptStore
+from .tally import Tally
 
 __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "LOG_INTERVAL_S", "ReceiptServer", "serve"]
 
@@ -77,7 +78,7 @@ class ReceiptServer:
             logger.warning("receipts: a request over %d bytes was refused (413)", self._max_request_bytes)
             raise
         tally = Tally()
-        receipts = self._verifier.check_lines(body.split(b"\n"), tally)
+        receipts = tally.check(self._verifier, body.split(b"\n"))
         try:
             stored = await self._store.add(receipts)
         except Exception as exc:  # no answer at all, whatever failed: Getui retries

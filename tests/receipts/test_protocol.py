@@ -11,10 +11,10 @@ from getui_async.receipts.protocol import (
     Receipt,
     Refusal,
     Stage,
-    Tally,
     Verifier,
     classify,
 )
+from getui_async.receipts.tally import Tally
 from tests.receipts.conftest import APP_ID, MASTER_SECRET, receipt, sign
 
 
@@ -116,7 +116,7 @@ def test_check_lines_counts_and_skips_blank_lines(verifier: Verifier) -> None:
     """Good lines come back, refused ones are counted by reason, blank lines are not lines."""
     tally = Tally()
     lines = [_json.dumps(receipt()), b"", b"  ", _json.dumps(receipt(signed="bad")), b"x"]
-    good = verifier.check_lines(lines, tally)
+    good = tally.check(verifier, lines)
     assert len(good) == 1
     assert tally.received == 3
     assert dict(tally.refused) == {Refusal.BAD_SIGN: 1, Refusal.BAD_JSON: 1}
