@@ -25,6 +25,7 @@ from getui_async.config import (
     MAX_LIST_CHUNK,
 )
 from getui_async.config.layers import CLICK_TYPES, CONFIG_NAME, LOG_LEVELS, MODES, VENDOR_CLASSES
+from getui_async.receipts import command as receipts_command
 from getui_async.report import command as report_command
 from getui_async.runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG
 from getui_async.sources import DELIMITER_CHOICES, ENCODINGS, FORMATS
@@ -268,6 +269,9 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
         "--config", metavar="FILE.toml", help="settings file (flags and environment override it)"
     )
 
+    receipts_command.add_receipts_parser(commands)
+    receipts = commands.choices["receipts"]
+
     mock = commands.add_parser(
         "mock-server",
         help="serve the bundled mock Getui API until stopped; prints the credentials it accepts",
@@ -289,7 +293,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     )
     parser.command_parsers = {
         "send": send, "demo": demo, "report": report, "check": check, "mock-server": mock,
-        "completion": completion,
+        "completion": completion, "receipts": receipts,
     }  # fmt: skip
     _mark_paths(parser.command_parsers)
     if not full_help:

@@ -33,7 +33,7 @@ CredentialsLoader = Callable[[], Credentials]
 LoopRunner = Callable[[Coroutine[Any, Any, int]], int]
 
 
-def add_receipts_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_receipts_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``receipts serve`` and ``receipts import`` to a parser's subcommands."""
     receipts = subparsers.add_parser(
         "receipts", help="take Getui's receipt callbacks (arrived, shown, clicked, vendor failures)"
