@@ -67,6 +67,7 @@ from .results import (
     stored_encoding,
     write_meta,
 )
+from .results.sidecar import stored_stream, stream_input
 from .retry import call_with_retry
 from .schedule import Schedule
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
@@ -404,14 +405,10 @@ class Campaign:
         )
         digest: InputDigest | None = None
         if streamed:
-            stored = read_meta(out) if (out is not None and self._resume) else None
-            stored_input = stored.get("input") if stored else None
-            expect, exact = None, False
-            if isinstance(stored_input, dict):
-                size, sha = stored_input.get("stream_bytes"), stored_input.get("stream_sha256")
-                if type(size) is int and isinstance(sha, str):
-                    expect, exact = (size, sha), stored_input.get("stream_complete") is True
-            digest = InputDigest(source, expect, exact=exact)  # marks the position before any read
+            proof = stored_stream(read_meta(out) if (out is not None and self._resume) else None)
+            expect = (proof.total, proof.sha256) if proof.sha256 is not None else None
+            # marks the position before any read
+            digest = InputDigest(source, expect, exact=proof.complete and expect is not None)
         if not self._options.dry_run:
             # Exclusion lists and the ledger (repaired on --resume): read before anything is written.
             self._pacing = await Pacing.open(
@@ -544,15 +541,9 @@ class Campaign:
         if digest.matches is False:
             self._input_changed(meta)
             return
-        stored = read_meta(out)
-        stored_input = stored.get("input") if stored else None
-        previous = stored_input.get("stream_bytes", 0) if isinstance(stored_input, dict) else 0
-        if digest.total < (previous if type(previous) is int else 0):
+        if digest.total < stored_stream(read_meta(out)).total:
             return  # this run read less than the earlier one: keep the longer proof
-        record = dict(meta.input)
-        record.update(stream_bytes=digest.total, stream_sha256=digest.hexdigest(), stream_complete=complete)
-        if complete:
-            record["sha256"] = digest.hexdigest()
+        record = stream_input(meta, total=digest.total, sha256=digest.hexdigest(), complete=complete)
         try:
             write_meta(out, replace(meta, input=record))
         except ResultsWriteError as exc:

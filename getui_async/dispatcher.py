@@ -287,17 +287,17 @@ class Dispatcher:
         if self._pacing is not None:
             self._pacing.delivered(status.value, job.kind, job.target)
         self._results.add(
-            job.line,
-            job.record,
-            job.kind,
-            job.target,
-            job.request_id,
-            status,
-            code,
-            msg,
-            taskid,
-            attempts,
-            extra,
+            line=job.line,
+            record=job.record,
+            kind=job.kind,
+            target=job.target,
+            request_id=job.request_id,
+            status=status,
+            code=code,
+            msg=msg,
+            taskid=taskid,
+            attempts=attempts,
+            extra=extra,
         )
 
     def _failed(self, job: Job, exc: ApiError, attempts: int) -> None:

@@ -456,24 +456,33 @@ class Intake:
     ) -> None:
         msg = f"field '{field_name}': {reason}" if field_name else reason
         self._results.add(
-            line,
-            record,
-            kind or "cid",
-            target,
-            None,
-            Status.REJECTED,
-            None,
-            msg,
-            None,
-            0,
-            {"field": field_name},
+            line=line,
+            record=record,
+            kind=kind or "cid",
+            target=target,
+            request_id=None,
+            status=Status.REJECTED,
+            code=None,
+            msg=msg,
+            taskid=None,
+            attempts=0,
+            extra={"field": field_name},
         )
 
     def _decided(self, job: Job, duplicate: bool, ready: list[Plan[Job]]) -> None:
         if duplicate or self._dry_run:
             status, msg = (Status.DUPLICATE, _DUPLICATE_MSG) if duplicate else (Status.VALIDATED, "")
             self._results.add(
-                job.line, job.record, job.kind, job.target, job.request_id, status, None, msg, None, 0
+                line=job.line,
+                record=job.record,
+                kind=job.kind,
+                target=job.target,
+                request_id=job.request_id,
+                status=status,
+                code=None,
+                msg=msg,
+                taskid=None,
+                attempts=0,
             )
         else:
             endpoint = self._planner.endpoint_for(job.message.shared, job.kind)

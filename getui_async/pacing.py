@@ -30,7 +30,8 @@ from .exclusions import ExclusionSet
 from .intake import Job, off_loop
 from .ledger import DELIVERED_STATUSES, FrequencyCap, Key, Ledger, SqliteLedger, repair_from_results
 from .planner import Plan
-from .results import ResultsLog, Status, meta_path
+from .results import ResultsLog, Status
+from .results.sidecar import has_meta
 from .schedule import Schedule
 from .throttle import DeadlinePassed, OutsideWindow, PaceStop, WindowGate
 
@@ -110,7 +111,7 @@ class Pacing:
             if settings.ledger is not None:
                 ledger = await off_loop(lambda: SqliteLedger(settings.ledger or ""))
             self = cls(settings, campaign_id, exclusions=exclusions, ledger=ledger)
-            if ledger is not None and resume and out is not None and meta_path(out).exists():
+            if ledger is not None and resume and out is not None and has_meta(out):
                 opened = ledger
                 tz = self.schedule.tz
                 # The campaign named in the results' sidecar: the one that made those deliveries.
@@ -239,4 +240,15 @@ class Pacing:
 
 
 def _decided(results: ResultsLog, job: Job, status: Status, msg: str) -> None:
-    results.add(job.line, job.record, job.kind, job.target, job.request_id, status, None, msg, None, 0)
+    results.add(
+        line=job.line,
+        record=job.record,
+        kind=job.kind,
+        target=job.target,
+        request_id=job.request_id,
+        status=status,
+        code=None,
+        msg=msg,
+        taskid=None,
+        attempts=0,
+    )

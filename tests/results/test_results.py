@@ -179,7 +179,7 @@ def test_a_failed_write_keeps_what_the_os_did_not_take(
     out = tmp_path / "r.jsonl"
     writer = ResultsWriter.open(out, META, resume=False)
     fake = ShortThenFull(os.write, 100)
-    monkeypatch.setattr("getui_async.results.os.write", fake)
+    monkeypatch.setattr("getui_async.results.writer.os.write", fake)
     for r in range(1, 11):
         writer.hold(line(r))
     with pytest.raises(ResultsWriteError, match=r"r\.jsonl: No space left on device"):
@@ -198,7 +198,7 @@ def test_giving_up_cuts_the_half_line(tmp_path: Path, monkeypatch: pytest.Monkey
     writer = ResultsWriter.open(out, META, resume=False)
     writer.write(line(1))
     writer.flush()
-    monkeypatch.setattr("getui_async.results.os.write", ShortThenFull(os.write, 10))
+    monkeypatch.setattr("getui_async.results.writer.os.write", ShortThenFull(os.write, 10))
     writer.hold(line(2))
     with pytest.raises(ResultsWriteError):
         writer.close()
