@@ -26,7 +26,7 @@ from .engine import Campaign, Summary
 from .errors import MessageError, ResultsFileError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
 from .progress import ProgressBar, format_summary, summary_line
-from .results import CLI_WORDS, load_resume_state
+from .results import CLI_WORDS, ResultsReader, load_resume_state
 from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
 
 __all__ = [
@@ -86,10 +86,7 @@ def count_records(path: str, fmt: str | None) -> int | None:
 
 def count_result_lines(out: Path) -> int:
     """Lines an earlier run left in a results file (one per finished record); 0 when there is none."""
-    try:
-        return _count_lines(out)
-    except FileNotFoundError:
-        return 0
+    return ResultsReader(out).count_lines()
 
 
 def count_kept_records(out: Path) -> int:

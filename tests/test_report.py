@@ -20,6 +20,7 @@ from getui_async.report import Group, classify, read_outcomes
 from getui_async.report import outcomes as outcomes_module
 from getui_async.report.fetch import fetch_funnel
 from getui_async.results import meta_path
+from getui_async.results import reader as reader_module
 from tests.cli_harness import ThreadedMock, read_results, run_cli, write_recipients
 
 SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
@@ -200,12 +201,12 @@ def test_backward_reading_matches_a_dict_of_every_record_at_any_block_size(tmp_p
     ]
     path = write_lines(tmp_path_factory.mktemp("r") / "r.jsonl", lines)
     expected = last_wins(lines)
-    original = outcomes_module._BLOCK
-    outcomes_module._BLOCK = block
+    original = reader_module.READ_CHUNK
+    reader_module.READ_CHUNK = block
     try:
         out = read_outcomes(path)
     finally:
-        outcomes_module._BLOCK = original
+        reader_module.READ_CHUNK = original
     assert out.records == len(expected)
     assert out.lines == len(lines)
     assert out.by_status == Counter(x["status"] for x in expected.values())

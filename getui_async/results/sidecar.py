@@ -37,6 +37,8 @@ __all__ = [
     "read_meta",
     "read_meta_strict",
     "record_run",
+    "remove_results",
+    "sidecar_name",
     "stored_campaign",
     "stored_encoding",
     "stored_stream",
@@ -86,9 +88,20 @@ def compact_tmp_path(results: Path) -> Path:
     return results.with_name(results.name + ".tmp")
 
 
+def sidecar_name(results: Path) -> str:
+    """The sidecar's path as a message names it."""
+    return str(meta_path(results))
+
+
 def has_meta(results: Path | str) -> bool:
     """True when ``results`` has a sidecar (it was written by a run of ours)."""
     return meta_path(Path(results)).exists()
+
+
+def remove_results(results: Path) -> None:
+    """Remove a results file and its sidecar (a run that always starts over, such as the demo)."""
+    for path in (results, meta_path(results)):
+        path.unlink(missing_ok=True)
 
 
 class ResultsWriteError(ResultsFileError):
@@ -166,10 +179,14 @@ def _input_of(stored: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
-def stored_campaign(stored: Mapping[str, Any] | None) -> str | None:
-    """The campaign id a sidecar names (None: missing)."""
+def stored_campaign(results: Path) -> str:
+    """The campaign id the sidecar of ``results`` names; :class:`ResultsFileError` naming the sidecar
+    when it is missing, unreadable or names none."""
+    stored = read_meta(results)
     found = stored.get(K_CAMPAIGN_ID) if stored else None
-    return str(found) if found is not None else None
+    if found is None:
+        raise ResultsFileError(f"{meta_path(results)}: missing or unreadable; cannot tell the campaign")
+    return str(found)
 
 
 def stored_encoding(results: Path, stored: Mapping[str, Any] | None = None) -> str | None:
