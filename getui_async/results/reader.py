@@ -15,7 +15,7 @@ import gzip
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 from getui_async.outcome import Status
 
@@ -81,10 +81,9 @@ class ResultsReader:
 
     def _open(self) -> IO[bytes]:
         """Raises ``OSError`` (``FileNotFoundError`` when missing): each caller says it its own way."""
-        handle = self.path.open("rb")
         if self.path.name.lower().endswith(".gz"):
-            return gzip.open(handle)  # type: ignore[return-value]
-        return handle
+            return cast(IO[bytes], gzip.open(self.path, "rb"))  # owns its file: closing it closes both
+        return self.path.open("rb")
 
     def forwards(self, *, having: tuple[bytes, ...] = ()) -> Iterator[tuple[int, bytes]]:
         """(line number from 1, raw line with its newline) of each whole line in file order.
