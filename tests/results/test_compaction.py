@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from getui_async import _json
-from getui_async.results import compaction, reader
 from getui_async.campaign import Summary
 from getui_async.errors import ResultsFileError
 from getui_async.events import Observers
@@ -31,15 +30,18 @@ from getui_async.results import (
     Status,
     compact_results,
     compact_tmp_path,
+    compaction,
     failed_kind,
     load_resume_state,
     meta_path,
     read_meta,
+    reader,
     record_run,
     write_meta,
 )
 from getui_async.runner import count_kept_records
 from getui_async.schedule import Schedule
+from tests.results_file import read_results
 
 META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 
@@ -64,7 +66,7 @@ def write_lines(path: Path, lines: list[dict[str, Any]]) -> Path:
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    return [_json.loads(raw) for raw in path.read_bytes().splitlines()]
+    return read_results(path)
 
 
 # -- the resume state: the last line per record wins ------------------------------------------------------
