@@ -21,7 +21,8 @@ from getui_async.report import outcomes as outcomes_module
 from getui_async.report.fetch import fetch_funnel
 from getui_async.results import meta_path
 from getui_async.results import reader as reader_module
-from tests.cli_harness import ThreadedMock, read_results, run_cli, write_recipients
+from tests.cli_harness import ThreadedMock, run_cli, write_recipients
+from tests.results_file import read_results
 
 SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
 #: One message for everyone, sent as a Getui list task (which has task statistics).

@@ -9,6 +9,7 @@ another input or message is refused. It also keeps the record of runs (``runs``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -153,10 +154,39 @@ class RunMeta:
         return None
 
 
+#: Sidecar bytes by path, with the file's identity when read. A resumed run asks for its sidecar up to
+#: six times (encoding, stream proof, the resume check, the ledger's campaign, the record of runs); it
+#: is read from disk once, and again only after it changed (every write replaces the file).
+_READ: dict[Path, tuple[tuple[int, int, int, int], bytes]] = {}
+_READ_MAX: Final = 32
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _sidecar_bytes(sidecar: Path) -> bytes:
+    """The sidecar's bytes (raises ``OSError``), from the last read while the file is unchanged."""
+    identity = _identity(sidecar)
+    held = _READ.get(sidecar)
+    if held is not None and held[0] == identity:
+        return held[1]
+    data = sidecar.read_bytes()
+    _remember(sidecar, identity, data)
+    return data
+
+
+def _remember(sidecar: Path, identity: tuple[int, int, int, int], data: bytes) -> None:
+    if len(_READ) >= _READ_MAX:
+        _READ.clear()
+    _READ[sidecar] = (identity, data)
+
+
 def read_meta(results: Path) -> dict[str, Any] | None:
     """The sidecar of ``results`` as a dict, or None when missing or unreadable."""
     try:
-        stored = _json.loads(meta_path(results).read_bytes())
+        stored = _json.loads(_sidecar_bytes(meta_path(results)))
     except (OSError, _json.JSONDecodeError):
         return None
     return stored if isinstance(stored, dict) else None
@@ -166,7 +196,7 @@ def read_meta_strict(results: Path) -> dict[str, Any]:
     """The sidecar as a dict: empty when missing, :class:`ResultsFileError` when unreadable (report)."""
     sidecar = meta_path(results)
     try:
-        data = _json.loads(sidecar.read_bytes())
+        data = _json.loads(_sidecar_bytes(sidecar))
     except FileNotFoundError:
         return {}
     except (OSError, _json.JSONDecodeError) as exc:
@@ -277,3 +307,6 @@ def write_atomically(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    _READ.pop(path, None)
+    with contextlib.suppress(OSError):
+        _remember(path, _identity(path), data)  # the next read of what was just written is free
