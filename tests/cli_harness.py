@@ -1,5 +1,6 @@
 """Helpers for the command-line tests: a mock served from its own thread, in-process and subprocess runs
-of ``getui-push`` (results files are read with :mod:`tests.results_file`). Shared by test_cli*.py, test_security.py and conftest."""
+of ``getui-push`` (results files are read with :mod:`tests.results_file`). Shared by test_cli*.py,
+test_security.py and conftest."""
 
 from __future__ import annotations
 

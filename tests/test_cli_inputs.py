@@ -31,11 +31,11 @@ from tests.cli_harness import (
     ThreadedMock,
     clean_environ,
     command,
-    read_results,
     run_cli,
     wait_until,
     write_recipients,
 )
+from tests.results_file import read_results
 
 #: A message every corpus record fits: JSONL records may override title, body and payload.
 FLAGS = ("--title", "T", "--body", "B", "--click-type", "payload", "--payload", "p", "--no-progress")
