@@ -239,6 +239,9 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
     """The hot loop (once per line): locals and group indices, for speed."""
     seen = RecordBitmap()
     met = seen.add
+    # The schema's names as locals: a global lookup per field per line shows in this loop.
+    f_record, f_status, f_ts, f_supersedes = F_RECORD, F_STATUS, F_TS, F_SUPERSEDES
+    f_attempts, f_taskid, f_cid, f_msg = F_ATTEMPTS, F_TASKID, F_CID, F_MSG
     loads, decode_error = _json.loads, _json.JSONDecodeError
     plain = _PLAIN
     status_counts: dict[str, int] = {}
@@ -253,8 +256,8 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
             raw = parts[index]
             try:
                 line = loads(raw)
-                record = line[F_RECORD]
-                status = line[F_STATUS]
+                record = line[f_record]
+                status = line[f_status]
             except (decode_error, KeyError, TypeError):
                 if not raw.strip():
                     continue  # a blank line
@@ -267,7 +270,7 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
             group = plain.get(status)
             if group is None:
                 group = _GROUPS[classify(line)]
-            ts = line.get(F_TS)
+            ts = line.get(f_ts)
             if type(ts) is str:
                 row = buckets.get(ts[:key_len])
                 if row is None:
@@ -279,7 +282,7 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
                     first_ts = ts
                 if ts > last_ts:  # noqa: PLR1730 - a comparison is cheaper than max() in this loop
                     last_ts = ts
-            if F_SUPERSEDES in line:
+            if f_supersedes in line:
                 supersedes += 1
             if "run" in line:
                 _add_run(line["run"], out)
@@ -289,12 +292,12 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
             records += 1
             status_counts[status] = status_counts.get(status, 0) + 1
             group_counts[group] += 1
-            attempts = line.get(F_ATTEMPTS)
+            attempts = line.get(f_attempts)
             if type(attempts) is int:
                 attempts_total += attempts
                 if attempts > 1:
                     retried += 1
-            taskid = line.get(F_TASKID)
+            taskid = line.get(f_taskid)
             if taskid:
                 if type(taskid) is str and taskid.startswith("RASL"):
                     out.list_push_records += 1
@@ -305,7 +308,7 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
             if group in (_I_REACHED, _I_INACTIVE):
                 continue
             if group == _I_DEAD:
-                cid = line.get(F_CID)
+                cid = line.get(f_cid)
                 if dead_cids is not None and type(cid) is str:
                     dead_cids.write(cid.encode() + b"\n")
             elif group == _I_RETRYABLE:
@@ -315,7 +318,7 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
                 _count(out.failed_by_reason, _reason_key(line))
             elif group == _I_REJECTED:
                 _count(out.rejected_by_field, _field_key(line))
-            elif group == _I_ACCEPTED and "already taken" in str(line.get(F_MSG, "")):
+            elif group == _I_ACCEPTED and "already taken" in str(line.get(f_msg, "")):
                 out.already_taken += 1
     out.lines, out.records, out.superseded = lines, records, superseded
     out.supersedes_lines = supersedes
