@@ -10,7 +10,7 @@ Every stop (a signal, a quota, a fatal error, a write failure, unreadable input)
 :meth:`Campaign.request_stop` and its :class:`~getui_async.stopping.StopSwitch`: the reader is let go at
 once (it is never waited for), workers drain the queue without sending, requests in flight get
 ``drain_timeout_s`` to finish, then whatever is left is cancelled. The results file's life (lock, resume,
-sidecar, compaction, run record) is :class:`~getui_async.run_file.ResultsFile`'s. :class:`Summary` is
+sidecar, compaction, run record) is :class:`~getui_async.results.files.ResultsFile`'s. :class:`Summary` is
 filled in one place, at the end of :meth:`Campaign.run`.
 """
 
@@ -46,8 +46,8 @@ from .outcome import StopReason
 from .pacing import Pacing
 from .planner import Plan, Planner
 from .results import LIBRARY_WORDS, ResultsLog, ResultsWriteError, RunMeta, Words, stored_encoding
+from .results.files import ResultsFile, line_clock
 from .retry import RetryDetails, call_with_retry
-from .run_file import ResultsFile, line_clock
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .stopping import CANCEL_GRACE_S, StopSwitch, supervise
 from .summary import Summary

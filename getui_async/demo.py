@@ -14,12 +14,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Final
 
-from . import _json
 from .config import CampaignSettings, Credentials, RetrySettings, Settings
 from .messages import MessageTemplate
 from .mock import MockConfig, MockGetui
 from .mock.cli import export_lines
-from .results import meta_path
+from .outcome import DELIVERY_STATUSES
+from .results import ResultsReader
+from .results.record import F_STATUS
+from .results.sidecar import remove_results
 from .runner import EXIT_STOPPED, PROG, SendJob, run_send
 
 __all__ = ["run_demo"]
@@ -43,8 +45,7 @@ def write_recipients(path: Path, records: int) -> None:
 
 
 def _count_statuses(results: Path) -> Counter[str]:
-    with results.open("rb") as handle:
-        return Counter(_json.loads(line)["status"] for line in handle)
+    return Counter(line[F_STATUS] for _, line in ResultsReader(results).decoded() if line is not None)
 
 
 def _prepare(directory: Path, records: int) -> tuple[Path, Path]:
@@ -52,8 +53,7 @@ def _prepare(directory: Path, records: int) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     recipients = directory / "recipients.csv"
     out = directory / "results.jsonl"
-    for stale in (out, meta_path(out)):
-        stale.unlink(missing_ok=True)
+    remove_results(out)
     write_recipients(recipients, records)
     return recipients, out
 
@@ -92,7 +92,7 @@ async def run_demo(*, records: int, directory: Path, progress: bool) -> int:
         summary, _ = await run_send(job)
         delivered = dict(mock.deliveries)
     statuses = await asyncio.to_thread(_count_statuses, out)
-    sent = sum(n for status, n in statuses.items() if status.startswith("successed_"))
+    sent = sum(statuses[status] for status in DELIVERY_STATUSES)
     twice = sum(1 for n in delivered.values() if n > 1)
     print(
         f"{PROG} demo: the mock delivered {sum(delivered.values()):,} to {len(delivered):,} devices "

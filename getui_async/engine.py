@@ -8,7 +8,7 @@ The engine is three parts, each owning its state: :mod:`~getui_async.intake` (re
 dedupe, planner, screen; fed by :mod:`~getui_async.feed`'s reader thread), :mod:`~getui_async.dispatcher`
 (client, throttle, list task; a plan becomes outcomes) and :mod:`~getui_async.campaign` (run, drain,
 summary). Beside them: :mod:`~getui_async.stopping` (why a run stops, and the drain),
-:mod:`~getui_async.run_file` (the results file's life in a run), :mod:`~getui_async.pacing` (time rules
+:mod:`~getui_async.results.files` (the results file's life in a run), :mod:`~getui_async.pacing` (time rules
 and window gate, with :mod:`~getui_async.screening` and :mod:`~getui_async.ledger_recording`) and
 :mod:`~getui_async.summary`. This module keeps the public names in one place.
 """

@@ -31,13 +31,13 @@ import zlib
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Final, Literal
 
-from . import _json
 from .errors import InputError, InvalidTargetError, error_for_reply
-from .outcome import Kind
-from .results import meta_path
+from .outcome import Kind, Status
+from .results.reader import ResultsReader, status_needles
+from .results.record import F_CID, F_CODE, F_MSG, F_STATUS, decode_line, is_result_line
+from .results.sidecar import has_meta
 from .sources import BadRecord, open_source
 
 __all__ = ["ExclusionSet"]
@@ -56,6 +56,8 @@ _ANY: Final = 0
 _KIND_CODE: Final[dict[str, int]] = {"cid": 1, "alias": 2}
 _TABULAR: Final = (".csv", ".jsonl", ".ndjson")
 _DEAD_CODE: Final = 20001
+#: Prefilter for ``failed`` lines of a results file (the only ones that can name a dead cid).
+_FAILED_NEEDLES: Final = status_needles((Status.FAILED,))
 
 FileKind = Literal["results", "table", "text"]
 
@@ -231,7 +233,7 @@ class ExclusionSet:
 
 def _file_kind(path: str) -> FileKind:
     """Results, table or text: by the sidecar, then the name, then the shape of the first line."""
-    if meta_path(Path(path)).exists():
+    if has_meta(path):
         return "results"
     lower = path.lower()
     stem = lower[: -len(".gz")] if lower.endswith(".gz") else lower
@@ -248,11 +250,8 @@ def _looks_like_results(path: str) -> bool:
         first = next((raw for _, raw in _open_lines(path)), b"")
     except InputError:
         return False  # open_source reports the problem with its own words
-    try:
-        obj = _json.loads(first)
-    except _json.JSONDecodeError:
-        return False
-    return isinstance(obj, dict) and "status" in obj and "record" in obj
+    obj = decode_line(first)
+    return obj is not None and is_result_line(obj)
 
 
 def _open_lines(path: str) -> Iterator[tuple[int, bytes]]:
@@ -313,21 +312,25 @@ def _table_ids(path: str) -> Iterator[tuple[str, int]]:
 def _dead_cids(path: str) -> Iterator[tuple[str, int]]:
     """The cids of an earlier results file that Getui called invalid (``failed``, 20001, invalid target)."""
     verdicts: defaultdict[str, bool] = defaultdict(bool)  # msg -> dead? (a handful of distinct texts)
-    for number, raw in _open_lines(path):
-        if not raw.endswith(b"\n"):
-            break  # the torn tail of a killed run
-        if b'"failed"' not in raw:
-            continue
-        try:
-            line = _json.loads(raw)
-            status, code, cid = line["status"], line.get("code"), line.get("cid")
-        except (_json.JSONDecodeError, KeyError, TypeError, AttributeError):
-            raise InputError(path, "not a getui-push result line (--exclude)", line=number) from None
-        if status != "failed" or code != _DEAD_CODE or not isinstance(cid, str) or not cid:
-            continue
-        msg = line.get("msg")
-        text = msg if isinstance(msg, str) else ""
-        if text not in verdicts:
-            verdicts[text] = isinstance(error_for_reply(_DEAD_CODE, text), InvalidTargetError)
-        if verdicts[text]:
-            yield cid, _KIND_CODE["cid"]
+    lines = ResultsReader(path).decoded(having=_FAILED_NEEDLES)  # the torn tail of a killed run is left out
+    try:
+        for number, line in lines:
+            if line is None or F_STATUS not in line:
+                raise InputError(path, "not a getui-push result line (--exclude)", line=number)
+            status, code, cid = line[F_STATUS], line.get(F_CODE), line.get(F_CID)
+            if status != Status.FAILED or code != _DEAD_CODE or not isinstance(cid, str) or not cid:
+                continue
+            msg = line.get(F_MSG)
+            text = msg if isinstance(msg, str) else ""
+            if text not in verdicts:
+                verdicts[text] = isinstance(error_for_reply(_DEAD_CODE, text), InvalidTargetError)
+            if verdicts[text]:
+                yield cid, _KIND_CODE[F_CID]
+    except FileNotFoundError:
+        raise InputError(path, "no such file (--exclude)") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a file (--exclude)") from None
+    except (EOFError, zlib.error) as exc:
+        raise InputError(path, f"not a readable gzip file (--exclude): {exc}") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read (--exclude): {exc.strerror or exc}") from None

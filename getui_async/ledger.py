@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Final, Protocol, TypeAlias
 from zoneinfo import ZoneInfo
 
-from . import _json
-from .errors import GetuiError
-from .results import meta_path
+from .errors import GetuiError, ResultsFileError
+from .outcome import DELIVERED_STATUSES, Kind
+from .results.reader import ResultsReader, status_needles
+from .results.record import F_ALIAS, F_CID, F_STATUS, F_TS
+from .results.sidecar import stored_campaign
 
 __all__ = [
     "DELIVERED_STATUSES",
@@ -44,15 +46,11 @@ __all__ = [
     "repair_from_results",
 ]
 
-from .outcome import Kind
-
 #: One recipient: (``"cid"`` or ``"alias"``, its value).
 Key: TypeAlias = tuple[Kind, str]
 
-#: Result statuses that mean "this tool delivered to the recipient" (what the ledger records).
-DELIVERED_STATUSES: Final = frozenset(
-    {"successed_online", "successed_offline", "successed_ignore", "accepted"}
-)
+#: Prefilter for delivered lines: a bytes test before any JSON decoding skips most other lines.
+_DELIVERED_NEEDLES: Final = status_needles(DELIVERED_STATUSES)
 
 SCHEMA_VERSION: Final = 1
 #: Pending rows that trigger a sorted merge into the index. Large on purpose: a merge rewrites most of
@@ -369,29 +367,18 @@ def repair_from_results(
     path = Path(results_path)
     if campaign_id is None:
         try:
-            stored = _json.loads(meta_path(path).read_bytes())
-            campaign_id = str(stored["campaign_id"])
-        except (OSError, _json.JSONDecodeError, KeyError, TypeError):
-            raise LedgerError(f"{meta_path(path)}: missing or unreadable; cannot tell the campaign") from None
+            campaign_id = stored_campaign(path)
+        except ResultsFileError as exc:
+            raise LedgerError(str(exc)) from None
     replayed = 0
     pending: defaultdict[date, list[Key]] = defaultdict(list)
     held = 0
     days: dict[str, date] = {}  # ts prefix (to the minute) -> day
     try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return 0
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.endswith(b"\n"):
-                break
-            if b'"successed_' not in raw and b'"accepted"' not in raw:
-                continue  # cheap skip before parsing: most other lines
-            try:
-                line = _json.loads(raw)
-                status, ts = line["status"], line["ts"]
-            except (_json.JSONDecodeError, KeyError, TypeError):
-                raise LedgerError(f"{path}:{number}: not a getui-push result line") from None
+        for number, line in ResultsReader(path).decoded(having=_DELIVERED_NEEDLES):
+            if line is None or F_STATUS not in line or F_TS not in line:
+                raise LedgerError(f"{path}:{number}: not a getui-push result line")
+            status, ts = line[F_STATUS], line[F_TS]
             if status not in DELIVERED_STATUSES:
                 continue
             key = _key_of(line)
@@ -406,15 +393,17 @@ def repair_from_results(
             if held >= _REPAIR_BATCH:
                 replayed += _flush(ledger, campaign_id, pending)
                 held = 0
+    except FileNotFoundError:
+        return 0
     return replayed + _flush(ledger, campaign_id, pending)
 
 
 def _key_of(line: dict[str, object]) -> Key | None:
-    cid, alias = line.get("cid"), line.get("alias")
+    cid, alias = line.get(F_CID), line.get(F_ALIAS)
     if isinstance(cid, str) and cid:
-        return ("cid", cid)
+        return (F_CID, cid)
     if isinstance(alias, str) and alias:
-        return ("alias", alias)
+        return (F_ALIAS, alias)
     return None
 
 

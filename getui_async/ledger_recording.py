@@ -16,7 +16,7 @@ from pathlib import Path
 from .feed import off_loop
 from .ledger import Key, Ledger, repair_from_results
 from .outcome import DELIVERED_STATUSES
-from .results import meta_path
+from .results.sidecar import has_meta
 from .schedule import Schedule
 
 __all__ = ["LedgerRecorder"]
@@ -36,7 +36,7 @@ class LedgerRecorder:
 
     async def repair(self, out: Path) -> int:
         """Replay the deliveries of ``out`` (an earlier run's results) the ledger may have missed."""
-        if not meta_path(out).exists():
+        if not has_meta(out):
             return 0
         ledger, tz = self.ledger, self._schedule.tz
         # The campaign named in the results' sidecar: the one that made those deliveries.

@@ -18,18 +18,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .config import UsageError
-from .results import lock_path, meta_path
+from .results.sidecar import companion_files
 
 __all__ = ["refuse_reads", "results_reads", "write_aside"]
 
 
 def results_reads(results: Path) -> dict[str, Path]:
     """The files a command that reads or writes ``results`` uses, named as the user knows them."""
-    return {
-        "RESULTS": results,
-        "RESULTS.meta.json (the sidecar)": meta_path(results),
-        "RESULTS.lock": lock_path(results),
-    }
+    return {"RESULTS": results, **companion_files(results)}
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -22,7 +22,7 @@ from typing import IO, Any, Final
 
 from .engine import Summary
 from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled
-from .results import Status
+from .outcome import Status
 from .schedule import Schedule, format_clock, format_duration
 
 __all__ = [
@@ -39,22 +39,22 @@ __all__ = [
     "summary_line",
 ]
 
-_SHORT: Final = {
-    "successed_online": "online",
-    "successed_offline": "offline",
-    "successed_ignore": "ignored",
-    "accepted": "accepted",
-    "failed": "failed",
-    "rejected": "rejected",
-    "duplicate": "duplicate",
-    "validated": "validated",
-    "excluded": "excluded",
-    "capped": "capped",
+#: Each status's short word on the progress line, in the contract's order (Getui's words trimmed).
+_SHORT: Final[dict[str, str]] = {
+    status.value: {
+        Status.SUCCESSED_ONLINE: "online",
+        Status.SUCCESSED_OFFLINE: "offline",
+        Status.SUCCESSED_IGNORE: "ignored",
+    }.get(status, status.value)
+    for status in Status
 }
 #: Status counts on the line, most important first: problems before deliveries.
-_STATUS_PRIORITY: Final = (
-    "failed", "rejected", "successed_online", "successed_offline", "accepted", "validated",
-    "successed_ignore", "duplicate", "excluded", "capped",
+_STATUS_PRIORITY: Final = tuple(
+    s.value
+    for s in (
+        Status.FAILED, Status.REJECTED, Status.SUCCESSED_ONLINE, Status.SUCCESSED_OFFLINE, Status.ACCEPTED,
+        Status.VALIDATED, Status.SUCCESSED_IGNORE, Status.DUPLICATE, Status.EXCLUDED, Status.CAPPED,
+    )
 )  # fmt: skip
 #: The bar is shown only with at least this many cells, and never wider than ``_BAR_MAX``.
 _BAR_MIN: Final = 10
@@ -200,7 +200,7 @@ class ProgressBar:
             out.append(Field(f"eta {_clock((total - done) / rate)}", 4, 6))
         for i, status in enumerate(_STATUS_PRIORITY):
             if self.counts[status]:
-                style = "red" if status in ("failed", "rejected") else ""
+                style = "red" if status in (Status.FAILED, Status.REJECTED) else ""
                 out.append(Field(f"{_SHORT[status]} {self.counts[status]:,}", 6 + i * 2, 10 + i, style))
         if self.retries:
             out.append(Field(f"retries {self.retries:,}", 9, 30))

@@ -28,7 +28,7 @@ from .messages import MessageTemplate, VendorWarning, describe_rendered
 from .outcome import StopReason
 from .outputs import write_aside
 from .progress import ProgressBar, format_summary, summary_line
-from .results import CLI_WORDS, load_resume_state
+from .results import CLI_WORDS, ResultsReader, load_resume_state
 from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
 
 if TYPE_CHECKING:
@@ -96,10 +96,7 @@ def count_records(path: str, fmt: str | None) -> int | None:
 
 def count_result_lines(out: Path) -> int:
     """Lines an earlier run left in a results file (one per finished record); 0 when there is none."""
-    try:
-        return _count_lines(out)
-    except FileNotFoundError:
-        return 0
+    return ResultsReader(out).count_lines()
 
 
 def count_kept_records(out: Path) -> int:

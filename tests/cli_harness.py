@@ -1,5 +1,6 @@
 """Helpers for the command-line tests: a mock served from its own thread, in-process and subprocess runs
-of ``getui-push``, and readers for results files. Shared by test_cli*.py, test_security.py and conftest."""
+of ``getui-push`` (results files are read with :mod:`tests.results_file`). Shared by test_cli*.py,
+test_security.py and conftest."""
 
 from __future__ import annotations
 
@@ -20,11 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from getui_async import _json
 from getui_async.cli import main
 from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_BASE_URL, ENV_MASTER_SECRET
 from getui_async.mock import MockConfig, MockGetui, MockStats
-from getui_async.results import meta_path
 
 T = TypeVar("T")
 DATA = Path(__file__).parent / "data"
@@ -146,17 +145,6 @@ def run_process(
         check=False,
     )
     return CliResult(done.returncode, done.stdout.decode(), done.stderr.decode())
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """Every line of a results file, decoded (each must be a whole JSON object)."""
-    with path.open("rb") as handle:
-        return [_json.loads(line) for line in handle]
-
-
-def read_meta(path: Path) -> dict[str, Any]:
-    meta: dict[str, Any] = _json.loads(meta_path(path).read_bytes())
-    return meta
 
 
 def write_recipients(path: Path, count: int, *, start: int = 0, kind: str = "cid") -> Path:

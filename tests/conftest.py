@@ -22,6 +22,7 @@ from getui_async import _json
 from getui_async.mock import MockConfig, MockGetui
 from tests.cli_harness import ThreadedMock
 from tests.components import Postgres, Pushgateway, postgres_server, pushgateway_server
+from tests.results_file import read_results
 
 MakeMock = Callable[..., Awaitable[MockGetui]]
 
@@ -73,6 +74,12 @@ def served() -> Iterator[ThreadedMock]:
 def out(tmp_path: Path) -> Path:
     """Where a CLI test writes its results file."""
     return tmp_path / "results.jsonl"
+
+
+@pytest.fixture
+def results_lines() -> Callable[[Path], list[dict[str, Any]]]:
+    """The shared reader of a results file (see :mod:`tests.results_file`), as a fixture."""
+    return read_results
 
 
 # --- a plain HTTP caller for the mock's tests ---------------------------------------------------------

@@ -33,13 +33,12 @@ from tests.cli_harness import (
     clean_environ,
     closed_port_url,
     command,
-    read_meta,
-    read_results,
     run_cli,
     run_process,
     wait_until,
     write_recipients,
 )
+from tests.results_file import read_meta, read_results
 
 SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
 

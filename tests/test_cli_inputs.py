@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from getui_async import results as results_module
 from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_MASTER_SECRET
+from getui_async.results import sidecar as results_module
 from getui_async.sources import MAX_LINE_BYTES, MAX_RECORD_BYTES, MAX_RECORD_LINES
 from getui_async.sources import opening as sources_opening
 from tests.cli_harness import (
@@ -31,11 +31,11 @@ from tests.cli_harness import (
     ThreadedMock,
     clean_environ,
     command,
-    read_results,
     run_cli,
     wait_until,
     write_recipients,
 )
+from tests.results_file import read_results
 
 #: A message every corpus record fits: JSONL records may override title, body and payload.
 FLAGS = ("--title", "T", "--body", "B", "--click-type", "payload", "--payload", "p", "--no-progress")

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from getui_async import _json
 from getui_async.config import CampaignSettings, Mode
 from getui_async.engine import run_campaign
 from getui_async.errors import FatalApiError, TransportError
 from getui_async.messages import MessageTemplate
 from getui_async.transport import MockTransport, Request, Response
 from tests.fakes import Call, FakeGetui, reply, settings
+from tests.results_file import read_results
 
 PERSONAL = MessageTemplate.simple(title="Hi {name}", body="Body")
 SHARED = MessageTemplate.simple(title="Hi", body="Body")
@@ -27,7 +27,7 @@ def recipients(tmp_path: Path, n: int, kind: str = "cid") -> Path:
 
 
 def results(out: Path) -> list[dict[str, Any]]:
-    return [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+    return read_results(out)
 
 
 def batch_ok(call: Call, drop: set[str] = frozenset(), status: str = "successed_online") -> Response:  # type: ignore[assignment]

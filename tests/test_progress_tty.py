@@ -14,7 +14,8 @@ from collections import Counter
 import pytest
 
 from getui_async.progress import Field, ProgressBar, fit_fields, plural
-from tests.cli_harness import Terminal, ThreadedMock, read_results, write_recipients
+from tests.cli_harness import Terminal, ThreadedMock, write_recipients
+from tests.results_file import read_results
 
 pytest.importorskip("pyte")
 

@@ -39,6 +39,7 @@ from getui_async.messages import LIMITS, MessageTemplate
 from getui_async.mock import MockConfig, MockGetui
 from getui_async.planner import Endpoint, Plan, Planner
 from getui_async.results import FINAL_STATUSES, ResultsWriter, ResumeState, RunMeta, load_resume_state
+from tests.results_file import read_results
 
 FAST = settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 #: Whole campaigns against the mock: each example costs tens of milliseconds.
@@ -199,7 +200,7 @@ async def run_against_fresh_mock(
 
 
 def by_record(path: Path) -> dict[int, dict[str, Any]]:
-    lines = [_json.loads(raw) for raw in path.read_bytes().splitlines()]
+    lines = read_results(path)
     records = [line["record"] for line in lines]
     assert len(records) == len(set(records)), "a record has two lines"
     return {line["record"]: line for line in lines}

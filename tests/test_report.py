@@ -20,7 +20,9 @@ from getui_async.report import Group, classify, read_outcomes
 from getui_async.report import outcomes as outcomes_module
 from getui_async.report.fetch import fetch_funnel
 from getui_async.results import meta_path
-from tests.cli_harness import ThreadedMock, read_results, run_cli, write_recipients
+from getui_async.results import reader as reader_module
+from tests.cli_harness import ThreadedMock, run_cli, write_recipients
+from tests.results_file import read_results
 
 SIMPLE = ("--title", "Hello {name}", "--body", "Your offer", "--no-progress")
 #: One message for everyone, sent as a Getui list task (which has task statistics).
@@ -200,12 +202,12 @@ def test_backward_reading_matches_a_dict_of_every_record_at_any_block_size(tmp_p
     ]
     path = write_lines(tmp_path_factory.mktemp("r") / "r.jsonl", lines)
     expected = last_wins(lines)
-    original = outcomes_module._BLOCK
-    outcomes_module._BLOCK = block
+    original = reader_module.READ_CHUNK
+    reader_module.READ_CHUNK = block
     try:
         out = read_outcomes(path)
     finally:
-        outcomes_module._BLOCK = original
+        reader_module.READ_CHUNK = original
     assert out.records == len(expected)
     assert out.lines == len(lines)
     assert out.by_status == Counter(x["status"] for x in expected.values())

@@ -43,10 +43,10 @@ from tests.cli_harness import (
     clean_environ,
     closed_port_url,
     command,
-    read_results,
     run_cli,
     write_recipients,
 )
+from tests.results_file import read_results
 
 APP_KEY = "AK-5f0c1e9a7b3d4c2e8f6a"
 MASTER_SECRET = "MS-9d8c7b6a5f4e3d2c1b0a"

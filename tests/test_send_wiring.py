@@ -15,8 +15,9 @@ from getui_async.errors import MessageError, ResultsFileError
 from getui_async.messages import MessageTemplate
 from getui_async.progress import ProgressBar, format_summary
 from getui_async.transport import Response
-from tests.cli_harness import read_meta, run_cli, write_recipients
+from tests.cli_harness import run_cli, write_recipients
 from tests.fakes import Call, FakeGetui, reply, settings
+from tests.results_file import read_meta, read_results
 
 PERSONAL = MessageTemplate.simple(title="Hi {name}", body="Body")
 SHARED = MessageTemplate.simple(title="Hi", body="Body")
@@ -32,7 +33,7 @@ def recipients(tmp_path: Path, n: int, kind: str = "cid") -> Path:
 
 
 def rows(out: Path) -> list[dict[str, Any]]:
-    return [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+    return read_results(out)
 
 
 async def run(path: Path, fake: FakeGetui, out: Path, template: MessageTemplate, **opts: Any) -> Any:

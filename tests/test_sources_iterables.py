@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from getui_async.sources import BadRecord, Record, SourceItem, open_source
+from tests.results_file import read_results
 
 
 def described(items: list[SourceItem]) -> list[tuple[Any, ...]]:
@@ -126,7 +127,6 @@ async def test_sync_sources_also_offer_aread_chunk() -> None:
 
 async def test_run_campaign_takes_a_list_and_an_async_iterable(tmp_path: Any) -> None:
     """run_campaign sends records passed as a list of dicts or an async iterable, one line per record."""
-    from getui_async import _json
     from getui_async.config import CampaignSettings, Mode
     from getui_async.engine import run_campaign
     from getui_async.messages import MessageTemplate
@@ -154,7 +154,7 @@ async def test_run_campaign_takes_a_list_and_an_async_iterable(tmp_path: Any) ->
             out=out,
             transport=fake.transport(),
         )
-        lines = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+        lines = read_results(out)
         assert sorted(line["line"] for line in lines) == [1, 2, 3], name
         assert summary.exit_code == 0, name
 

@@ -18,10 +18,11 @@ from getui_async import _json
 from getui_async.config import Settings
 from getui_async.errors import ConfigError
 from getui_async.outputs import refuse_reads, results_reads, write_aside
+from getui_async.results.sidecar import read_meta_strict as read_meta
 
 from .fetch import fetch_funnel
 from .html import to_html
-from .outcomes import read_meta, read_outcomes
+from .outcomes import read_outcomes
 from .render import summary, to_text
 from .resend import find_input, recorded_format, write_records
 

@@ -1,6 +1,6 @@
 """The report's vocabulary: which group a final result line belongs to, and what each group means.
 
-One place decides. A ``failed`` line is classified by :func:`getui_async.results.failed_kind` (the
+One place decides. A ``failed`` line is classified by :func:`getui_async.results.record.failed_kind` (the
 engine's own ``retryable`` field when present, else the code table and HTTP-status bands), the rule
 ``send --retry-failed`` uses too, so the report and the engine never disagree on what a code means.
 """
@@ -11,7 +11,8 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Final
 
-from getui_async.results import FailedKind, failed_kind
+from getui_async.outcome import FailedKind, Status
+from getui_async.results.record import F_STATUS, failed_kind
 
 __all__ = ["EXPLAIN", "GROUP_ORDER", "Group", "classify"]
 
@@ -39,7 +40,9 @@ GROUP_ORDER: Final = tuple(Group)
 #: One line per group, shown next to its count.
 EXPLAIN: Final[Mapping[Group, str]] = {
     Group.REACHED: "delivered: online over Getui's channel, or stored offline / handed to the vendor channel",
-    Group.INACTIVE: "successed_ignore: Getui did not send, the device has been inactive for 90 days",
+    Group.INACTIVE: (
+        f"{Status.SUCCESSED_IGNORE}: Getui did not send, the device has been inactive for 90 days"
+    ),
     Group.ACCEPTED: "Getui took the request without a per-cid status (async mode, or already taken)",
     Group.DEAD: "Getui says the target is invalid (20001 target user invalid): remove these cids",
     Group.RETRYABLE: "failed for a cause that may pass later (network, 5xx, busy, throttle, timeout)",
@@ -53,15 +56,15 @@ EXPLAIN: Final[Mapping[Group, str]] = {
 }
 
 _BY_STATUS: Final[Mapping[str, Group]] = {
-    "successed_online": Group.REACHED,
-    "successed_offline": Group.REACHED,
-    "successed_ignore": Group.INACTIVE,
-    "accepted": Group.ACCEPTED,
-    "rejected": Group.REJECTED,
-    "duplicate": Group.DUPLICATE,
-    "excluded": Group.EXCLUDED,
-    "capped": Group.CAPPED,
-    "validated": Group.VALIDATED,
+    Status.SUCCESSED_ONLINE: Group.REACHED,
+    Status.SUCCESSED_OFFLINE: Group.REACHED,
+    Status.SUCCESSED_IGNORE: Group.INACTIVE,
+    Status.ACCEPTED: Group.ACCEPTED,
+    Status.REJECTED: Group.REJECTED,
+    Status.DUPLICATE: Group.DUPLICATE,
+    Status.EXCLUDED: Group.EXCLUDED,
+    Status.CAPPED: Group.CAPPED,
+    Status.VALIDATED: Group.VALIDATED,
 }
 
 _BY_FAILED_KIND: Final[Mapping[FailedKind, Group]] = {
@@ -73,7 +76,7 @@ _BY_FAILED_KIND: Final[Mapping[FailedKind, Group]] = {
 
 def classify(line: Mapping[str, Any]) -> Group:
     """The group of one result line (a decoded JSON object)."""
-    status = line.get("status")
-    if status != "failed":
+    status = line.get(F_STATUS)
+    if status != Status.FAILED:
         return _BY_STATUS.get(status, Group.OTHER) if isinstance(status, str) else Group.OTHER
     return _BY_FAILED_KIND[failed_kind(line)]

@@ -11,18 +11,33 @@ coarsens its buckets (second, minute, hour, day) to stay under :data:`MAX_BUCKET
 from __future__ import annotations
 
 import calendar
-import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from getui_async import _json
 from getui_async.errors import ResultsFileError
-from getui_async.results import meta_path
+from getui_async.outcome import Status
+from getui_async.results.reader import RecordBitmap, ResultsReader
+from getui_async.results.record import (
+    F_ATTEMPTS,
+    F_CID,
+    F_CODE,
+    F_FIELD,
+    F_HTTP_STATUS,
+    F_MSG,
+    F_RECORD,
+    F_STATUS,
+    F_SUPERSEDES,
+    F_TASKID,
+    F_TS,
+)
+from getui_async.results.sidecar import K_CAMPAIGN_ID, K_GROUP_NAME, K_REQUESTS, K_RETRIES, K_RUNS
+from getui_async.results.sidecar import read_meta_strict as read_meta
 
 from .groups import GROUP_ORDER, Group, classify
 
@@ -41,7 +56,6 @@ MAX_BUCKETS: Final = 20_000
 #: List taskids kept for --fetch (a campaign has a handful: one list message per run).
 MAX_LIST_TASKS: Final = 100_000
 OTHER_REASONS: Final = "(other reasons: too many distinct messages to list)"
-_BLOCK: Final = 1 << 20
 #: ts prefix lengths of one bucket: 100 ms, second, minute, hour, day (``YYYY-MM-DDTHH:MM:SS.mmmZ``).
 _TS_KEYS: Final = (21, 19, 16, 13, 10)
 _TS_PAD: Final = {21: "", 19: "", 16: ":00", 13: ":00:00", 10: "T00:00:00"}
@@ -54,36 +68,8 @@ _GAVE_UP: Final = re.compile(r" \(gave up after \d+ attempts?\)$")
 _GROUPS: Final = {g: i for i, g in enumerate(GROUP_ORDER)}
 
 
-class Bitmap:
-    """A growable set of positive ints, one bit each."""
-
-    __slots__ = ("_bits",)
-
-    def __init__(self) -> None:
-        self._bits = bytearray()
-
-    def add(self, n: int) -> bool:
-        """Set ``n``; return True if it was already set."""
-        byte, mask = n >> 3, 1 << (n & 7)
-        bits = self._bits
-        if byte >= len(bits):
-            bits.extend(bytes(byte - len(bits) + 1))
-        old = bits[byte] & mask
-        bits[byte] |= mask
-        return bool(old)
-
-    def __contains__(self, n: object) -> bool:
-        if not isinstance(n, int):
-            return False
-        byte = n >> 3
-        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (n & 7)))
-
-    def __len__(self) -> int:
-        return sum(b.bit_count() for b in self._bits)
-
-    @property
-    def nbytes(self) -> int:
-        return len(self._bits)
+#: The report's name for the package's record bitmap (``--retryable`` keeps one).
+Bitmap = RecordBitmap
 
 
 class Timeline:
@@ -183,19 +169,19 @@ class Outcomes:
 
     @property
     def campaign_id(self) -> str | None:
-        value = self.meta.get("campaign_id")
+        value = self.meta.get(K_CAMPAIGN_ID)
         return value if isinstance(value, str) else None
 
     @property
     def group_name(self) -> str | None:
         """The campaign's Getui ``group_name``: recorded in the sidecar, else the campaign id."""
-        value = self.meta.get("group_name")
+        value = self.meta.get(K_GROUP_NAME)
         return value if isinstance(value, str) and value else self.campaign_id
 
     @property
     def runs(self) -> int | None:
         """Runs (the first and each resume): from the sidecar, else distinct ``run`` fields, else unknown."""
-        value = self.meta.get("runs")
+        value = self.meta.get(K_RUNS)
         if isinstance(value, list):
             return len(value)
         if isinstance(value, int) and not isinstance(value, bool):
@@ -205,7 +191,7 @@ class Outcomes:
     @property
     def requests(self) -> int | None:
         """Requests sent, when the sidecar recorded them (lines of a batch share their request)."""
-        for key in ("requests", "requests_sent"):
+        for key in (K_REQUESTS, "requests_sent"):
             value = self.meta.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
@@ -214,20 +200,8 @@ class Outcomes:
     @property
     def retries(self) -> int | None:
         """Requests sent again after a transient failure, over every run, when the sidecar recorded them."""
-        value = self.meta.get("retries")
+        value = self.meta.get(K_RETRIES)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def read_meta(path: Path) -> dict[str, Any]:
-    """The sidecar ``RESULTS.meta.json`` as a dict (empty if missing)."""
-    sidecar = meta_path(path)
-    try:
-        data = _json.loads(sidecar.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except (OSError, _json.JSONDecodeError) as exc:
-        raise ResultsFileError(f"{sidecar}: unreadable sidecar: {exc}") from None
-    return data if isinstance(data, dict) else {}
 
 
 def read_outcomes(path: Path, *, dead_cids: BinaryIO | None = None) -> Outcomes:
@@ -236,6 +210,7 @@ def read_outcomes(path: Path, *, dead_cids: BinaryIO | None = None) -> Outcomes:
     Raises :class:`ResultsFileError` naming the file and line for anything that is not a result line.
     """
     out = Outcomes(path=path, meta=read_meta(path))
+    reader = ResultsReader(path)
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -243,24 +218,16 @@ def read_outcomes(path: Path, *, dead_cids: BinaryIO | None = None) -> Outcomes:
     except OSError as exc:
         raise ResultsFileError(f"{path}: cannot read: {exc.strerror}") from None
     with handle:
-        _scan(handle, out, dead_cids)
+        _scan(reader, handle, out, dead_cids)
+    out.torn_tail = bool(reader.torn)
     return out
 
 
 #: Statuses whose group needs no look at code or message, as group indices (the fast path).
 _PLAIN: Final = {
-    status: _GROUPS[classify({"status": status})]
-    for status in (
-        "successed_online",
-        "successed_offline",
-        "successed_ignore",
-        "accepted",
-        "rejected",
-        "duplicate",
-        "excluded",
-        "capped",
-        "validated",
-    )
+    status.value: _GROUPS[classify({F_STATUS: status.value})]
+    for status in Status
+    if status is not Status.FAILED
 }
 _I_REACHED, _I_INACTIVE = _GROUPS[Group.REACHED], _GROUPS[Group.INACTIVE]
 _I_DEAD, _I_RETRYABLE = _GROUPS[Group.DEAD], _GROUPS[Group.RETRYABLE]
@@ -268,9 +235,13 @@ _I_FAILED, _I_REJECTED = _GROUPS[Group.FAILED], _GROUPS[Group.REJECTED]
 _I_ACCEPTED, _I_OTHER = _GROUPS[Group.ACCEPTED], _GROUPS[Group.OTHER]
 
 
-def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
-    """The hot loop (once per line): locals, group indices and an inlined bitmap, for speed."""
-    seen = bytearray()
+def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
+    """The hot loop (once per line): locals and group indices, for speed."""
+    seen = RecordBitmap()
+    met = seen.add
+    # The schema's names as locals: a global lookup per field per line shows in this loop.
+    f_record, f_status, f_ts, f_supersedes = F_RECORD, F_STATUS, F_TS, F_SUPERSEDES
+    f_attempts, f_taskid, f_cid, f_msg = F_ATTEMPTS, F_TASKID, F_CID, F_MSG
     loads, decode_error = _json.loads, _json.JSONDecodeError
     plain = _PLAIN
     status_counts: dict[str, int] = {}
@@ -280,13 +251,13 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
     lines = records = attempts_total = retried = superseded = supersedes = 0
     first_ts, last_ts = _AFTER_ALL, ""
     buckets, key_len = timeline.buckets, timeline.key_len
-    for first, parts in _blocks_backwards(handle, out):
+    for first, parts in reader.blocks_backwards(handle):
         for index in range(len(parts) - 1, -1, -1):
             raw = parts[index]
             try:
                 line = loads(raw)
-                record = line["record"]
-                status = line["status"]
+                record = line[f_record]
+                status = line[f_status]
             except (decode_error, KeyError, TypeError):
                 if not raw.strip():
                     continue  # a blank line
@@ -299,7 +270,7 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
             group = plain.get(status)
             if group is None:
                 group = _GROUPS[classify(line)]
-            ts = line.get("ts")
+            ts = line.get(f_ts)
             if type(ts) is str:
                 row = buckets.get(ts[:key_len])
                 if row is None:
@@ -311,26 +282,22 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
                     first_ts = ts
                 if ts > last_ts:  # noqa: PLR1730 - a comparison is cheaper than max() in this loop
                     last_ts = ts
-            if "supersedes" in line:
+            if f_supersedes in line:
                 supersedes += 1
             if "run" in line:
                 _add_run(line["run"], out)
-            byte, mask = record >> 3, 1 << (record & 7)
-            if byte >= len(seen):  # reading backwards, the first record met is near the largest
-                seen.extend(bytes(max(byte - len(seen) + 1, len(seen))))
-            if seen[byte] & mask:
+            if met(record):  # reading backwards, a record met before has a later line
                 superseded += 1
                 continue
-            seen[byte] |= mask
             records += 1
             status_counts[status] = status_counts.get(status, 0) + 1
             group_counts[group] += 1
-            attempts = line.get("attempts")
+            attempts = line.get(f_attempts)
             if type(attempts) is int:
                 attempts_total += attempts
                 if attempts > 1:
                     retried += 1
-            taskid = line.get("taskid")
+            taskid = line.get(f_taskid)
             if taskid:
                 if type(taskid) is str and taskid.startswith("RASL"):
                     out.list_push_records += 1
@@ -341,7 +308,7 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
             if group in (_I_REACHED, _I_INACTIVE):
                 continue
             if group == _I_DEAD:
-                cid = line.get("cid")
+                cid = line.get(f_cid)
                 if dead_cids is not None and type(cid) is str:
                     dead_cids.write(cid.encode() + b"\n")
             elif group == _I_RETRYABLE:
@@ -351,7 +318,7 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
                 _count(out.failed_by_reason, _reason_key(line))
             elif group == _I_REJECTED:
                 _count(out.rejected_by_field, _field_key(line))
-            elif group == _I_ACCEPTED and "already taken" in str(line.get("msg", "")):
+            elif group == _I_ACCEPTED and "already taken" in str(line.get(f_msg, "")):
                 out.already_taken += 1
     out.lines, out.records, out.superseded = lines, records, superseded
     out.supersedes_lines = supersedes
@@ -359,7 +326,7 @@ def _scan(handle: BinaryIO, out: Outcomes, dead_cids: BinaryIO | None) -> None:
     out.first_ts, out.last_ts = (first_ts, last_ts) if last_ts else (None, None)
     out.by_status.update(status_counts)
     out.by_group.update({GROUP_ORDER[i].value: n for i, n in enumerate(group_counts) if n})
-    out.seen_bytes = len(seen)
+    out.seen_bytes = seen.nbytes
 
 
 def _add_run(run: Any, out: Outcomes) -> None:
@@ -376,52 +343,23 @@ def _count(table: Counter[Any], key: Any) -> None:
 
 
 def _reason_key(line: Mapping[str, Any]) -> tuple[int | None, str]:
-    code = line.get("code")
-    msg = line.get("msg")
+    code = line.get(F_CODE)
+    msg = line.get(F_MSG)
     text = _GAVE_UP.sub("", msg) if isinstance(msg, str) else ""
-    http = line.get("http_status")
+    http = line.get(F_HTTP_STATUS)
     if isinstance(http, int) and f"HTTP {http}" not in text:
         text = f"{text} (HTTP {http})" if text else f"HTTP {http}"
     return (code if type(code) is int else None), text[:200]
 
 
 def _field_key(line: Mapping[str, Any]) -> tuple[str, str]:
-    name = line.get("field")
-    msg = line.get("msg")
+    name = line.get(F_FIELD)
+    msg = line.get(F_MSG)
     text = msg if isinstance(msg, str) else ""
     if isinstance(name, str):
         prefix = f"field '{name}': "
         text = text.removeprefix(prefix)
     return (name if isinstance(name, str) else "(record)"), text[:200]
-
-
-def _blocks_backwards(handle: BinaryIO, out: Outcomes) -> Iterator[tuple[int, list[bytes]]]:
-    """(offset of the first line, whole lines in file order) per block, from the file's end to its start.
-
-    A torn last line (no newline: a kill mid-write) is left out and noted in ``out.torn_tail``.
-    """
-    pos = os.fstat(handle.fileno()).st_size
-    carry = b""  # the start of a line whose end was read with the block after this one
-    last_block = True
-    while pos > 0:
-        start = max(0, pos - _BLOCK)
-        handle.seek(start)
-        data = handle.read(pos - start) + carry
-        parts = data.split(b"\n")
-        if last_block:
-            torn = parts.pop()  # after the file's last newline: nothing, or a line cut short by a kill
-            out.torn_tail = out.torn_tail or bool(torn)
-            if not parts:  # no newline in this block: the torn line is longer still
-                pos = start
-                continue
-            last_block = False
-        if start > 0:
-            carry = parts[0]
-            yield start + len(carry) + 1, parts[1:]
-        else:
-            carry = b""
-            yield 0, parts
-        pos = start
 
 
 def _offset(first: int, parts: list[bytes], index: int) -> int:
@@ -430,6 +368,5 @@ def _offset(first: int, parts: list[bytes], index: int) -> int:
 
 
 def _bad(path: Path, handle: BinaryIO, offset: int, why: str) -> ResultsFileError:
-    handle.seek(0)
-    number = handle.read(offset).count(b"\n") + 1
+    number = ResultsReader.line_number_at(handle, offset)
     return ResultsFileError(f"{path}:{number}: {why}; is this a getui-push results file?")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from getui_async.outcome import Status
+
 from .groups import EXPLAIN, GROUP_ORDER, Group
 from .outcomes import Outcomes
 
@@ -115,20 +117,7 @@ def to_text(data: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_KNOWN: Final = frozenset(
-    {
-        "successed_online",
-        "successed_offline",
-        "successed_ignore",
-        "accepted",
-        "failed",
-        "rejected",
-        "duplicate",
-        "excluded",
-        "capped",
-        "validated",
-    }
-)
+_KNOWN: Final = frozenset(s.value for s in Status)
 
 
 def funnel_text(getui: Mapping[str, Any]) -> list[str]:

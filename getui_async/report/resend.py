@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from getui_async.errors import ResultsFileError
+from getui_async.results.sidecar import K_INPUT, sidecar_name
 from getui_async.sources import Format, open_source
 
 from .outcomes import Bitmap
@@ -25,7 +26,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def find_input(results: Path, meta: Mapping[str, Any], given: str | None) -> Path:
     """The input file the results were written for; refused (naming why) if it is not that file."""
-    recorded = meta.get("input")
+    recorded = meta.get(K_INPUT)
     recorded = recorded if isinstance(recorded, Mapping) else {}
     name = recorded.get("name")
     if given is not None:
@@ -35,13 +36,13 @@ def find_input(results: Path, meta: Mapping[str, Any], given: str | None) -> Pat
         found = [p for p in candidates if p.is_file()]
         if not found:
             raise ResultsFileError(
-                f"--retryable: the input {name!r} named in {results}.meta.json is not next to {results} "
+                f"--retryable: the input {name!r} named in {sidecar_name(results)} is not next to {results} "
                 "or in the current directory; give it with --input PATH"
             )
         path = found[0]
     else:
         raise ResultsFileError(
-            f"--retryable: {results}.meta.json names no input file; give it with --input PATH"
+            f"--retryable: {sidecar_name(results)} names no input file; give it with --input PATH"
         )
     with open_source(path, format=input_format(recorded.get("format"))) as source:
         fingerprint = source.fingerprint()
@@ -59,7 +60,7 @@ def input_format(value: Any) -> Format | None:
 
 def recorded_format(meta: Mapping[str, Any]) -> Format | None:
     """The input format the sidecar recorded, if any."""
-    recorded = meta.get("input")
+    recorded = meta.get(K_INPUT)
     return input_format(recorded.get("format")) if isinstance(recorded, Mapping) else None
 
 

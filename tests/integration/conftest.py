@@ -21,6 +21,7 @@ from getui_async.engine import Summary, run_campaign
 from getui_async.messages import MessageTemplate
 from getui_async.mock import MockConfig, MockGetui
 from getui_async.transport import AiohttpTransport, Response
+from tests.results_file import read_results
 
 #: Statuses that say the recipient got the message (``accepted``: Getui took it without detail).
 DELIVERED: Final = frozenset({"successed_online", "successed_offline", "successed_ignore", "accepted"})
@@ -233,13 +234,6 @@ def bursts(mock: MockGetui, starts: Iterable[int], length: int, **faults: Any) -
 
 
 # --- the checks -----------------------------------------------------------------------------------------
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """Every line of a results file; fails on a half line (one without its newline, or not JSON)."""
-    data = path.read_bytes() if path.exists() else b""
-    assert not data or data.endswith(b"\n"), f"{path} ends with half a line: {data[-80:]!r}"
-    return [_json.loads(line) for line in data.splitlines()]
 
 
 def check_one_line_per_record(lines: list[dict[str, Any]], records: int) -> None:

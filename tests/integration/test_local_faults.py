@@ -95,7 +95,7 @@ async def test_write_failure_stops_keeps_every_line_and_resume_finishes(
     people = recipients(tmp_path, mode, invalid_every=31)
     out = tmp_path / "results.jsonl"
     disk = FlakyDisk(out, after_bytes=6000, failures=4)
-    monkeypatch.setattr("getui_async.results.os.write", disk.write)
+    monkeypatch.setattr("getui_async.results.writer.os.write", disk.write)
     summary = await bounded(send(people, settings_for(mock), out, mode, batch_size=10, list_chunk=10))
     assert disk.failed >= 1
     assert summary.stopped == "write_error"

@@ -15,7 +15,8 @@ import pytest
 
 from getui_async import _json
 from getui_async.results import compact_tmp_path
-from tests.cli_harness import ThreadedMock, read_meta, read_results, run_cli
+from tests.cli_harness import ThreadedMock, run_cli
+from tests.results_file import read_meta, read_results
 
 GOOD = 120
 DEAD = 8

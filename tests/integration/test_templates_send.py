@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli_harness import DATA, ThreadedMock, read_meta, read_results, run_cli
+from tests.cli_harness import DATA, ThreadedMock, run_cli
+from tests.results_file import read_meta, read_results
 
 SEND = ("--mode", "single", "--no-progress", "--body", "b")
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from getui_async import _json, results
+from getui_async import _json
 from getui_async.campaign import Summary
 from getui_async.errors import ResultsFileError
 from getui_async.events import Observers
@@ -30,15 +30,18 @@ from getui_async.results import (
     Status,
     compact_results,
     compact_tmp_path,
+    compaction,
     failed_kind,
     load_resume_state,
     meta_path,
     read_meta,
+    reader,
     record_run,
     write_meta,
 )
 from getui_async.runner import count_kept_records
 from getui_async.schedule import Schedule
+from tests.results_file import read_results
 
 META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 
@@ -63,7 +66,7 @@ def write_lines(path: Path, lines: list[dict[str, Any]]) -> Path:
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    return [_json.loads(raw) for raw in path.read_bytes().splitlines()]
+    return read_results(path)
 
 
 # -- the resume state: the last line per record wins ------------------------------------------------------
@@ -145,8 +148,30 @@ def test_the_log_marks_a_re_sent_record_as_superseding(tmp_path: Path) -> None:
     state = load_resume_state(out, retry_failed=True)
     log = ResultsLog(None, Observers(()), lambda: "2026-01-01T00:00:00.000Z")
     log.attach(ResultsWriter.open(out, META, resume=True), prior=state.lines, supersedes=state.supersedes)
-    log.add(3, 2, "cid", "c2", "rid2", Status.SUCCESSED_ONLINE, 0, "", None, 1)
-    log.add(4, 3, "cid", "c3", "rid3", Status.SUCCESSED_OFFLINE, 0, "", None, 1)
+    log.add(
+        line=3,
+        record=2,
+        kind="cid",
+        target="c2",
+        request_id="rid2",
+        status=Status.SUCCESSED_ONLINE,
+        code=0,
+        msg="",
+        taskid=None,
+        attempts=1,
+    )
+    log.add(
+        line=4,
+        record=3,
+        kind="cid",
+        target="c3",
+        request_id="rid3",
+        status=Status.SUCCESSED_OFFLINE,
+        code=0,
+        msg="",
+        taskid=None,
+        attempts=1,
+    )
     assert log.close() is None
     lines = read_lines(out)
     assert lines[2]["supersedes"] == "failed"
@@ -204,7 +229,7 @@ def test_compaction_matches_a_dict_of_every_record_at_any_block_size(
         last[line["record"]] = i
     want = [line["seq"] for i, line in enumerate(lines) if last[line["record"]] == i]
     patch = pytest.MonkeyPatch()
-    patch.setattr(results, "_READ_CHUNK", chunk)
+    patch.setattr(reader, "READ_CHUNK", chunk)
     try:
         removed = compact_results(out)
     finally:
@@ -223,7 +248,7 @@ def test_a_failed_compaction_leaves_the_file_untouched_and_no_tmp(
     def full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(results.os, "fsync", full)
+    monkeypatch.setattr(compaction.os, "fsync", full)
     with pytest.raises(ResultsWriteError, match="No space left on device"):
         compact_results(out)
     assert out.read_bytes() == before

@@ -16,21 +16,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
-from .results import (
-    UNBOUNDED_RECORDS,
-    ResultsLog,
+from .compaction import compact_results
+from .lock import RunLock, Words
+from .log import ResultsLog
+from .resume import UNBOUNDED_RECORDS, ResumeState, load_resume_state
+from .sidecar import (
     ResultsWriteError,
-    ResultsWriter,
-    ResumeState,
-    RunLock,
     RunMeta,
-    Words,
-    compact_results,
-    load_resume_state,
     read_meta,
     record_run,
+    stored_stream,
+    stream_input,
     write_meta,
 )
+from .writer import ResultsWriter
 
 __all__ = ["ResultsFile", "line_clock"]
 
@@ -134,12 +133,12 @@ class ResultsFile:
 
     def stream_expectation(self) -> tuple[tuple[int, str] | None, bool]:
         """What an earlier run read of a streamed input: ((bytes, sha256) or None, whether it was whole)."""
-        stored_input = self._stored_input()
-        if stored_input is not None:
-            size, sha = stored_input.get("stream_bytes"), stored_input.get("stream_sha256")
-            if type(size) is int and isinstance(sha, str):
-                return (size, sha), stored_input.get("stream_complete") is True
-        return None, False
+        if self.path is None or not self._resume:
+            return None, False
+        proof = stored_stream(read_meta(self.path))
+        if proof.sha256 is None:
+            return None, False
+        return (proof.total, proof.sha256), proof.complete
 
     def refusal(self, meta: RunMeta) -> str:
         """The stop detail when a resumed stream is not the input the earlier run read."""
@@ -166,14 +165,9 @@ class ResultsFile:
         """Keep the proof of what this run read of a stream, unless an earlier run read more."""
         if self.path is None:
             return
-        stored_input = self._stored_input(always=True)
-        previous = stored_input.get("stream_bytes", 0) if stored_input is not None else 0
-        if total < (previous if type(previous) is int else 0):
+        if total < stored_stream(read_meta(self.path)).total:
             return  # this run read less than the earlier one: keep the longer proof
-        record = dict(meta.input)
-        record.update(stream_bytes=total, stream_sha256=sha256, stream_complete=complete)
-        if complete:
-            record["sha256"] = sha256
+        record = stream_input(meta, total=total, sha256=sha256, complete=complete)
         try:
             write_meta(self.path, replace(meta, input=record))
         except ResultsWriteError as exc:
@@ -203,11 +197,3 @@ class ResultsFile:
         if self.path is None:
             return [dict(run)]
         return record_run(self.path, run, group_name=group_name)
-
-    def _stored_input(self, *, always: bool = False) -> dict[str, Any] | None:
-        """The sidecar's ``input`` (on a resume, or ``always``), if it has one."""
-        if self.path is None or not (always or self._resume):
-            return None
-        stored = read_meta(self.path)
-        stored_input = stored.get("input") if stored else None
-        return stored_input if isinstance(stored_input, dict) else None

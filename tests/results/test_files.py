@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from getui_async.results import LIBRARY_WORDS, ResultsLocked, ResultsWriteError, RunMeta
-from getui_async.run_file import ResultsFile
+from getui_async.results.files import ResultsFile
 
 META = RunMeta("camp-1", "fp", {"name": "<stdin>", "format": "jsonl", "size": None, "sha256": None})
 

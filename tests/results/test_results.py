@@ -23,6 +23,7 @@ from getui_async.results import (
     load_resume_state,
     meta_path,
 )
+from tests.results_file import read_results
 
 META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 
@@ -40,7 +41,7 @@ def test_writer_creates_owner_only_files_and_whole_lines(tmp_path: Path) -> None
     writer.close()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert stat.S_IMODE(meta_path(out).stat().st_mode) == 0o600
-    rows = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+    rows = read_results(out)
     assert [row["record"] for row in rows] == [1, 2, 3, 4, 5]
     assert _json.loads(meta_path(out).read_bytes())["campaign_id"] == "camp-1"
 
@@ -96,7 +97,7 @@ def test_torn_tail_is_cut_on_resume(tmp_path: Path) -> None:
     writer = ResultsWriter.open(out, META, resume=True)
     writer.write(line(3))
     writer.close()
-    rows = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+    rows = read_results(out)
     assert [row["record"] for row in rows] == [1, 2, 3]
 
 
@@ -179,7 +180,7 @@ def test_a_failed_write_keeps_what_the_os_did_not_take(
     out = tmp_path / "r.jsonl"
     writer = ResultsWriter.open(out, META, resume=False)
     fake = ShortThenFull(os.write, 100)
-    monkeypatch.setattr("getui_async.results.os.write", fake)
+    monkeypatch.setattr("getui_async.results.writer.os.write", fake)
     for r in range(1, 11):
         writer.hold(line(r))
     with pytest.raises(ResultsWriteError, match=r"r\.jsonl: No space left on device"):
@@ -187,7 +188,7 @@ def test_a_failed_write_keeps_what_the_os_did_not_take(
     assert 0 < len(out.read_bytes()) == 100
     monkeypatch.undo()
     writer.close()
-    rows = [_json.loads(raw) for raw in out.read_bytes().splitlines()]
+    rows = read_results(out)
     assert [row["record"] for row in rows] == list(range(1, 11))
     assert writer.lines_written == 10
 
@@ -198,7 +199,7 @@ def test_giving_up_cuts_the_half_line(tmp_path: Path, monkeypatch: pytest.Monkey
     writer = ResultsWriter.open(out, META, resume=False)
     writer.write(line(1))
     writer.flush()
-    monkeypatch.setattr("getui_async.results.os.write", ShortThenFull(os.write, 10))
+    monkeypatch.setattr("getui_async.results.writer.os.write", ShortThenFull(os.write, 10))
     writer.hold(line(2))
     with pytest.raises(ResultsWriteError):
         writer.close()

@@ -1,0 +1,317 @@
+"""``RESULTS.meta.json``, the sidecar that says which run a results file belongs to, and the paths of the
+files around ``RESULTS`` (sidecar, lock, temporaries): their names and keys are spelled here only.
+
+The sidecar records the campaign id, the message template's fingerprint and the input's fingerprint
+(its whole-content sha256; for a streamed input, the bytes read and their digest); a resume against
+another input or message is refused. It also keeps the record of runs (``runs``, ``requests``,
+``retries``, ``group_name``) that ``report`` and the summary read. It is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from getui_async import _json
+from getui_async._version import __version__
+from getui_async.errors import ResultsFileError
+
+__all__ = [
+    "FILE_MODE",
+    "K_CAMPAIGN_ID",
+    "K_GROUP_NAME",
+    "K_INPUT",
+    "K_REQUESTS",
+    "K_RETRIES",
+    "K_RUNS",
+    "ResultsWriteError",
+    "RunMeta",
+    "StoredStream",
+    "compact_tmp_path",
+    "has_meta",
+    "lock_path",
+    "meta_path",
+    "read_meta",
+    "read_meta_strict",
+    "record_run",
+    "remove_results",
+    "sidecar_name",
+    "stored_campaign",
+    "stored_encoding",
+    "stored_stream",
+    "stream_input",
+    "write_atomically",
+    "write_meta",
+]
+
+#: Every file the package creates is readable by its owner only.
+FILE_MODE: Final = 0o600
+
+# The sidecar's keys.
+K_TOOL: Final = "tool"
+K_TOOL_VERSION: Final = "tool_version"
+K_CAMPAIGN_ID: Final = "campaign_id"
+K_TEMPLATE: Final = "template_fingerprint"
+K_INPUT: Final = "input"
+K_TEST: Final = "test"
+K_RUNS: Final = "runs"
+K_REQUESTS: Final = "requests"
+K_RETRIES: Final = "retries"
+K_GROUP_NAME: Final = "group_name"
+# Keys of its ``input`` object.
+K_ENCODING: Final = "encoding"
+K_STREAM_BYTES: Final = "stream_bytes"
+K_STREAM_SHA256: Final = "stream_sha256"
+K_STREAM_COMPLETE: Final = "stream_complete"
+K_SHA256: Final = "sha256"
+#: Input keys that must agree for a resume (when both runs know them).
+_SAME_INPUT: Final = ("format", "size", "head_sha256", K_SHA256)
+#: Keys about the runs so far, which rewriting the run's identity keeps.
+_RUN_KEYS: Final = (K_RUNS, K_REQUESTS, K_RETRIES, K_GROUP_NAME)
+
+
+def meta_path(results: Path) -> Path:
+    """The sidecar that identifies the run a results file belongs to."""
+    return results.with_name(results.name + ".meta.json")
+
+
+def lock_path(results: Path) -> Path:
+    """The lock file that allows one run per results file."""
+    return results.with_name(results.name + ".lock")
+
+
+def compact_tmp_path(results: Path) -> Path:
+    """Where compaction writes the compacted file before renaming it over ``results``."""
+    return results.with_name(results.name + ".tmp")
+
+
+def companion_files(results: Path) -> dict[str, Path]:
+    """The files beside ``results`` that a run uses, named as the user knows them (for messages)."""
+    return {"RESULTS.meta.json (the sidecar)": meta_path(results), "RESULTS.lock": lock_path(results)}
+
+
+def sidecar_name(results: Path) -> str:
+    """The sidecar's path as a message names it."""
+    return str(meta_path(results))
+
+
+def has_meta(results: Path | str) -> bool:
+    """True when ``results`` has a sidecar (it was written by a run of ours)."""
+    return meta_path(Path(results)).exists()
+
+
+def remove_results(results: Path) -> None:
+    """Remove a results file and its sidecar (a run that always starts over, such as the demo)."""
+    for path in (results, meta_path(results)):
+        path.unlink(missing_ok=True)
+
+
+class ResultsWriteError(ResultsFileError):
+    """Writing the results file (or its sidecar) failed; ``strerror`` is the OS's reason."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        self.path = path
+        self.strerror = exc.strerror or str(exc)
+        self.errno = exc.errno
+        super().__init__(f"could not write {path}: {self.strerror}")
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What a results file was written for: campaign, message and input."""
+
+    campaign_id: str
+    template_fingerprint: str
+    input: Mapping[str, Any]
+    tool_version: str = __version__
+    #: A send to test devices (``--test``), so a results file says which kind of run wrote it.
+    test: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            K_TOOL: "getui-async",
+            K_TOOL_VERSION: self.tool_version,
+            K_CAMPAIGN_ID: self.campaign_id,
+            K_TEMPLATE: self.template_fingerprint,
+            K_INPUT: dict(self.input),
+            K_TEST: self.test,
+        }
+
+    def mismatch(self, other: Mapping[str, Any]) -> str | None:
+        """Why a stored meta (``other``) belongs to a different run, or None if it is this run."""
+        if other.get(K_CAMPAIGN_ID) != self.campaign_id:
+            return f"it belongs to campaign {other.get(K_CAMPAIGN_ID)!r}, not {self.campaign_id!r}"
+        if other.get(K_TEMPLATE) != self.template_fingerprint:
+            return "it was written for a different message"
+        theirs = _input_of(other)
+        mine, stored = self.input.get(K_ENCODING), theirs.get(K_ENCODING)
+        if mine is not None and stored is not None and mine != stored:
+            return f"the earlier run read the input as {stored}, this one as {mine}"
+        for key in _SAME_INPUT:
+            mine, stored = self.input.get(key), theirs.get(key)
+            if mine is not None and stored is not None and mine != stored:
+                what = "content" if key.endswith("sha256") else key
+                return f"it was written for a different input ({what} differs)"
+        return None
+
+
+#: Sidecar bytes by path, with the file's identity when read. A resumed run asks for its sidecar up to
+#: six times (encoding, stream proof, the resume check, the ledger's campaign, the record of runs); it
+#: is read from disk once, and again only after it changed (every write replaces the file).
+_READ: dict[Path, tuple[tuple[int, int, int, int], bytes]] = {}
+_READ_MAX: Final = 32
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _sidecar_bytes(sidecar: Path) -> bytes:
+    """The sidecar's bytes (raises ``OSError``), from the last read while the file is unchanged."""
+    identity = _identity(sidecar)
+    held = _READ.get(sidecar)
+    if held is not None and held[0] == identity:
+        return held[1]
+    data = sidecar.read_bytes()
+    _remember(sidecar, identity, data)
+    return data
+
+
+def _remember(sidecar: Path, identity: tuple[int, int, int, int], data: bytes) -> None:
+    if len(_READ) >= _READ_MAX:
+        _READ.clear()
+    _READ[sidecar] = (identity, data)
+
+
+def read_meta(results: Path) -> dict[str, Any] | None:
+    """The sidecar of ``results`` as a dict, or None when missing or unreadable."""
+    try:
+        stored = _json.loads(_sidecar_bytes(meta_path(results)))
+    except (OSError, _json.JSONDecodeError):
+        return None
+    return stored if isinstance(stored, dict) else None
+
+
+def read_meta_strict(results: Path) -> dict[str, Any]:
+    """The sidecar as a dict: empty when missing, :class:`ResultsFileError` when unreadable (report)."""
+    sidecar = meta_path(results)
+    try:
+        data = _json.loads(_sidecar_bytes(sidecar))
+    except FileNotFoundError:
+        return {}
+    except (OSError, _json.JSONDecodeError) as exc:
+        raise ResultsFileError(f"{sidecar}: unreadable sidecar: {exc}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _input_of(stored: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    found = stored.get(K_INPUT) if stored else None
+    return found if isinstance(found, Mapping) else {}
+
+
+def stored_campaign(results: Path) -> str:
+    """The campaign id the sidecar of ``results`` names; :class:`ResultsFileError` naming the sidecar
+    when it is missing, unreadable or names none."""
+    stored = read_meta(results)
+    found = stored.get(K_CAMPAIGN_ID) if stored else None
+    if found is None:
+        raise ResultsFileError(f"{meta_path(results)}: missing or unreadable; cannot tell the campaign")
+    return str(found)
+
+
+def stored_encoding(results: Path, stored: Mapping[str, Any] | None = None) -> str | None:
+    """The text encoding the run that wrote ``results`` read its input with (None: unknown or none);
+    ``stored`` is the sidecar when the caller has read it already."""
+    encoding = _input_of(stored if stored is not None else read_meta(results)).get(K_ENCODING)
+    return encoding if isinstance(encoding, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStream:
+    """What an earlier run read of a streamed input: bytes, their sha256, and whether it reached the end."""
+
+    total: int
+    sha256: str | None
+    complete: bool
+
+
+def stored_stream(stored: Mapping[str, Any] | None) -> StoredStream:
+    """The stream proof in a sidecar (``total`` 0 and no digest when there is none)."""
+    found = _input_of(stored)
+    size, sha = found.get(K_STREAM_BYTES), found.get(K_STREAM_SHA256)
+    if type(size) is not int:
+        return StoredStream(0, None, complete=False)
+    return StoredStream(size, sha if isinstance(sha, str) else None, found.get(K_STREAM_COMPLETE) is True)
+
+
+def stream_input(meta: RunMeta, *, total: int, sha256: str, complete: bool) -> dict[str, Any]:
+    """``meta``'s input with the proof of what this run read of a stream (its whole digest if complete)."""
+    record = dict(meta.input)
+    record.update({K_STREAM_BYTES: total, K_STREAM_SHA256: sha256, K_STREAM_COMPLETE: complete})
+    if complete:
+        record[K_SHA256] = sha256
+    return record
+
+
+def write_meta(results: Path, meta: RunMeta, *, keep_runs: bool = True) -> None:
+    """Replace the sidecar atomically, keeping its record of runs unless ``keep_runs`` is False (a new
+    campaign); raises :class:`ResultsWriteError`."""
+    sidecar = meta_path(results)
+    data = meta.to_dict()
+    stored = read_meta(results) if keep_runs else None
+    if stored:
+        data.update({key: stored[key] for key in _RUN_KEYS if key in stored})
+    try:
+        write_atomically(sidecar, _json.dumps(data))
+    except OSError as exc:
+        raise ResultsWriteError(sidecar, exc) from None
+
+
+def record_run(results: Path, run: Mapping[str, Any], *, group_name: str | None) -> list[dict[str, Any]]:
+    """Append one run (start, end, exit, counts, requests, retries) to the sidecar's ``runs``, update
+    the campaign's ``requests``/``retries`` totals and ``group_name``; returns every run so far.
+
+    ``getui-push report`` reads these to say how many runs (resumes) a campaign took. Raises
+    :class:`ResultsWriteError`.
+    """
+    stored = read_meta(results) or {}
+    runs = stored.get(K_RUNS)
+    runs = [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+    runs.append(dict(run))
+    stored[K_RUNS] = runs
+    stored[K_REQUESTS] = sum(_count(r.get(K_REQUESTS)) for r in runs)
+    stored[K_RETRIES] = sum(_count(r.get(K_RETRIES)) for r in runs)
+    if group_name:
+        stored[K_GROUP_NAME] = group_name
+    sidecar = meta_path(results)
+    try:
+        write_atomically(sidecar, _json.dumps(stored))
+    except OSError as exc:
+        raise ResultsWriteError(sidecar, exc) from None
+    return runs
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path.tmp`` (owner only, fsynced) and rename it over ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _READ.pop(path, None)
+    with contextlib.suppress(OSError):
+        _remember(path, _identity(path), data)  # the next read of what was just written is free
