@@ -35,7 +35,7 @@ from typing import Final, Literal
 
 from .errors import InputError, InvalidTargetError, error_for_reply
 from .outcome import Kind, Status
-from .results.reader import ResultsReader, status_needles
+from .results.reader import OverlongLine, ResultsReader, status_needles
 from .results.record import F_CID, F_CODE, F_MSG, F_STATUS, decode_line, is_result_line
 from .results.sidecar import has_meta
 from .sources import BadRecord, open_source
@@ -330,6 +330,9 @@ def _dead_cids(path: str) -> Iterator[tuple[str, int]]:
         raise InputError(path, "no such file (--exclude)") from None
     except IsADirectoryError:
         raise InputError(path, "is a directory, not a file (--exclude)") from None
+    except OverlongLine as exc:
+        message = f"a line longer than {MAX_LINE_BYTES // (1 << 20)} MiB (--exclude)"
+        raise InputError(path, message, line=exc.number) from None
     except (EOFError, zlib.error) as exc:
         raise InputError(path, f"not a readable gzip file (--exclude): {exc}") from None
     except OSError as exc:

@@ -8,7 +8,8 @@ from pathlib import Path
 from getui_async.check import MANGLED_CODE, check_input
 from getui_async.messages import MessageTemplate
 
-from .cli_harness import read_results, run_cli
+from .cli_harness import run_cli
+from .results_file import read_results
 
 ROWS = [
     "0123456789abcdef0123456789abcdef,王一",

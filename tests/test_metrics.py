@@ -30,11 +30,11 @@ from tests.cli_harness import (
     clean_environ,
     closed_port_url,
     command,
-    read_results,
     run_cli,
     write_recipients,
 )
 from tests.components import Pushgateway, free_port
+from tests.results_file import read_results
 
 SIMPLE = ("--title", "Hi {name}", "--body", "b")
 

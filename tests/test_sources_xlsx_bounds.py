@@ -18,7 +18,7 @@ pytest.importorskip("openpyxl")
 _MIB = 1 << 20
 #: Reads the file in a fresh interpreter; prints the records (or the error) and the peak RSS in KiB.
 _READER = """
-import resource, sys
+import sys
 from getui_async.errors import InputError
 from getui_async.sources import open_source
 try:
@@ -28,7 +28,10 @@ try:
 except InputError as exc:
     print("error", exc)
     code = 2
-print("rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child of a large pytest would report
+# its parent's peak; VmHWM belongs to this program's own address space.
+with open("/proc/self/status") as status:
+    print("rss_kib", next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")))
 sys.exit(code)
 """
 

@@ -22,8 +22,8 @@ from getui_async.runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, PROG
 
 from .importer import import_files
 from .protocol import Verifier
-from .server import DEFAULT_MAX_REQUEST_BYTES, LOG_INTERVAL_S, ReceiptServer, serve
 from .store import StoreError, StoreSpec, open_store, parse_store
+from .tally import DEFAULT_MAX_REQUEST_BYTES, LOG_INTERVAL_S
 
 __all__ = ["add_receipts_parser", "parse_listen", "run"]
 
@@ -116,6 +116,8 @@ def _verifier(creds: Credentials) -> Verifier:
 
 
 async def _serve(args: argparse.Namespace, verifier: Verifier, spec: StoreSpec, host: str, port: int) -> int:
+    from .server import ReceiptServer, serve  # noqa: PLC0415 - aiohttp.web only for the server itself
+
     store = await open_store(spec)
     log = logging.getLogger("getui_async.receipts")
     if log.level == logging.NOTSET:

@@ -23,16 +23,12 @@ from getui_async import _json
 
 from .protocol import Verifier
 from .store import ReceiptStore
-from .tally import Tally
+from .tally import DEFAULT_MAX_REQUEST_BYTES, LOG_INTERVAL_S, Tally
 
-__all__ = ["DEFAULT_MAX_REQUEST_BYTES", "LOG_INTERVAL_S", "ReceiptServer", "serve"]
+__all__ = ["ReceiptServer", "serve"]
 
 logger = logging.getLogger(__name__)
 
-#: A request larger than this is answered 413 (and Getui drops it): far above a few thousand lines.
-DEFAULT_MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
-#: The count line is logged this often.
-LOG_INTERVAL_S: Final = 60.0
 #: In-flight requests get this long to finish (and be answered) after SIGTERM.
 SHUTDOWN_TIMEOUT_S: Final = 10.0
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from .protocol import Receipt, Refusal, Verifier
 
-__all__ = ["Tally"]
+__all__ = ["DEFAULT_MAX_REQUEST_BYTES", "LOG_INTERVAL_S", "Tally"]
+
+#: A request larger than this is answered 413 (and Getui drops it): far above a few thousand lines.
+DEFAULT_MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
+#: The count line is logged this often.
+LOG_INTERVAL_S: Final = 60.0
 
 
 @dataclass

@@ -17,12 +17,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final, cast
 
+from getui_async.errors import ResultsFileError
 from getui_async.outcome import Status
 
 from .record import decode_line
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "READ_CHUNK",
+    "OverlongLine",
     "RecordBitmap",
     "ResultsReader",
     "cut_torn_tail",
@@ -31,6 +34,18 @@ __all__ = [
 ]
 
 READ_CHUNK: Final = 1 << 20
+#: The longest line a results file may hold (a line carries its record: 64 KiB of fields at most). A
+#: longer one is not a results file: reading it whole could take any amount of memory.
+MAX_LINE_BYTES: Final = 1 << 20
+
+
+class OverlongLine(ResultsFileError):
+    """A line of ``path`` runs past :data:`MAX_LINE_BYTES`: raised as soon as the bound is passed."""
+
+    def __init__(self, path: Path, number: int) -> None:
+        super().__init__(f"{path}: line {number} is longer than {MAX_LINE_BYTES >> 20} MiB")
+        self.path = path
+        self.number = number
 
 
 class RecordBitmap:
@@ -93,15 +108,21 @@ class ResultsReader:
         """
         self.torn = 0
         with self._open() as handle:
+            readline, limit = handle.readline, MAX_LINE_BYTES + 1
+            lines = enumerate(iter(lambda: readline(limit), b""), start=1)
             if not having:
-                for number, raw in enumerate(handle, start=1):
+                for number, raw in lines:
                     if raw[-1:] != b"\n":
+                        if len(raw) == limit:
+                            raise OverlongLine(self.path, number)
                         self.torn = len(raw)
                         return
                     yield number, raw
                 return
             one = having[0] if len(having) == 1 else None
-            for number, raw in enumerate(handle, start=1):
+            for number, raw in lines:
+                if len(raw) == limit and raw[-1:] != b"\n":
+                    raise OverlongLine(self.path, number)
                 if one is not None:
                     if one not in raw:
                         continue

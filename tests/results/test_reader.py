@@ -124,3 +124,18 @@ def test_record_bitmap() -> None:
     assert 8 not in bits
     assert "9" not in bits
     assert len(bits) == 2
+
+
+@pytest.mark.parametrize("having", [(), (b'"failed"',)])
+def test_a_line_past_the_bound_is_refused_as_soon_as_it_is_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, having: tuple[bytes, ...]
+) -> None:
+    """An endless last line is no torn tail: reading stops at the bound with the line's number."""
+    monkeypatch.setattr(reader_module, "MAX_LINE_BYTES", 64)
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b'{"record": 1, "status": "failed"}\n' + b'{"status": "failed", "msg": "' + b"x" * 500)
+    reader = ResultsReader(path)
+    with pytest.raises(reader_module.OverlongLine) as info:
+        list(reader.forwards(having=having))
+    assert info.value.number == 2
+    assert "line 2" in str(info.value)
