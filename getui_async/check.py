@@ -10,7 +10,6 @@ streamed to the ``dead_cids`` file, with only a few kept as examples.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +20,7 @@ from typing import Any, BinaryIO, Final, TypeVar
 from .client import MAX_USER_QUERY, GetuiClient
 from .config import Settings
 from .dedupe import DuplicateFilter
+from .feed import off_loop
 from .messages import MessageTemplate, check_placeholders, recipient_ids
 from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
 from .outputs import write_aside
@@ -282,9 +282,13 @@ async def check_input(
 
 
 async def _read(source: Any, tally: _Tally, dead: _DeadCids) -> None:
-    """Stream the input in chunks off the loop; look cids up as each thousand is decided."""
+    """Stream the input in chunks off the loop; look cids up as each thousand is decided.
+
+    Reads run in a daemon thread (``off_loop``), not the default executor: that one is joined at exit,
+    so a read stalled on an open pipe would keep a stopped check from ever exiting.
+    """
     with DuplicateFilter[Record]() as dedupe:
-        while chunk := await asyncio.to_thread(source.read_chunk, _CHUNK):
+        while chunk := await off_loop(lambda: source.read_chunk(_CHUNK)):
             for item in chunk:
                 if isinstance(item, BadRecord):
                     tally.bad_record(item)

@@ -6,7 +6,6 @@ cleanly (no "Fatal Python error" from a stdin lock held by that thread) and exit
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
