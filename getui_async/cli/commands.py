@@ -33,6 +33,7 @@ from getui_async.messages.rules import LIMITS
 from getui_async.messages.vendors import VendorWarning, prepare_campaign, vendor_warnings
 from getui_async.outputs import refuse_reads, results_reads
 from getui_async.runner import EXIT_OK, EXIT_STOPPED, PROG, STDOUT, SendJob, run_send
+from getui_async.safetext import printable
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
@@ -343,5 +344,7 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
-    print(_json.dumps(report.to_dict()).decode() if args.json else report.to_text())
+    print(
+        _json.dumps(report.to_dict()).decode() if args.json else printable(report.to_text(), multiline=True)
+    )
     return EXIT_OK
