@@ -10,7 +10,6 @@ streamed to the ``dead_cids`` file, with only a few kept as examples.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -23,6 +22,7 @@ from .client import MAX_USER_QUERY, GetuiClient
 from .config import Settings
 from .dedupe import DuplicateFilter
 from .errors import MessageError
+from .feed import off_loop
 from .messages import MessageTemplate, check_placeholders, recipient_ids
 from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
 from .outputs import write_aside
@@ -314,10 +314,12 @@ async def _read(source: Any, tally: _Tally, dead: _DeadCids, render: Callable[..
     """Stream the input in chunks off the loop; look cids up as each thousand is decided.
 
     ``render`` is the template's own: a record it refuses (an empty placeholder cell) is bad here as in
-    send, which renders each record before the duplicate filter sees it.
+    send, which renders each record before the duplicate filter sees it. Reads run in a daemon thread
+    (``off_loop``), not the default executor: that one is joined at exit, so a read stalled on an open pipe
+    would keep a stopped check from ever exiting.
     """
     with DuplicateFilter[Record]() as dedupe:
-        while chunk := await asyncio.to_thread(source.read_chunk, _CHUNK):
+        while chunk := await off_loop(lambda: source.read_chunk(_CHUNK)):
             for item in chunk:
                 if isinstance(item, BadRecord):
                     tally.bad_record(item)

@@ -38,6 +38,8 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from .safetext import printable
+
 if TYPE_CHECKING:
     from .events import WaitReason
 
@@ -158,7 +160,8 @@ class ApiError(GetuiError):
         parts = [f"code {code}" if code is not None else None]
         parts.append(f"HTTP {http_status}" if http_status is not None else None)
         label = ", ".join(p for p in parts if p)
-        super().__init__(f"{msg} ({label})" if label else msg)
+        # Its text is what callers log and print: Getui's msg with its control characters shown, not obeyed.
+        super().__init__(printable(f"{msg} ({label})" if label else msg))
 
 
 class RetryableError(ApiError):

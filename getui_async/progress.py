@@ -23,6 +23,7 @@ from typing import IO, Any, Final
 from .engine import Summary
 from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled
 from .outcome import Status
+from .safetext import printable
 from .schedule import Schedule, format_clock, format_duration
 
 __all__ = [
@@ -172,8 +173,8 @@ class ProgressBar:
         """
         if text is None:
             self._wait = None
-        else:
-            self._wait = (text, None if for_s is None else time.monotonic() + for_s, countdown)
+        else:  # a repeated log line may carry Getui's msg: shown, never obeyed by the terminal
+            self._wait = (printable(text), None if for_s is None else time.monotonic() + for_s, countdown)
 
     @property
     def done(self) -> int:
@@ -287,7 +288,8 @@ class ProgressBar:
             logging.getLogger().handlers[:] = self._saved_handlers
 
     def print(self, text: str) -> None:
-        """Print a message above the line (or plainly when there is none)."""
+        """Print a message above the line (or plainly when there is none), control characters escaped."""
+        text = printable(text, multiline=True)
         if self._live is not None:
             self._live.console.print(text, markup=False, highlight=False, soft_wrap=True)
         else:
@@ -465,7 +467,7 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
         lines.append(_AFTER_STOP[summary.stopped])
     elif summary.stopped:
         lines.append("  the results are consistent: the same command with --resume sends the rest")
-    text = "\n".join(lines)
+    text = printable("\n".join(lines), multiline=True)  # a stop's detail may quote Getui's msg
     if out is not None:
         print(text, file=out)
     return text

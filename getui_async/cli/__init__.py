@@ -28,6 +28,7 @@ from getui_async.errors import ApiError, ConfigError, GetuiError, InputError, Me
 from getui_async.receipts import command as receipts_command
 from getui_async.report import command as report_command
 from getui_async.runner import EXIT_USAGE, PROG, SendJob
+from getui_async.safetext import printable
 
 from . import commands
 from .commands import send_job as _send_job  # noqa: F401 - imported from here by tests
@@ -37,28 +38,24 @@ from .parser import MOCK_COMMANDS, build_parser
 __all__ = ["SendJob", "UsageError", "build_parser", "find_config", "load_config", "main", "resolve_options"]
 
 
+class _PrintableFormatter(logging.Formatter):
+    """Log lines carry Getui's messages and file contents: their control characters are shown escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), multiline=True)
+
+
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    handler.setFormatter(_PrintableFormatter(f"{PROG}: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
 
 
-def _printable(text: str) -> str:
-    """``text`` with C0/C1 control characters (but newline and tab) escaped as ``\\xNN``.
-
-    Error messages carry text from Getui's replies and from files; an escape sequence in them must be
-    shown, never obeyed by the terminal (clear the screen, retitle the window).
-    """
-    return "".join(
-        ch if ch in "\n\t" or not (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0) else f"\\x{ord(ch):02x}"
-        for ch in text
-    )
-
-
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {_printable(message)}", file=sys.stderr)
+    # Error messages carry text from Getui's replies and from files: shown, never obeyed by the terminal.
+    print(f"{PROG}: error: {printable(message, multiline=True)}", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -33,6 +34,7 @@ from getui_async.messages.rules import LIMITS
 from getui_async.messages.vendors import VendorWarning, prepare_campaign, vendor_warnings
 from getui_async.outputs import refuse_reads, results_reads
 from getui_async.runner import EXIT_OK, EXIT_STOPPED, PROG, STDOUT, SendJob, run_send
+from getui_async.safetext import printable
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
@@ -364,14 +366,26 @@ def _check_progress() -> Callable[[int, int], None]:
 
 
 def check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    """``getui-push check``; Ctrl-C stops it with exit 3 and one line, as a send's stop does."""
+    """``getui-push check``; Ctrl-C or SIGTERM stops it with exit 3 and one line, as a send's stop does."""
     try:
-        return run(check_main(args, environ))
-    except KeyboardInterrupt:
+        return run(_sigterm_cancels(check_main(args, environ)))
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         if sys.stderr.isatty():
             sys.stderr.write("\r\x1b[K")  # over the progress line
-        print(f"{PROG}: check stopped (Ctrl-C); nothing was sent or written", file=sys.stderr)
+        why = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else "SIGTERM"
+        print(f"{PROG}: check stopped ({why}); nothing was sent or written", file=sys.stderr)
         return EXIT_STOPPED
+
+
+async def _sigterm_cancels(coro: Coroutine[Any, Any, int]) -> int:
+    """``coro`` with SIGTERM cancelling it, as the event loop's runner does for SIGINT."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await coro
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -401,5 +415,7 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
         sys.stderr.write("\r\x1b[K")
     if settings is None:  # said after the input proved readable: an input error is printed alone
         print(f"{PROG}: no credentials: counted the input only (no dead cids, no quota)", file=sys.stderr)
-    print(_json.dumps(report.to_dict()).decode() if args.json else report.to_text())
+    print(
+        _json.dumps(report.to_dict()).decode() if args.json else printable(report.to_text(), multiline=True)
+    )
     return EXIT_OK

@@ -19,6 +19,7 @@ from getui_async.config import Settings
 from getui_async.errors import ConfigError
 from getui_async.outputs import refuse_reads, results_reads, write_aside
 from getui_async.results.sidecar import read_meta_strict as read_meta
+from getui_async.safetext import printable
 
 from .fetch import fetch_funnel
 from .html import to_html
@@ -104,5 +105,5 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     if args.json:
         stdout.write(_json.dumps(data).decode() + "\n")
     else:
-        stdout.write(to_text(data))
+        stdout.write(printable(to_text(data), multiline=True))  # msgs from Getui and from files
     return 0

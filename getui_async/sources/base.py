@@ -199,5 +199,8 @@ class RecordSource:
         if self._closed:
             return
         self._closed = True
-        self._items.close()
+        try:
+            self._items.close()
+        except ValueError:  # "generator already executing": a reader thread is stalled inside (an open
+            return  # pipe); closing under it would break its read, so it is left to process exit
         self._release()

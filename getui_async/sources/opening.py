@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any, BinaryIO, Final
 
 from getui_async.errors import InputError
 
 from .base import STDIN_NAME, RecordSource
+from .fd_reader import FdReader
 from .iterables import RECORDS_NAME, AsyncMappingSource, MappingSource
 from .options import DEFAULT_OPTIONS, FORMATS, Format, SourceOptions
 from .text import TextSource
@@ -51,7 +51,8 @@ def open_source(
 ) -> RecordSource:
     """Open a recipients input for streaming.
 
-    ``path`` is a file path, ``"-"`` for ``stdin`` (default ``sys.stdin.buffer``), or an iterable or
+    ``path`` is a file path, ``"-"`` for ``stdin`` (default: descriptor 0 through :class:`FdReader`,
+    never ``sys.stdin.buffer``, whose lock a stalled reader thread would hold at exit), or an iterable or
     async iterable of mappings (records numbered from 1; ``name`` names them in messages). The format
     comes from the file name (``.csv``, ``.tsv``, ``.jsonl``, ``.ndjson``, each optionally ``.gz``, and
     ``.xlsx``); ``format`` (or ``options.format``) overrides it, and is required for stdin. Gzip is also
@@ -76,7 +77,7 @@ def open_source(
         fmt = _checked_format(format, STDIN_NAME)
         if fmt == "xlsx":
             raise InputError(STDIN_NAME, "an .xlsx workbook cannot be read from standard input; give a path")
-        stream = stdin if stdin is not None else sys.stdin.buffer
+        stream: Any = stdin if stdin is not None else FdReader()
         streaming = not _is_regular(stream)
         return TextSource(
             name=STDIN_NAME, format=fmt, stream=stream, size=None, options=options, streaming=streaming
