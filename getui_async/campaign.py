@@ -398,7 +398,10 @@ class Campaign:
         fingerprint, streamed = described
         resume_state = (
             load_resume_state(
-                out, max_record=_record_bound(fingerprint, source.name), retry_failed=self._retry_failed
+                out,
+                max_record=_record_bound(fingerprint, source.name),
+                retry_failed=self._retry_failed,
+                retry_unconfirmed=self._options.retry_unconfirmed,
             )
             if (out is not None and self._resume)
             else ResumeState()

@@ -58,6 +58,7 @@ __all__ = [
     "compact_tmp_path",
     "failed_kind",
     "is_retryable",
+    "is_unconfirmed",
     "load_resume_state",
     "lock_path",
     "meta_path",
@@ -83,6 +84,7 @@ F_ATTEMPTS: Final = "attempts"
 F_TS: Final = "ts"
 F_HTTP_STATUS: Final = "http_status"  # failed lines: the HTTP status of a reply without a Getui code
 F_RETRYABLE: Final = "retryable"  # failed lines: may pass when sent again later
+F_UNCONFIRMED: Final = "unconfirmed"  # failed list lines: the chunk may have reached Getui (reply lost)
 F_SUPERSEDES: Final = "supersedes"  # a --retry-failed line: the earlier status this line replaces
 
 #: Actions after which a failed line's record may pass when sent again later (a daily quota: tomorrow).
@@ -115,9 +117,19 @@ def failed_kind(line: Mapping[str, Any]) -> FailedKind:
     return FailedKind.RETRYABLE if exc.action in _LATER else FailedKind.FINAL
 
 
-def is_retryable(line: Mapping[str, Any]) -> bool:
-    """True when a final line is one ``--retry-failed`` sends again: ``failed`` for a cause that may pass."""
-    return line.get(F_STATUS) == Status.FAILED.value and failed_kind(line) is FailedKind.RETRYABLE
+def is_retryable(line: Mapping[str, Any], *, unconfirmed: bool = False) -> bool:
+    """True when a final line is one ``--retry-failed`` sends again: ``failed`` for a cause that may pass.
+
+    With ``unconfirmed`` (``--retry-unconfirmed``) also a list line whose chunk may have reached Getui.
+    """
+    if line.get(F_STATUS) != Status.FAILED.value:
+        return False
+    return failed_kind(line) is FailedKind.RETRYABLE or (unconfirmed and is_unconfirmed(line))
+
+
+def is_unconfirmed(line: Mapping[str, Any]) -> bool:
+    """True for a ``failed`` list line whose chunk may have reached Getui (its reply was lost)."""
+    return line.get(F_STATUS) == Status.FAILED.value and line.get(F_UNCONFIRMED) is True
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -323,6 +335,7 @@ class ResumeState:
         "retry_failed",
         "retryable",
         "superseded",
+        "unconfirmed",
     )
 
     #: Bytes of bits below the low-water mark kept before they are dropped.
@@ -346,6 +359,8 @@ class ResumeState:
         self.superseded = 0
         #: Set for ``--retry-failed``: :meth:`skip` then lets retryable records through.
         self.retry_failed = False
+        #: Records whose last line is unconfirmed: a later line may supersede them (``--retry-unconfirmed``).
+        self.unconfirmed: set[int] = set()
 
     def add(self, record: int) -> bool:
         """Mark ``record`` done; False if it already was."""
@@ -430,15 +445,20 @@ def _plausible(value: Any, limit: int) -> bool:
 
 
 def load_resume_state(
-    path: Path, *, max_record: int = UNBOUNDED_RECORDS, retry_failed: bool = False
+    path: Path,
+    *,
+    max_record: int = UNBOUNDED_RECORDS,
+    retry_failed: bool = False,
+    retry_unconfirmed: bool = False,
 ) -> ResumeState:
     """Read and validate ``path`` (if any) into a :class:`ResumeState`; the last line per record wins.
 
     Every complete line must be a result line of ours whose ``record`` and ``line`` are integers from 1
     to ``max_record`` (what the input can hold), with a known status, and no record may appear twice
     unless the later line says it supersedes the earlier, whose last line was then retryable (what
-    ``--retry-failed`` sends again). Anything else raises :class:`ResultsFileError` naming the file and
-    line. A torn final line (a killed write) is the one thing repaired: it is counted in
+    ``--retry-failed`` sends again; with ``retry_unconfirmed`` an unconfirmed list line too; a line that
+    superseded an unconfirmed one is always accepted). Anything else raises :class:`ResultsFileError`
+    naming the file and line. A torn final line (a killed write) is the one thing repaired: it is counted in
     :attr:`ResumeState.repaired` and cut by the writer.
     """
     state = ResumeState()
@@ -480,7 +500,7 @@ def load_resume_state(
             if not state.add(record):
                 if not obj.get(F_SUPERSEDES):
                     raise refuse(f"a second line for record {record} (a duplicated or edited line)")
-                if not state.is_retry(record):
+                if not state.is_retry(record) and record not in state.unconfirmed:
                     raise refuse(
                         f"a second line for record {record} supersedes an outcome that was final "
                         "(only a retryable failure is sent again)"
@@ -490,7 +510,11 @@ def load_resume_state(
                 state.superseded += 1
             state.counts[status] += 1
             state.lines += 1
-            state.set_retry(record, status == Status.FAILED.value and is_retryable(obj))
+            state.set_retry(record, is_retryable(obj, unconfirmed=retry_unconfirmed))
+            if is_unconfirmed(obj):
+                state.unconfirmed.add(record)
+            else:
+                state.unconfirmed.discard(record)
     return state
 
 
