@@ -1,5 +1,5 @@
-"""GetuiClient, one attempt at a time (retry=False; its retry layer: test_client_retry.py): the exact body each
-endpoint sends, reply parsing, 301 switching, no leaked secrets."""
+"""GetuiClient, one attempt at a time (retry=False; its retry layer: test_client_retry.py): the exact body
+each endpoint sends, reply parsing, 301 switching, no leaked secrets."""
 
 from __future__ import annotations
 
