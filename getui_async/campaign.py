@@ -25,16 +25,15 @@ from collections import Counter
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from .client import GetuiClient
-from .config import CampaignSettings, Mode, Settings
+from .config import CampaignSettings, Settings
 from .dedupe import DuplicateFilter
 from .dispatcher import Dispatcher, LineBudget
 from .events import Observer, Observers
 from .feed import Feed, InputDigest, describe_input, off_loop
 from .intake import FIRST_ITEMS, Intake, IntakeParts, IntakeSettings, Job, StreamCheck
-from .limits import Limits
 from .messages import (
     MessageTemplate,
     VendorWarning,
@@ -44,12 +43,12 @@ from .messages import (
 )
 from .outcome import StopReason
 from .pacing import Pacing
-from .planner import Plan, Planner
+from .planner import Planner
 from .results import LIBRARY_WORDS, ResultsLog, ResultsWriteError, RunMeta, Words, stored_encoding
 from .results.files import ResultsFile, line_clock
-from .retry import RetryDetails, call_with_retry
+from .sending import Sending, largest_request
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
-from .stopping import CANCEL_GRACE_S, StopSwitch, supervise
+from .stopping import StopSwitch, supervise
 from .summary import Summary
 from .throttle import Throttle
 from .transport import Transport
@@ -57,9 +56,6 @@ from .transport import Transport
 __all__ = ["Campaign", "Summary", "run_campaign"]
 
 log = logging.getLogger(__name__)
-
-#: Recipients waiting in the queue for a worker, at most (about; a request is never split for it).
-QUEUED_RECIPIENTS: Final = 4096
 
 
 def _expected_records(fingerprint: dict[str, Any], name: str) -> int:
@@ -81,11 +77,6 @@ async def _check_header(source: RecordSource, template: MessageTemplate, stop: S
     if columns is not None:
         check_placeholders(template, columns)
     return encoding
-
-
-def _largest_request(opts: CampaignSettings) -> int:
-    """Recipients in the largest request this run may make."""
-    return 1 if opts.mode is Mode.SINGLE else max(opts.batch_size, opts.list_chunk)
 
 
 def _check_arguments(
@@ -150,7 +141,12 @@ class Campaign:
         self._started = 0.0
         self._stop = StopSwitch(self._observers)
         self._file = ResultsFile(
-            out, words, resume=resume, retry_failed=retry_failed, on_error=self._write_failed
+            out,
+            words,
+            resume=resume,
+            retry_failed=retry_failed,
+            retry_unconfirmed=options.retry_unconfirmed,
+            on_error=self._write_failed,
         )
         self._results: ResultsLog | None = None
         self._budget: LineBudget | None = None
@@ -201,7 +197,7 @@ class Campaign:
             self._encoding = await _check_header(self._source, self._template, self._stop)
         self._started_at = line_clock()()
         opts = self._options
-        lines = self._file.lock(in_flight=opts.concurrency * _largest_request(opts))
+        lines = self._file.lock(in_flight=opts.concurrency * largest_request(opts))
         if lines is not None:  # a nearly full disk: send no more at once than the reserve can record
             budget = self._budget = LineBudget(lines)
             self._stop.on_stop(budget.open)
@@ -322,55 +318,19 @@ class Campaign:
 
     async def _send(self, intake: Intake, results: ResultsLog) -> None:
         assert self._settings is not None
-        opts = self._options
-        limits = Limits.of(opts.concurrency, connector_limit=self._settings.connector_limit)
-        settings = replace(self._settings, connector_limit=limits.sockets)
-        # A run takes over a transport it is handed (run_campaign(transport=...)): it closes it at the end.
-        async with GetuiClient(
-            settings, transport=self._transport, transport_owner=True, observers=self._observers
-        ) as client:
-            pacing = self._pacing
-            gate = pacing.make_gate(self._observers.emit) if pacing is not None else None
-            throttle = Throttle(
-                concurrency=limits.in_flight,
-                rate_per_s=opts.rate_per_s,
-                window_s=settings.throttle_window_s,
-                observers=self._observers,
-                gate=gate,
-            )
-            dispatcher = Dispatcher(
-                client,
-                throttle,
-                settings,
-                opts,
-                self._template,
-                results,
-                self._observers,
-                stopping=lambda: self._stop.stopped,
+        wiring = Sending(self._settings, self._options, self._template, results, self._observers)
+        try:
+            await wiring.run(
+                intake,
+                self._stop,
+                transport=self._transport,
                 request_stop=self.request_stop,
                 budget=self._budget,
-                pacing=pacing,
+                pacing=self._pacing,
+                supervise=self._supervise,
             )
-            try:
-                await self._stop.unless_stopped(_preflight(client, settings))
-                # Bounded in recipients, not requests: enough to keep the workers fed, and no more, since
-                # every queued recipient holds its rendered message (requests in flight hold the rest).
-                queue: asyncio.Queue[Plan[Job] | None] = asyncio.Queue(
-                    maxsize=max(2, QUEUED_RECIPIENTS // _largest_request(opts))
-                )
-                tasks = [asyncio.ensure_future(intake.run(queue, limits.workers))]
-                tasks += [asyncio.ensure_future(dispatcher.worker(queue)) for _ in range(limits.workers)]
-                interval_s = opts.checkpoint_interval_s
-                checkpoints = asyncio.ensure_future(_checkpoints(results, self._pacing, interval_s))
-                try:
-                    await self._supervise(tasks)
-                finally:
-                    checkpoints.cancel()
-                    await asyncio.wait({checkpoints}, timeout=CANCEL_GRACE_S)
-            finally:
-                self._owners = (dispatcher, throttle, client)
-                if gate is not None:
-                    await gate.aclose()
+        finally:
+            self._owners = wiring.owners
 
     async def _supervise(self, tasks: Sequence[asyncio.Future[None]]) -> None:
         opts, words = self._options, self._words
@@ -407,27 +367,6 @@ def _let_go(source: RecordSource) -> None:
     would raise "generator already executing", so mark it closed and leave it to process exit."""
     if hasattr(source, "_closed"):
         source._closed = True
-
-
-async def _preflight(client: GetuiClient, settings: Settings) -> None:
-    """Get a token: bad credentials or an unreachable host fail here, before any line is written."""
-    await call_with_retry(
-        client.tokens.get, settings.retry, window_s=settings.throttle_window_s, on_retry=_log_preflight
-    )
-
-
-async def _checkpoints(results: ResultsLog, pacing: Pacing | None, interval_s: float) -> None:
-    """Every ``interval_s``: the results lines to disk (fsynced), then the deliveries to the ledger."""
-    while True:
-        await asyncio.sleep(interval_s)
-        results.commit(fsync=True)
-        if pacing is not None:
-            await pacing.flush_ledger()  # the ledger follows the fsynced results
-
-
-def _log_preflight(retry: RetryDetails) -> None:
-    """Tell the user why nothing is happening yet: the first /auth keeps failing."""
-    log.warning("cannot get a Getui token yet (%s); retrying in %.1f s", retry.error, retry.wait_s)
 
 
 def resume_source_options(options: SourceOptions, out: Path | None, resume: bool) -> SourceOptions:

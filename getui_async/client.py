@@ -9,15 +9,21 @@
 The client attaches the token, decodes Getui's ``{code, msg, data}`` envelope into typed results or the
 mapped :mod:`~getui_async.errors` exception, and settles two things itself: a ``10001`` reply refreshes
 the token (once for any number of concurrent callers) and replays the request once; a ``301`` reply
-moves the client to the host Getui names and replays once. It does not retry, limit concurrency or
-rate: that is :mod:`~getui_async.retry` and :mod:`~getui_async.throttle`, composed by the engine.
+moves the client to the host Getui names and replays once.
+
+Called directly, each method retries transient failures (network, 5xx, busy, per-minute limits) with
+:mod:`~getui_async.retry`'s policy, so one 502 is not a traceback; ``retry=False`` turns that off. A call
+made inside another retry layer (the engine's request path, ``check``) is one attempt of that layer: never
+two layers. A list push carries no request_id, so after a lost reply it is never sent again by the
+client (only a refusal from before Getui took it is retried). Concurrency and rate are the engine's
+(:mod:`~getui_async.throttle`).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple, Protocol
@@ -25,7 +31,7 @@ from urllib.parse import quote
 
 from . import _json
 from .auth import Token, TokenManager
-from .config import Settings, check_base_url
+from .config import RetrySettings, Settings, check_base_url
 from .errors import (
     ConfigError,
     FatalApiError,
@@ -37,6 +43,7 @@ from .errors import (
 from .events import HostSwitched, Observer, Observers
 from .messages import Rendered, batch_body, list_message_body, list_push_body, single_body
 from .outcome import DELIVERY_STATUSES, Kind
+from .retry import call_with_retry, in_retry_layer
 from .transport import JSON_CONTENT_TYPE, USER_AGENT, AiohttpTransport, Transport
 
 __all__ = [
@@ -151,6 +158,8 @@ class GetuiClient:
     client closes only a transport it created, unless ``transport_owner=True`` hands one over (as aiohttp's
     ``connector_owner`` does);
     ``observers`` receive :mod:`~getui_async.events` (token refreshed, host switched).
+    ``retry``: True (the default) retries transient failures with ``settings.retry``, a
+    :class:`~getui_async.config.RetrySettings` with that policy, False not at all.
     """
 
     def __init__(
@@ -161,8 +170,13 @@ class GetuiClient:
         transport_owner: bool = False,
         observers: Iterable[Observer] | Observers = (),
         token_manager_options: Mapping[str, Any] | None = None,
+        retry: RetrySettings | bool = True,
     ) -> None:
         self.settings = settings
+        #: The policy a direct call retries with (None: one attempt).
+        self.retry_policy: RetrySettings | None = (
+            retry if isinstance(retry, RetrySettings) else settings.retry if retry else None
+        )
         self._transport_arg = transport
         self._owns_transport = transport is None or transport_owner
         self._transport: Transport | None = None
@@ -241,12 +255,28 @@ class GetuiClient:
 
     # -- the core exchange ----------------------------------------------------------------------------
 
-    async def call(self, method: str, path: str, payload: bytes | None = None) -> Any:
+    async def call(
+        self, method: str, path: str, payload: bytes | None = None, *, idempotent: bool = True
+    ) -> Any:
         """Send one authenticated request and return the envelope's ``data`` (or raise the mapped error).
 
         ``payload`` is the JSON body, already encoded (the :mod:`~getui_async.messages` builders).
         A ``10001`` refreshes the token and replays once; a ``301`` switches host and replays once.
+        Transient failures are retried per :attr:`retry_policy`; ``idempotent=False`` (a request without
+        a request_id) is never sent again after a lost reply.
         """
+        return await self._retried(lambda: self._call_once(method, path, payload), idempotent=idempotent)
+
+    async def _retried(self, attempt: Callable[[], Awaitable[Any]], *, idempotent: bool = True) -> Any:
+        """The retry layer of a direct call; none inside another retry layer (never two)."""
+        policy = self.retry_policy
+        if policy is None or in_retry_layer():
+            return await attempt()
+        window_s = self.settings.throttle_window_s
+        return await call_with_retry(attempt, policy, window_s=window_s, idempotent=idempotent)
+
+    async def _call_once(self, method: str, path: str, payload: bytes | None) -> Any:
+        """One attempt: the token header, and the 10001 and 301 replays."""
         tokens = self._tokens
         if self._state != "open" or tokens is None:
             raise RuntimeError("use the client inside 'async with' (it is not open)")
@@ -357,8 +387,12 @@ class GetuiClient:
         A fresh random request_id by default: creating a task delivers nothing, and a retried create must
         not be dropped as a repeat (that would leave us without a taskid).
         """
-        rid = request_id or secrets.token_hex(16)
-        data = await self.call("POST", "/push/list/message", list_message_body(rid, message))
+
+        def attempt() -> Awaitable[Any]:  # a fresh request_id per attempt, unless one was given
+            rid = request_id or secrets.token_hex(16)
+            return self._call_once("POST", "/push/list/message", list_message_body(rid, message))
+
+        data = await self._retried(attempt)
         taskid = data.get("taskid") if isinstance(data, Mapping) else None
         if not isinstance(taskid, str) or not taskid:
             raise FatalApiError("Getui created a list message but returned no taskid")
@@ -367,7 +401,8 @@ class GetuiClient:
     async def push_list_cid(self, cids: Sequence[str], *, taskid: str, is_async: bool = False) -> ListResult:
         """``POST /push/list/cid``: the stored message to a chunk of cids (chunk size: the caller's)."""
         body = list_push_body(taskid, "cid", cids, is_async=is_async)
-        return _list_result(taskid, await self.call("POST", "/push/list/cid", body), is_async)
+        data = await self.call("POST", "/push/list/cid", body, idempotent=False)
+        return _list_result(taskid, data, is_async)
 
     async def push_list_alias(
         self,
@@ -381,7 +416,8 @@ class GetuiClient:
         body = list_push_body(
             taskid, "alias", aliases, is_async=is_async, need_alias_detail=need_alias_detail and not is_async
         )
-        return _list_result(taskid, await self.call("POST", "/push/list/alias", body), is_async)
+        data = await self.call("POST", "/push/list/alias", body, idempotent=False)
+        return _list_result(taskid, data, is_async)
 
     async def stop_task(self, taskid: str) -> None:
         """``DELETE /task/{taskid}``: stop a list task's undelivered messages."""

@@ -14,6 +14,7 @@
      └── ApiError               Getui answered code != 0, or no usable answer
           ├── RetryableError        back off and try again         Action.RETRY
           │    ├── TransportError       no reply: connect/reset/timeout
+          │    │    └── ConnectError        no connection: the request was never written
           │    ├── ServerError          HTTP 5xx without a Getui code
           │    └── ServerBusyError      code 2 (starting), 30019 (busy)
           ├── TokenExpiredError     refresh the token, replay once Action.REFRESH_TOKEN   (10001)
@@ -49,6 +50,7 @@ __all__ = [
     "ApiError",
     "CodeInfo",
     "ConfigError",
+    "ConnectError",
     "DeadlinePassed",
     "DuplicateRequestError",
     "FatalApiError",
@@ -176,6 +178,10 @@ class TransportError(RetryableError):
     The request may or may not have reached Getui; resending is safe because request_ids are
     deterministic and Getui drops a repeated one.
     """
+
+
+class ConnectError(TransportError):
+    """No connection was made (refused, DNS, connect timeout): Getui cannot have seen the request."""
 
 
 class ServerError(RetryableError):

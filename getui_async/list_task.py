@@ -1,8 +1,10 @@
 """The campaign's list task: one stored message (``push/list/message``), its cids sent in chunks.
 
 A *list* push carries no request_id, so a list recipient is never re-sent: a cid the reply did not name
-is looked up with ``user/detail`` (invalid -> ``failed`` 20001), else ``accepted``. A stored message
-Getui no longer knows (its ttl passed, or it was stopped) is created again, once.
+is looked up with ``user/detail`` (invalid -> ``failed`` 20001), else ``accepted``; a chunk whose reply
+was lost is not retried (only a refusal from before Getui took it is) and its recipients are ``failed``
+and ``unconfirmed``, left out of ``--retry-failed``. A stored message Getui no longer knows (its ttl
+passed, or it was stopped) is created again, once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .errors import ApiError, InvalidTargetError, RejectedError
 from .intake import Job
 from .messages import MessageTemplate
 from .outcome import Kind, Status, StopReason
+from .retry import reply_lost
 from .sender import Call, Sender
 from .settle import UNCONFIRMED, UNNAMED, Settler, best_status
 from .split import Splitter
@@ -58,7 +61,13 @@ class ListTask:
         client, settler, is_async = self._client, self._settler, self._is_async
         targets = [job.target for job in jobs]
         push = client.push_list_cid if kind == "cid" else client.push_list_alias
-        call = Call("list", len(jobs), partial(push, targets, taskid=taskid, is_async=is_async), prior)
+        call = Call(
+            "list",
+            len(jobs),
+            partial(push, targets, taskid=taskid, is_async=is_async),
+            prior,
+            idempotent=False,
+        )
         for recreated in (False, True):
             try:
                 result = await self._sender.call(call)
@@ -75,7 +84,10 @@ class ListTask:
                 await self._splitter.split(kind, jobs, exc, call.attempts, self.send)
                 return
             except ApiError as exc:
-                settler.fail_all(jobs, exc, call.attempts)
+                if reply_lost(exc):
+                    settler.maybe_delivered(jobs, exc, call.attempts)
+                else:
+                    settler.fail_all(jobs, exc, call.attempts)
                 return
         if is_async:
             settler.accept_all(jobs, taskid, call.attempts)

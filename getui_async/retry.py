@@ -8,6 +8,13 @@ Rate-limit waits do not use up attempts: they are bounded by the deadline instea
 final. The last error is re-raised unchanged. ``RetrySettings.zero_waits`` keeps every decision but
 sleeps 0 s, for tests.
 
+A request that carries no request_id (a list push) is *not idempotent*: after a lost reply (a reset, a
+timeout, a 5xx that is not Getui's envelope) Getui may already have delivered it, so it is never sent
+again blindly; only failures from before the request was written, or Getui's own refusals, are retried.
+
+One retry layer per request: a call made inside :func:`call_with_retry` (the engine's request path, or
+``check``) is not retried again by the client's own default policy.
+
 Usage::
 
     result = await call_with_retry(lambda: client.push_single_cid(...), settings.retry)
@@ -16,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,14 +33,16 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_ran
 from tenacity.stop import stop_base
 
 from .config import RetrySettings
-from .errors import Action, ApiError, RateLimitedError
+from .errors import Action, ApiError, ConnectError, RateLimitedError, ServerError, TransportError
 from .outcome import RETRYABLE_ACTIONS
 
 __all__ = [
     "RetryDetails",
     "call_with_retry",
+    "in_retry_layer",
     "is_retryable",
     "next_window_delay_s",
+    "reply_lost",
     "retrying",
 ]
 
@@ -43,6 +53,8 @@ T = TypeVar("T")
 _IMMEDIATE: Final = frozenset({Action.REFRESH_TOKEN, Action.SWITCH_HOST})
 #: A little past the window boundary, so the server's window has surely rolled over.
 WINDOW_GRACE_S: Final = 0.25
+#: Set while a :func:`call_with_retry` runs in this task: the calls inside it are its attempts.
+_RETRY_LAYER: Final = contextvars.ContextVar("getui_retry_layer", default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +85,28 @@ def _reporting(on_retry: Callable[[RetryDetails], None]) -> Callable[[RetryCallS
     return before_sleep
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """True when sending the same request again may succeed."""
-    return isinstance(exc, ApiError) and exc.action in RETRYABLE_ACTIONS
+def is_retryable(exc: BaseException, *, idempotent: bool = True) -> bool:
+    """True when sending the same request again may succeed (and, if not ``idempotent``, cannot repeat it)."""
+    if not (isinstance(exc, ApiError) and exc.action in RETRYABLE_ACTIONS):
+        return False
+    return idempotent or not reply_lost(exc)
+
+
+def reply_lost(exc: BaseException) -> bool:
+    """True when the request may have reached Getui but no Getui answer came back.
+
+    A reset, a timeout, an oversized or garbled reply, or an HTTP error that is not Getui's envelope
+    (a proxy's 502 may come after Getui took the request). False for a connection that was never made
+    (:class:`~getui_async.errors.ConnectError`) and for any reply Getui answered with its own code.
+    """
+    if isinstance(exc, ConnectError):
+        return False
+    return isinstance(exc, (TransportError, ServerError)) and exc.code is None
+
+
+def in_retry_layer() -> bool:
+    """True inside :func:`call_with_retry`: a call made here is one attempt of that layer's policy."""
+    return _RETRY_LAYER.get()
 
 
 def next_window_delay_s(window_s: float, now_s: float | None = None) -> float:
@@ -126,14 +157,16 @@ def retrying(
     window_s: float | None = 60.0,
     on_retry: Callable[[RetryDetails], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    idempotent: bool = True,
 ) -> AsyncRetrying:
     """A fresh tenacity controller for one logical request.
 
     ``window_s=None`` means "someone else waits out rate-limit windows" (the engine's throttle gate),
     so a rate-limited attempt is retried as soon as the caller is let through again.
+    ``idempotent=False`` (a list push): a lost reply is final, never sent again.
     """
     return AsyncRetrying(
-        retry=retry_if_exception(is_retryable),
+        retry=retry_if_exception(lambda exc: is_retryable(exc, idempotent=idempotent)),
         stop=_StopAfter(policy.max_attempts, policy.deadline_s),
         wait=_Wait(policy, window_s),
         before_sleep=None if on_retry is None else _reporting(on_retry),
@@ -149,16 +182,32 @@ async def call_with_retry(
     window_s: float | None = 60.0,
     on_retry: Callable[[RetryDetails], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    idempotent: bool = True,
 ) -> T:
-    """Await ``fn()``, retrying per ``policy``.
+    """Await ``fn()``, retrying per ``policy`` (a non-``idempotent`` request never after a lost reply).
 
     The first attempt runs outside tenacity (nothing is allocated on the success path, which is almost
     every call); only a retryable failure enters the tenacity loop, with that failure as attempt 1.
     """
+    layer = _RETRY_LAYER.set(True)
+    try:
+        return await _with_retry(fn, policy, window_s, on_retry, sleep, idempotent)
+    finally:
+        _RETRY_LAYER.reset(layer)
+
+
+async def _with_retry(
+    fn: Callable[[], Awaitable[T]],
+    policy: RetrySettings,
+    window_s: float | None,
+    on_retry: Callable[[RetryDetails], None] | None,
+    sleep: Callable[[float], Awaitable[None]],
+    idempotent: bool,
+) -> T:
     try:
         return await fn()
     except ApiError as exc:
-        if not is_retryable(exc):
+        if not is_retryable(exc, idempotent=idempotent):
             raise
         first: ApiError | None = exc
 
@@ -169,5 +218,5 @@ async def call_with_retry(
             raise exc
         return await fn()
 
-    controller = retrying(policy, window_s=window_s, on_retry=on_retry, sleep=sleep)
+    controller = retrying(policy, window_s=window_s, on_retry=on_retry, sleep=sleep, idempotent=idempotent)
     return await controller(replay)

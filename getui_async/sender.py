@@ -53,6 +53,8 @@ class Call(Generic[T]):
     min_attempts: int = 1
     #: When the last attempt went out, on the window gate's clock (for a stale quota refusal).
     sent_at: float = 0.0
+    #: False for a request without a request_id (a list push): never retried after a lost reply.
+    idempotent: bool = True
 
 
 class Sender:
@@ -90,7 +92,11 @@ class Sender:
                 self._observers.emit(event)
 
         return await call_with_retry(
-            lambda: self._unless_stopped(call), policy, window_s=None, on_retry=on_retry
+            lambda: self._unless_stopped(call),
+            policy,
+            window_s=None,
+            on_retry=on_retry,
+            idempotent=call.idempotent,
         )
 
     async def _unless_stopped(self, call: Call[T]) -> T:

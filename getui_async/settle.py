@@ -3,6 +3,8 @@
 - Getui's per-cid status -> ``successed_*``; no per-cid detail (async, or a repeated request_id that
   Getui drops) -> ``accepted``; a terminal API error -> ``failed`` (with Getui's code, the HTTP status
   and whether it may pass later); a daily quota or fatal error stops the campaign instead.
+- A list chunk whose reply was lost -> ``failed``, not retryable, ``unconfirmed``: Getui may have
+  delivered it, and a list push has no request_id for Getui to drop a repeat by.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from .intake import Job
 from .outcome import DELIVERY_STATUSES, RETRYABLE_ACTIONS, Status, StopReason
 from .pacing import Pacing
 from .results import ResultsLog
+from .results.record import F_RETRYABLE, F_UNCONFIRMED
 
 __all__ = ["UNCONFIRMED", "UNNAMED", "Settler", "best_status"]
 
@@ -24,6 +27,11 @@ _STATUS: Final = {status.value: status for status in DELIVERY_STATUSES}
 UNNAMED: Final = "Getui's reply did not name this recipient"
 #: A code-0 reply whose ``data`` had the wrong shape: Getui took the request but said nothing usable.
 UNCONFIRMED: Final = "Getui's reply did not confirm this recipient"
+#: A list chunk that went out but whose reply was lost (``{}``: what was lost).
+_MAYBE_DELIVERED: Final = (
+    "the list chunk may have reached Getui (reply lost: {}): not re-sent, since list pushes carry no "
+    "request_id; --retry-unconfirmed sends it again and may deliver twice"
+)
 
 
 class Settler:
@@ -86,15 +94,19 @@ class Settler:
     def failed(self, job: Job, exc: ApiError, attempts: int) -> None:
         """A failed line: Getui's code when there is one, plain words for a transport or HTTP failure."""
         retryable = exc.action in RETRYABLE_ACTIONS
-        if exc.code is None and exc.http_status is not None:
-            msg = f"HTTP {exc.http_status} from Getui"
-        elif isinstance(exc, TransportError):
-            msg = f"no reply from Getui: {exc.msg}" if exc.msg else "no reply from Getui"
-        else:
-            msg = exc.msg or str(exc)
+        msg = _failure_text(exc)
         if retryable:
             msg = f"{msg} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})"
         self.line(job, Status.FAILED, exc.code, msg, None, attempts, self._results.failed_extra(exc))
+
+    def maybe_delivered(self, jobs: Sequence[Job], exc: ApiError, attempts: int) -> None:
+        """A list chunk's reply was lost: ``failed`` and ``unconfirmed``, never re-sent blindly."""
+        msg = _MAYBE_DELIVERED.format(exc.msg or type(exc).__name__)
+        for job in jobs:
+            extra = self._results.failed_extra(exc)
+            extra[F_RETRYABLE] = False
+            extra[F_UNCONFIRMED] = True
+            self.line(job, Status.FAILED, exc.code, msg, None, attempts, extra)
 
     def fail_all(self, jobs: Sequence[Job], exc: ApiError, attempts: int) -> None:
         """A request failed for good: stop the campaign if that is what it means, else fail its recipients."""
@@ -127,6 +139,18 @@ class Settler:
         """Getui already had this request_id: sent earlier (a retry, a resume, or the same campaign)."""
         self.already_taken += 1
         self.line(job, Status.ACCEPTED, code, "already taken by Getui (repeated request_id)", None, attempts)
+
+
+def _failure_text(exc: ApiError) -> str:
+    """A failure in plain words: Getui's message, or what went wrong on the way."""
+    if isinstance(exc, TransportError):
+        # A reply that came but was refused (too large, a redirect) says so; no reply says that.
+        if exc.http_status is not None:
+            return exc.msg
+        return f"no reply from Getui: {exc.msg}" if exc.msg else "no reply from Getui"
+    if exc.code is None and exc.http_status is not None:
+        return f"HTTP {exc.http_status} from Getui"
+    return exc.msg or str(exc)
 
 
 def best_status(statuses: Iterable[Any]) -> str | None:

@@ -20,7 +20,7 @@ import aiohttp
 
 from ._version import __version__
 from .config import Settings
-from .errors import FatalApiError, TransportError
+from .errors import ConnectError, FatalApiError, TransportError
 
 __all__ = ["AiohttpTransport", "MockTransport", "Request", "Response", "Transport"]
 
@@ -122,6 +122,13 @@ class AiohttpTransport:
             raise FatalApiError(f"TLS certificate verification failed for {exc.host}") from None
         except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
             raise FatalApiError(f"TLS handshake failed: {type(exc).__name__}") from None
+        except aiohttp.ConnectionTimeoutError:
+            raise ConnectError(
+                f"no connection within {self._settings.connect_timeout_s:g} s ({method})"
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            # Refused, unreachable, DNS: the request was never written, so sending it again is always safe.
+            raise ConnectError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
         except asyncio.TimeoutError:
             # No URL in the text: DELETE /auth/{token} carries the token in its path.
             raise TransportError(self._timeout_text(method)) from None
@@ -130,7 +137,11 @@ class AiohttpTransport:
             raise TransportError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, method: str) -> bytes:
-        """The reply body, refused once it exceeds ``max_reply_bytes`` (counted after decompression)."""
+        """The reply body, refused once it exceeds ``max_reply_bytes`` (counted after decompression).
+
+        A compressed body is inflated as it streams (aiohttp's decompressor yields bounded pieces), and
+        read in chunks until at most cap + 1 bytes are in: a gzip bomb costs the cap, never its size.
+        """
         cap = self._settings.max_reply_bytes
         length = resp.content_length
         if length is not None and length > cap:
@@ -140,10 +151,10 @@ class AiohttpTransport:
             return await resp.read()  # the usual small, sized reply: one read
         chunks: list[bytes] = []
         size = 0
-        while chunk := await resp.content.read(_CHUNK):
+        while chunk := await resp.content.read(min(_CHUNK, cap + 1 - size)):
             size += len(chunk)
             if size > cap:
-                resp.close()  # drop the connection: the rest of the reply is never read
+                resp.close()  # drop the connection: the rest of the reply is never read or inflated
                 raise self._too_large(method, resp.status)
             chunks.append(chunk)
         return b"".join(chunks)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from getui_async.cli import main
 from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_BASE_URL, ENV_MASTER_SECRET
 from getui_async.mock import MockConfig, MockGetui, MockStats
+from tests.results_file import read_results  # noqa: F401 - re-exported: tests import it from here too
 
 T = TypeVar("T")
 DATA = Path(__file__).parent / "data"

@@ -1,4 +1,5 @@
-"""GetuiClient: the exact body each endpoint sends, reply parsing, 301 switching, no leaked secrets."""
+"""GetuiClient, one attempt at a time (retry=False; its retry layer: test_client_retry.py): the exact body
+each endpoint sends, reply parsing, 301 switching, no leaked secrets."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def route(fake: FakeGetui, method: str, path: str, data: Any = None, **kw: Any) 
 @pytest.fixture
 async def fake_client() -> Any:
     fake = FakeGetui()
-    async with GetuiClient(settings(), transport=fake.transport()) as client:
+    async with GetuiClient(settings(), transport=fake.transport(), retry=False) as client:
         yield fake, client
 
 
@@ -235,7 +236,7 @@ async def test_301_to_plain_http_is_refused() -> None:
     fake = FakeGetui()
     moved = {"host_list": [{"domain_list": ["http://evil.example/v2"]}], "domain_hash": "h-2"}
     fake.routes[("POST", "/push/single/cid")] = lambda call: reply(301, "moved", moved)
-    async with GetuiClient(settings(), transport=fake.transport()) as client:
+    async with GetuiClient(settings(), transport=fake.transport(), retry=False) as client:
         with pytest.raises(FatalApiError, match="plain http"):
             await client.push_single_cid("c", MSG, request_id="r" * 32)
 
@@ -250,7 +251,7 @@ async def test_301_without_a_new_domain_hash_replays_on_the_same_host() -> None:
         ]
     )
     fake.routes[("POST", "/push/single/cid")] = lambda call: next(answers)
-    async with GetuiClient(settings(), transport=fake.transport()) as client:
+    async with GetuiClient(settings(), transport=fake.transport(), retry=False) as client:
         result = await client.push_single_cid("c", MSG, request_id="r" * 32)
         assert client.base_url == settings().base_url
     assert result.statuses == {"c": "successed_online"}
@@ -263,7 +264,7 @@ async def test_a_second_301_in_a_row_is_raised() -> None:
 
     fake = FakeGetui()
     fake.routes[("POST", "/push/single/cid")] = lambda call: reply(301, "moved", {"host_list": []})
-    async with GetuiClient(settings(), transport=fake.transport()) as client:
+    async with GetuiClient(settings(), transport=fake.transport(), retry=False) as client:
         with pytest.raises(HostChangedError):
             await client.push_single_cid("c", MSG, request_id="r" * 32)
     assert len(fake.path_calls("/push/single/cid")) == 2
@@ -284,7 +285,7 @@ async def test_report_endpoints(fake_client: Any) -> None:
 async def test_closed_client_cannot_reopen() -> None:
     """After close, using or re-entering the client raises."""
     fake = FakeGetui()
-    client = GetuiClient(settings(), transport=fake.transport())
+    client = GetuiClient(settings(), transport=fake.transport(), retry=False)
     async with client:
         pass
     await client.aclose()  # idempotent

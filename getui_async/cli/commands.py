@@ -157,6 +157,10 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
             "--retry-failed cannot be combined with --dry-run: a dry run's 'validated' lines would "
             "replace the real outcomes in the results file"
         )
+    if getattr(args, "retry_unconfirmed", False):
+        if not getattr(args, "retry_failed", False):
+            raise UsageError("--retry-unconfirmed needs --retry-failed (and --resume)")
+        options = replace(options, retry_unconfirmed=True)
     out = _results_path(args.out)
     try:  # the same file, through links too; said as what would happen (--resume cannot help)
         refuse_reads({"--out": out}, _input_reads(args.input))

@@ -209,6 +209,9 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     run.add_argument("--retry-failed", action="store_true",
                      help="with --resume: send again (same request_id) every record whose last line is "
                      "retryable; never a dead cid or other final failure")  # fmt: skip
+    run.add_argument("--retry-unconfirmed", action="store_true",
+                     help="also re-send list recipients whose chunk may have reached Getui: "
+                     "may deliver twice")  # fmt: skip
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
     run.add_argument("--show", type=_positive_int, metavar="N",
                      help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip

@@ -319,6 +319,9 @@ class CampaignSettings:
     checkpoint_interval_s: float = 1.0
     #: Send windows, quota waits, exclusions and frequency caps (``--window`` ... ``--max-per-day``).
     pace: PaceSettings = field(default_factory=PaceSettings)
+    #: With ``retry_failed``: also re-send list recipients whose chunk may have reached Getui (its reply
+    #: was lost); a list push has no request_id, so this may deliver twice.
+    retry_unconfirmed: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))

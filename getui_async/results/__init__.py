@@ -19,7 +19,7 @@ from .compaction import compact_results
 from .lock import CLI_WORDS, LIBRARY_WORDS, ResultsLocked, RunLock, Words
 from .log import ResultsLog
 from .reader import RecordBitmap, ResultsReader
-from .record import ResultLine, failed_kind, is_retryable
+from .record import ResultLine, failed_kind, is_retryable, is_unconfirmed
 from .resume import UNBOUNDED_RECORDS, ResumeState, load_resume_state
 from .sidecar import (
     ResultsWriteError,
@@ -57,6 +57,7 @@ __all__ = [
     "compact_tmp_path",
     "failed_kind",
     "is_retryable",
+    "is_unconfirmed",
     "load_resume_state",
     "lock_path",
     "meta_path",

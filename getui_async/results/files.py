@@ -77,12 +77,14 @@ class ResultsFile:
         *,
         resume: bool,
         retry_failed: bool,
+        retry_unconfirmed: bool = False,
         on_error: Callable[[ResultsWriteError], None],
     ) -> None:
         self.path = path
         self._words = words
         self._resume = resume
         self._retry_failed = retry_failed
+        self._retry_unconfirmed = retry_unconfirmed
         self._on_error = on_error
         self._lock: RunLock | None = None
         self._writer: ResultsWriter | None = None
@@ -128,7 +130,12 @@ class ResultsFile:
         """The records earlier runs finished (checked against what this input can hold)."""
         if self.path is not None and self._resume:
             bound = _record_bound(fingerprint, source_name)
-            self.resumed = load_resume_state(self.path, max_record=bound, retry_failed=self._retry_failed)
+            self.resumed = load_resume_state(
+                self.path,
+                max_record=bound,
+                retry_failed=self._retry_failed,
+                retry_unconfirmed=self._retry_unconfirmed,
+            )
         return self.resumed
 
     def stream_expectation(self) -> tuple[tuple[int, str] | None, bool]:

@@ -31,11 +31,13 @@ __all__ = [
     "F_SUPERSEDES",
     "F_TASKID",
     "F_TS",
+    "F_UNCONFIRMED",
     "ResultLine",
     "decode_line",
     "failed_kind",
     "is_result_line",
     "is_retryable",
+    "is_unconfirmed",
 ]
 
 # The line schema: field names of a result line.
@@ -54,6 +56,7 @@ F_TS: Final = "ts"
 F_HTTP_STATUS: Final = "http_status"  # failed lines: the HTTP status of a reply without a Getui code
 F_RETRYABLE: Final = "retryable"  # failed lines: may pass when sent again later
 F_SUPERSEDES: Final = "supersedes"  # a --retry-failed line: the earlier status this line replaces
+F_UNCONFIRMED: Final = "unconfirmed"  # failed list lines: the chunk may have reached Getui (reply lost)
 
 #: Actions after which a failed line's record may pass when sent again later (a daily quota: tomorrow).
 _LATER: Final = RETRYABLE_ACTIONS | {Action.STOP_QUOTA}
@@ -166,9 +169,19 @@ def failed_kind(line: Mapping[str, Any]) -> FailedKind:
     return FailedKind.RETRYABLE if exc.action in _LATER else FailedKind.FINAL
 
 
-def is_retryable(line: Mapping[str, Any]) -> bool:
-    """True when a final line is one ``--retry-failed`` sends again: ``failed`` for a cause that may pass."""
-    return line.get(F_STATUS) == Status.FAILED.value and failed_kind(line) is FailedKind.RETRYABLE
+def is_retryable(line: Mapping[str, Any], *, unconfirmed: bool = False) -> bool:
+    """True when a final line is one ``--retry-failed`` sends again: ``failed`` for a cause that may pass.
+
+    With ``unconfirmed`` (``--retry-unconfirmed``) also a list line whose chunk may have reached Getui.
+    """
+    if line.get(F_STATUS) != Status.FAILED.value:
+        return False
+    return failed_kind(line) is FailedKind.RETRYABLE or (unconfirmed and is_unconfirmed(line))
+
+
+def is_unconfirmed(line: Mapping[str, Any]) -> bool:
+    """True for a ``failed`` list line whose chunk may have reached Getui (its reply was lost)."""
+    return line.get(F_STATUS) == Status.FAILED.value and line.get(F_UNCONFIRMED) is True
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -15,7 +15,7 @@ from getui_async.errors import ResultsFileError
 from getui_async.outcome import FINAL_STATUSES, Status
 
 from .reader import ResultsReader
-from .record import F_LINE, F_RECORD, F_STATUS, F_SUPERSEDES, decode_line, is_retryable
+from .record import F_LINE, F_RECORD, F_STATUS, F_SUPERSEDES, decode_line, is_retryable, is_unconfirmed
 
 __all__ = ["UNBOUNDED_RECORDS", "ResumeState", "load_resume_state"]
 
@@ -47,6 +47,7 @@ class ResumeState:
         "retry_failed",
         "retryable",
         "superseded",
+        "unconfirmed",
     )
 
     #: Bytes of bits below the low-water mark kept before they are dropped.
@@ -70,6 +71,8 @@ class ResumeState:
         self.superseded = 0
         #: Set for ``--retry-failed``: :meth:`skip` then lets retryable records through.
         self.retry_failed = False
+        #: Records whose last line is unconfirmed: a later line may supersede them (``--retry-unconfirmed``).
+        self.unconfirmed: set[int] = set()
 
     def add(self, record: int) -> bool:
         """Mark ``record`` done; False if it already was."""
@@ -154,16 +157,21 @@ def _plausible(value: Any, limit: int) -> bool:
 
 
 def load_resume_state(
-    path: Path, *, max_record: int = UNBOUNDED_RECORDS, retry_failed: bool = False
+    path: Path,
+    *,
+    max_record: int = UNBOUNDED_RECORDS,
+    retry_failed: bool = False,
+    retry_unconfirmed: bool = False,
 ) -> ResumeState:
     """Read and validate ``path`` (if any) into a :class:`ResumeState`; the last line per record wins.
 
     Every complete line must be a result line of ours whose ``record`` and ``line`` are integers from 1
     to ``max_record`` (what the input can hold), with a known status, and no record may appear twice
     unless the later line says it supersedes the earlier, whose last line was then retryable (what
-    ``--retry-failed`` sends again). Anything else raises :class:`ResultsFileError` naming the file and
-    line. A torn final line (a killed write) is the one thing repaired: it is counted in
-    :attr:`ResumeState.repaired` and cut by the writer.
+    ``--retry-failed`` sends again; with ``retry_unconfirmed`` an unconfirmed list line too; a line that
+    superseded an unconfirmed one is always accepted). Anything else raises :class:`ResultsFileError`
+    naming the file and line. A torn final line (a killed write) is the one thing repaired: it is counted
+    in :attr:`ResumeState.repaired` and cut by the writer.
     """
     state = ResumeState()
     state.retry_failed = retry_failed
@@ -195,7 +203,7 @@ def load_resume_state(
             if not state.add(record):
                 if not obj.get(F_SUPERSEDES):
                     raise refuse(f"a second line for record {record} (a duplicated or edited line)")
-                if not state.is_retry(record):
+                if not state.is_retry(record) and record not in state.unconfirmed:
                     raise refuse(
                         f"a second line for record {record} supersedes an outcome that was final "
                         "(only a retryable failure is sent again)"
@@ -205,7 +213,11 @@ def load_resume_state(
                 state.superseded += 1
             state.counts[status] += 1
             state.lines += 1
-            state.set_retry(record, status == failed and is_retryable(obj))
+            state.set_retry(record, status == failed and is_retryable(obj, unconfirmed=retry_unconfirmed))
+            if is_unconfirmed(obj):
+                state.unconfirmed.add(record)
+            else:
+                state.unconfirmed.discard(record)
     except FileNotFoundError:
         return state
     except OSError as exc:

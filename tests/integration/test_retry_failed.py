@@ -79,7 +79,12 @@ def report_json(out: Path, *extra: str | Path) -> dict[str, Any]:
 def test_report_then_retry_failed_delivers_every_good_cid_once_and_no_dead_cid_again(
     served: ThreadedMock, tmp_path: Path, mode: str
 ) -> None:
-    """5xx failures are retryable; --resume --retry-failed sends exactly those again, then compacts."""
+    """5xx failures are retryable; --resume --retry-failed sends exactly those again, then compacts.
+
+    List mode gets Getui's own "busy" refusal instead: a 5xx that is not Getui's reply may come after
+    Getui took a list chunk, which is never re-sent (test_list_resend.py)."""
+    if mode == "list":
+        served.call(served.mock.configure, http_5xx_rate=0.0, busy_rate=0.15)
     source = campaign_input(tmp_path / "in.csv")
     out = tmp_path / "results.jsonl"
     summary1 = tmp_path / "s1.json"
@@ -95,7 +100,10 @@ def test_report_then_retry_failed_delivers_every_good_cid_once_and_no_dead_cid_a
     retryable1 = {r for r, x in final1.items() if x["status"] == "failed" and x.get("retryable")}
     dead1 = {r for r, x in final1.items() if x["status"] == "failed" and x["code"] == 20001}
     assert retryable1, "the faults should have left retryable failures"
-    assert all(final1[r]["http_status"] and final1[r]["http_status"] >= 500 for r in retryable1)
+    if mode == "list":
+        assert all(final1[r]["code"] == 30019 for r in retryable1)
+    else:
+        assert all(final1[r]["http_status"] and final1[r]["http_status"] >= 500 for r in retryable1)
 
     # The report agrees with the file and with the mock.
     dead_file = tmp_path / "dead.txt"
@@ -109,7 +117,7 @@ def test_report_then_retry_failed_delivers_every_good_cid_once_and_no_dead_cid_a
     assert data["reached"] + data["inactive"] + data["accepted"] == len(delivered1)
 
     # Send again what may pass now.
-    served.call(served.mock.configure, http_5xx_rate=0.0)
+    served.call(served.mock.configure, http_5xx_rate=0.0, busy_rate=0.0)
     summary2 = tmp_path / "s2.json"
     second = run_cli(
         "send", source, "--out", out, "--max-attempts", "1", "--resume", "--retry-failed",
