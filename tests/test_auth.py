@@ -201,12 +201,12 @@ async def test_200_concurrent_10001_replies_cause_one_auth_call() -> None:
 
 
 async def test_revoked_twice_in_a_row_raises_token_expired() -> None:
-    """The client replays a 10001 once; a second 10001 surfaces for the retry policy."""
+    """The client replays a 10001 once; a second 10001 surfaces for the retry policy (here: none)."""
     from getui_async.errors import TokenExpiredError
 
     fake = FakeGetui()
     fake.routes[("GET", "/report/push/count")] = lambda call: reply(10001, "token expired")
-    async with GetuiClient(settings(), transport=fake.transport()) as client:
+    async with GetuiClient(settings(), transport=fake.transport(), retry=False) as client:
         with pytest.raises(TokenExpiredError):
             await client.report_push_count()
     assert fake.auth_calls == 2
