@@ -24,6 +24,7 @@ import pytest
 from getui_async import _json
 from getui_async.cli import build_parser, resolve_options
 from getui_async.config import ENV_BASE_URL, ENV_MASTER_SECRET, Mode
+from getui_async.config.layers import load_config, resolve_settings
 from getui_async.results import meta_path
 from tests.cli_harness import (
     DATA,
@@ -185,8 +186,10 @@ def test_summary_json_matches_the_results_file(served, tmp_path, out):
     assert summary["exit_code"] == result.code == 1
     assert summary["token_refreshes"] == 1
     assert summary["retries"] == 0
-    assert summary["elapsed_s"] >= 0
-    assert summary["recipients_per_s"] >= 0
+    assert summary["elapsed_s"] > 0
+    assert summary["recipients_per_s"] == pytest.approx(
+        summary["lines_written"] / summary["elapsed_s"], rel=0.01, abs=0.1
+    )
 
 
 # -- options -------------------------------------------------------------------------------------------------
@@ -556,6 +559,17 @@ def test_config_values_are_used_with_their_toml_types(recipients, tmp_path, out)
     )
     result = run_cli("send", recipients, "--out", out, "--config", config, "--dry-run", "--no-progress")
     assert result.code == 0, result.err
+    # ...and used: the file's values reach the run's settings, each with its own type.
+    args = build_parser().parse_args(["send", str(recipients), "--out", str(out), "--config", str(config)])
+    loaded = load_config(str(config))
+    options = resolve_options(args, loaded)
+    assert (options.concurrency, options.rate_per_s, options.list_chunk) == (4, 50.0, 500)
+    assert options.mode is Mode.BATCH
+    assert options.is_async is False
+    credentials = {"GETUI_APP_ID": "a", "GETUI_APP_KEY": "k", "GETUI_MASTER_SECRET": "m"}
+    settings = resolve_settings(args, loaded, credentials)
+    assert settings.request_timeout_s == 2.5
+    assert settings.retry.max_attempts == 3
 
 
 def test_log_level_debug_shows_debug_lines(served, recipients, out):

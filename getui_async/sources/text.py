@@ -8,7 +8,7 @@ reading goes on with the next record, so every input record ends up as exactly o
 
 Layers, bottom up::
 
-    file / stdin ──> _Prefixed (2 sniffed bytes put back) ──> [gzip] ──> _Content (running sha256, line
+    file / stdin ──> Prefixed (2 sniffed bytes put back) ──> [gzip] ──> Content (running sha256, line
     count, read errors → InputError) ──> [transcode to UTF-8] ──> BufferedReader ──> numbered, capped
     physical lines ──> csv / orjson
 
@@ -25,11 +25,10 @@ import io
 import itertools
 import os
 import select
-import zlib
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, BinaryIO, Final, TypeAlias
 
 from getui_async import _json
 from getui_async.errors import InputError
@@ -38,12 +37,13 @@ from getui_async.outcome import Kind
 from ._records import BadRecord, SourceItem, record_from_mapping, try_identify
 from ._records import type_name as _json_type
 from .base import RecordSource, RunningDigest
+from .content import Content, Prefixed, Reader
 from .encodings import DETECT_BYTES, Transcoded, detect, label
 from .header import Layout, blank
 from .options import DEFAULT_OPTIONS, Format, SourceOptions
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+    pass
 
 __all__ = ["MAX_LINE_BYTES", "MAX_RECORD_BYTES", "MAX_RECORD_LINES", "TextSource"]
 
@@ -59,10 +59,6 @@ _BOM: Final = b"\xef\xbb\xbf"
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 #: Candidates for ``delimiter="auto"``, in the order that breaks a tie.
 _DELIMITERS: Final = (",", ";", "\t", "|")
-
-
-class _Reader(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class _Overrun(Exception):
@@ -87,128 +83,6 @@ class _DecodeProblem:
             f"column {self.column}" if self.line == record_line else f"line {self.line}, column {self.column}"
         )
         return f"invalid {self.encoding} (byte 0x{self.byte:02x} at {where})"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Byte layers
-
-
-class _Prefixed:
-    """A stream with the bytes sniffed from its start put back in front (stdin cannot seek)."""
-
-    def __init__(self, inner: _Reader, head: bytes) -> None:
-        self._inner = inner
-        self._head = head
-        # read1 returns what one read of a pipe gives, instead of blocking until ``size`` bytes arrived.
-        self._read1: Callable[[int], bytes] = getattr(inner, "read1", inner.read)
-
-    def read(self, size: int = -1, /) -> bytes:
-        head, self._head = self._head, b""
-        if not head:
-            return self._inner.read(size)
-        if size < 0:
-            return head + self._inner.read()
-        if size <= len(head):
-            self._head = head[size:]
-            return head[:size]
-        return head + self._inner.read(size - len(head))
-
-    def read1(self, size: int = -1, /) -> bytes:
-        head, self._head = self._head, b""
-        if size < 0:
-            size = _READ_SIZE
-        if size <= len(head):
-            self._head = head[size:]
-            return head[:size]
-        return head + self._read1(size - len(head))
-
-    def seek(self, offset: int, /) -> int:
-        """Part of gzip's file protocol; reading forward never calls it."""
-        raise io.UnsupportedOperation("seek")
-
-
-class _Content(io.RawIOBase):
-    """The decompressed content: hashes all of it, counts lines, turns read errors into InputError.
-
-    :meth:`prefetch` reads the start ahead (kept until served) so the encoding can be detected.
-    """
-
-    def __init__(
-        self, inner: _Reader, *, name: str, gzipped: bool, streaming: bool, digest: RunningDigest
-    ) -> None:
-        super().__init__()
-        # read1 (gzip and _Prefixed have it) returns what one underlying read gives, so the lines before
-        # a corrupt spot still come out and the line reached is exact, and a pipe is never waited on
-        # for more than it has; read() would drop them with the error, or block.
-        self._read: Callable[[int], bytes] = getattr(inner, "read1", inner.read)
-        self._name = name
-        self._gzipped = gzipped
-        self._streaming = streaming
-        self.digest = digest
-        self.dry = False  # the last read of a pipe returned less than asked: it has no more for now
-        self.eof = False
-        self._newlines = 0
-        self.served = 0
-        self.pending = False  # like a transcoder's: nothing is held between reads here
-        self._ahead = b""
-        self._ahead_pos = 0
-        self._failure: InputError | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer, /) -> int:
-        with memoryview(buffer) as view:
-            if self._ahead_pos < len(self._ahead):
-                data = self._ahead[self._ahead_pos : self._ahead_pos + len(view)]
-                self._ahead_pos += len(data)
-                if self._ahead_pos == len(self._ahead):
-                    self._ahead, self._ahead_pos = b"", 0
-            else:
-                data = self._pull(len(view))
-            view[: len(data)] = data
-            self.served += len(data)
-            return len(data)
-
-    @property
-    def holds_ahead(self) -> bool:
-        """Whether bytes read ahead are still waiting to be served."""
-        return self._ahead_pos < len(self._ahead)
-
-    def prefetch(self, limit: int) -> bytes:
-        """The first ``limit`` bytes (a file) or what the first read gave (a pipe), served again later."""
-        pending = [self._ahead[self._ahead_pos :]] if self._ahead_pos < len(self._ahead) else []
-        got = sum(map(len, pending))
-        try:
-            while got < limit and not self.eof:  # each pass reads more or reaches EOF
-                pending.append(self._pull(limit - got))
-                got += len(pending[-1])
-                if self._streaming:
-                    break
-        except InputError:
-            pass  # the lines before a corrupt spot are still served; the next read raises it again
-        finally:
-            self._ahead = pending[0] if len(pending) == 1 else b"".join(pending)  # one part: no copy
-            self._ahead_pos = 0
-        return self._ahead
-
-    def _pull(self, size: int) -> bytes:
-        if self._failure is not None:  # sticky: a broken stream is never read past its break
-            raise self._failure
-        try:
-            data = self._read(size)
-        except (OSError, EOFError, zlib.error) as exc:
-            line = self._newlines + 1
-            what = "corrupt gzip stream" if self._gzipped else "read error"
-            self._failure = InputError(self._name, f"{what}: {exc}", line=line)
-            raise self._failure from exc
-        if not data:
-            self.eof = True
-            return data
-        self.dry = self._streaming and len(data) < size
-        self.digest.update(data)
-        self._newlines += data.count(b"\n")
-        return data
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -370,7 +244,7 @@ class TextSource(RecordSource):
         *,
         name: str,
         format: Format,
-        stream: _Reader,
+        stream: Reader,
         size: int | None,
         options: SourceOptions = DEFAULT_OPTIONS,
         gzip_name: bool = False,
@@ -382,11 +256,11 @@ class TextSource(RecordSource):
         self._gzip_name = gzip_name
         self._owned = owned
         self._streaming = self._pipe = streaming
-        self._content: _Content | None = None
+        self._content: Content | None = None
         self._buffered: io.BufferedReader | None = None
         self._gzip: gzip.GzipFile | None = None
         self._encoding: str | None = None
-        self._raw: _Content | Transcoded | None = None
+        self._raw: Content | Transcoded | None = None
         self._consumed = 0  # bytes taken from the BufferedReader: served - consumed = what it holds
         self._csv: tuple[_CsvFeed, Iterator[list[str]], Layout] | None = None
         self._running = RunningDigest()  # fed by the content layer; made now, so marks can come first
@@ -439,7 +313,7 @@ class TextSource(RecordSource):
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def _open_content(self) -> _Content:
+    def _open_content(self) -> Content:
         """Build the byte layers on first use: sniff for gzip, decompress, pick the encoding."""
         if self._content is None:
             if self._closed:
@@ -448,12 +322,12 @@ class TextSource(RecordSource):
                 head = self._stream.read(2)
             except OSError as exc:
                 raise InputError(self.name, f"read error: {exc}", line=1) from exc
-            prefixed = _Prefixed(self._stream, head)
-            inner: _Reader = prefixed
+            prefixed = Prefixed(self._stream, head)
+            inner: Reader = prefixed
             gzipped = self._gzip_name or head == _GZIP_MAGIC
             if gzipped:
                 self._gzip = inner = gzip.GzipFile(fileobj=prefixed, mode="rb")
-            content = _Content(
+            content = Content(
                 inner, name=self.name, gzipped=gzipped, streaming=self._streaming, digest=self._running
             )
             self._content = content
@@ -465,7 +339,7 @@ class TextSource(RecordSource):
             self._buffered = io.BufferedReader(self._raw, buffer_size=_READ_SIZE)
         return self._content
 
-    def _detect(self, content: _Content, gzipped: bool) -> str:
+    def _detect(self, content: Content, gzipped: bool) -> str:
         """Auto-detect the encoding from the start: read in place for a plain file, else read ahead."""
         if self._owned is not None and not gzipped and self._size is not None:
             try:  # pread leaves the stream where it is, so nothing is held for the readers
