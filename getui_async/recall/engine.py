@@ -76,6 +76,9 @@ class Recall:
 
     def count_planned(self) -> None:
         """Count what the run would do, sending nothing (``--dry-run``)."""
+        for taskid in self._summary.census.list_tasks:
+            word = "already stopped" if taskid in self._file.stopped else RecallStatus.STOPPED.value
+            self._summary.tasks[word] += 1
         for who in self._send.delivered():
             if self._file.done.done(who.record):
                 self._summary.already += 1

@@ -99,7 +99,8 @@ class RecallSummary:
     def text(self) -> str:
         """The summary as a person reads it."""
         lines = [f"recall of campaign {self.campaign_id} ({'dry run' if self.dry_run else self.out}):"]
-        task_counts = ", ".join(f"{n} {word}" for word, n in sorted(self.tasks.items()))
+        verb = "to be " if self.dry_run else ""
+        task_counts = ", ".join(f"{n} {verb}{word}" for word, n in sorted(self.tasks.items()))
         lines.append(
             f"  list tasks: {len(self.census.list_tasks)} named"
             + (f" ({task_counts})" if task_counts else "")
@@ -108,10 +109,9 @@ class RecallSummary:
             delivered = self.census.delivered[channel]
             if not delivered:
                 continue
-            verb = "to be " if self.dry_run else ""
             done = ", ".join(f"{n} {verb}{word}" for word, n in sorted(self.by_channel[channel].items()))
             lines.append(
-                f"  {channel.value}: {delivered} delivered; {done or 'nothing yet'} ({_REACH[channel]})"
+                f"  {channel.value}: {delivered} delivered; {done or 'nothing this run'} ({_REACH[channel]})"
             )
         unreachable = self._unreachable()
         if unreachable:

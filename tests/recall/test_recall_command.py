@@ -133,6 +133,7 @@ def test_dry_run_counts_and_sends_nothing(tmp_path: Path) -> None:
         planned = sum(c.get("revoked", 0) for c in summary["by_channel"].values())
         assert planned == len(delivered(out)) == 40
         assert summary["list_tasks"]["named"] == 1
+        assert summary["list_tasks"]["stopped"] == 1  # to be stopped: a dry run
         assert served.pushes() == pushes
         assert stops(served) == 0
         assert not recall_path(out).exists()
@@ -168,3 +169,21 @@ def test_override_text_with_placeholders_is_refused(tmp_path: Path) -> None:
         assert result.code == 2
         assert "{name}" in result.err
         assert served.pushes() == pushes
+
+
+def test_a_spent_quota_stops_the_recall_and_resume_finishes_it(tmp_path: Path) -> None:
+    """Getui's daily quota runs out mid-recall: exit 3, what was done has its lines; --resume finishes
+    the rest, and nobody is revoked twice."""
+    with ThreadedMock() as served:
+        out = send(served, tmp_path, "batch", count=450)
+        used = sum(served.deliveries().values())
+        served.call(served.mock.configure, daily_quota=used + 250)
+        stopped = run_cli("recall", out, "--json", env=served.env)
+        assert stopped.code == 3, stopped.err
+        assert json.loads(stopped.out)["stopped"] == "quota"
+        done = [line for line in read_results(recall_path(out)) if "record" in line]
+        assert 0 < len(done) < len(delivered(out))
+        served.call(served.mock.configure, daily_quota=None)
+        resumed = run_cli("recall", out, "--resume", env=served.env)
+        assert resumed.code == 0, resumed.err
+        assert_recalled_once(served, out)
