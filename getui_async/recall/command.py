@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -20,7 +21,7 @@ from getui_async.client import GetuiClient
 from getui_async.config import ENV_BASE_URL, Settings
 from getui_async.errors import ConfigError, MessageError, ResultsFileError
 from getui_async.messages import Rendered
-from getui_async.results import RunMeta, recall_path
+from getui_async.results import ResultsWriteError, RunMeta, recall_path
 from getui_async.runner import EXIT_USAGE, PROG
 from getui_async.safetext import printable
 
@@ -31,6 +32,8 @@ from .source import SendResults
 from .summary import RecallSummary
 
 __all__ = ["add_recall_parser", "run"]
+
+log = logging.getLogger(__name__)
 
 SettingsLoader = Callable[[], Settings]
 LoopRunner = Callable[[Coroutine[Any, Any, int]], int]
@@ -94,6 +97,9 @@ def run(
         return _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
     try:
         run_loop(_run(send, recall_file, summary, override, loaded))
+        recall_file.record_run(summary.to_dict())
+    except ResultsWriteError as exc:
+        log.error("%s", exc)  # the lines are written; only the sidecar's record of runs is missing
     finally:
         recall_file.close()
     _print(summary, args.json, stdout)

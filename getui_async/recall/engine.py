@@ -143,7 +143,7 @@ class Recall:
             if self._override is not None:
                 pushes = [recall_push(campaign, OVERRIDE, who, self._override) for who in group]
                 overridden = await self._push(client, kind, pushes)
-            for who, push in zip(group, revokes_by(group, revokes), strict=True):
+            for who, push in zip(group, _revokes_by(group, revokes), strict=True):
                 self._record(who, push, revoked.get(who.target), overridden.get(who.target))
             self._file.flush()
 
@@ -202,7 +202,7 @@ class Recall:
         return Answer(ok=True) if result.statuses else _TAKEN
 
 
-def revokes_by(group: Sequence[Delivered], revokes: Sequence[Push]) -> list[Push | None]:
+def _revokes_by(group: Sequence[Delivered], revokes: Sequence[Push]) -> list[Push | None]:
     """Each recipient's revoke push, or None for one without a taskid (same order as ``group``)."""
     by_target = {push.target: push for push in revokes}
     return [by_target.get(who.target) if who.taskid else None for who in group]

@@ -92,6 +92,8 @@ def test_a_second_recall_with_resume_sends_nothing(tmp_path: Path) -> None:
         assert again.code == 0, again.err
         assert (served.pushes(), stops(served)) == (pushes, deletes)
         assert_recalled_once(served, out)
+        runs = read_meta(recall_path(out))["runs"]
+        assert [run["already_done"] for run in runs] == [0, len(delivered(out))]
 
 
 def test_a_recall_without_resume_refuses_an_existing_recall_file(tmp_path: Path) -> None:
@@ -187,3 +189,41 @@ def test_a_spent_quota_stops_the_recall_and_resume_finishes_it(tmp_path: Path) -
         resumed = run_cli("recall", out, "--resume", env=served.env)
         assert resumed.code == 0, resumed.err
         assert_recalled_once(served, out)
+
+
+def test_an_alias_campaign_is_revoked_through_the_alias_endpoints(tmp_path: Path) -> None:
+    """Alias recipients get their revoke by alias, naming their own taskid: each bound cid revoked once."""
+    source = write_recipients(tmp_path / "in.csv", 20, kind="alias")
+    aliases = {f"{i:032x}": [f"cid-of-{i}"] for i in range(20)}
+    with ThreadedMock(aliases=aliases) as served:
+        out = tmp_path / "out.jsonl"
+        sent = run_cli("send", source, "--out", out, "--mode", "single", *SIMPLE, env=served.env)
+        assert sent.code == 0, sent.err
+        taken = [line for line in read_results(out) if line["status"] in DELIVERED]
+        assert len(taken) == 20
+        result = run_cli("recall", out, env=served.env)
+        assert result.code == 0, result.err
+        expected = {(line["taskid"], aliases[line["alias"]][0]): 1 for line in taken}
+        assert revocations(served) == expected
+        assert served.pushes()["POST /push/single/batch/alias"] == 1
+
+
+def test_lines_without_a_taskid_are_skipped_or_overridden(tmp_path: Path) -> None:
+    """A batch alias reply names no taskid per alias: nothing to revoke (skipped, said why), but an
+    override still replaces the notification by the send's notify_id."""
+    source = write_recipients(tmp_path / "in.csv", 5, kind="alias")
+    with ThreadedMock(aliases={f"{i:032x}": [f"cid-of-{i}"] for i in range(5)}) as served:
+        out = tmp_path / "out.jsonl"
+        assert run_cli("send", source, "--out", out, "--mode", "batch", *SIMPLE, env=served.env).code == 0
+        assert run_cli("recall", out, env=served.env).code == 0
+        lines = read_results(recall_path(out))
+        assert {line["status"] for line in lines} == {"skipped"}
+        assert all("no taskid" in line["msg"] for line in lines)
+        assert revocations(served) == {}
+        again = run_cli(
+            "recall", out, "--out", tmp_path / "o.jsonl", "--replace-title", "T", "--replace-body", "B",
+            env=served.env,
+        )  # fmt: skip
+        assert again.code == 0, again.err
+        assert {line["status"] for line in read_results(tmp_path / "o.jsonl")} == {"overridden"}
+        assert served.stats().overrides == 5
