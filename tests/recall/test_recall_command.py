@@ -4,6 +4,8 @@ taskid, every list task stopped once, undelivered records untouched, ``force`` n
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,15 @@ from typing import Any
 import pytest
 
 from getui_async.results import recall_path
-from tests.cli_harness import ThreadedMock, run_cli, write_recipients
+from tests.cli_harness import (
+    SUBPROCESS_TIMEOUT_S,
+    ThreadedMock,
+    clean_environ,
+    command,
+    run_cli,
+    wait_until,
+    write_recipients,
+)
 from tests.results_file import read_meta, read_results
 
 pytestmark = pytest.mark.integration
@@ -227,3 +237,32 @@ def test_lines_without_a_taskid_are_skipped_or_overridden(tmp_path: Path) -> Non
         assert again.code == 0, again.err
         assert {line["status"] for line in read_results(tmp_path / "o.jsonl")} == {"overridden"}
         assert served.stats().overrides == 5
+
+
+def test_sigint_stops_between_batches_and_resume_finishes(tmp_path: Path) -> None:
+    """Ctrl-C: the batch in flight finishes and has its lines, exit 3; --resume revokes the rest once."""
+    with ThreadedMock() as served:
+        out = send(served, tmp_path, "batch", count=1200, dead=0)
+        served.call(served.mock.configure, latency_ms=150.0)
+        recall = recall_path(out)
+        proc = subprocess.Popen(
+            command("recall", out, "--json"),
+            env=clean_environ(served.env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_until(lambda: recall.exists() and recall.stat().st_size > 0)
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 3, stderr.decode()
+        assert json.loads(stdout)["stopped"] == "signal"
+        done = [line for line in read_results(recall) if "record" in line]
+        assert 0 < len(done) < len(delivered(out))
+        assert len(done) % 200 == 0  # whole batches only
+        served.call(served.mock.configure, latency_ms=0.0)
+        assert run_cli("recall", out, "--resume", env=served.env).code == 0
+        assert_recalled_once(served, out)
