@@ -27,6 +27,8 @@ __all__ = ["Recall", "RecallStopped"]
 
 #: Actions after which going on would only fail the same way: stop, leaving the rest to --resume.
 _STOP_ACTIONS = {Action.STOP_QUOTA: StopReason.QUOTA, Action.STOP_FATAL: StopReason.FATAL}
+#: The summary's count of list tasks an earlier run of this recall stopped.
+_ALREADY_STOPPED = "already stopped"
 
 
 class RecallStopped(Exception):
@@ -77,7 +79,7 @@ class Recall:
     def count_planned(self) -> None:
         """Count what the run would do, sending nothing (``--dry-run``)."""
         for taskid in self._summary.census.list_tasks:
-            word = "already stopped" if taskid in self._file.stopped else RecallStatus.STOPPED.value
+            word = _ALREADY_STOPPED if taskid in self._file.stopped else RecallStatus.STOPPED.value
             self._summary.tasks[word] += 1
         for who in self._send.delivered():
             if self._file.done.done(who.record):
@@ -114,7 +116,7 @@ class Recall:
             if self._stop.is_set():
                 return
             if taskid in self._file.stopped:
-                self._summary.tasks["already stopped"] += 1
+                self._summary.tasks[_ALREADY_STOPPED] += 1
                 continue
             try:
                 await client.stop_task(taskid)
