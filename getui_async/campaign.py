@@ -39,7 +39,8 @@ from .messages import (
     VendorWarning,
     check_placeholders,
     derive_campaign_id,
-    derive_notify_id,
+    replace_ids_of,
+    with_replace_ids,
 )
 from .outcome import StopReason
 from .pacing import Pacing
@@ -127,7 +128,7 @@ class Campaign:
         self._observers = Observers(observers)
         self.campaign_id = options.campaign_id or derive_campaign_id(template)
         self._fingerprint = template.fingerprint
-        self._template = template.with_notify_id(derive_notify_id(self.campaign_id), self.campaign_id)
+        self._template = with_replace_ids(template, self.campaign_id)
         self.summary = Summary(
             self.campaign_id,
             str(out) if out else None,
@@ -230,7 +231,8 @@ class Campaign:
         self._stop.on_stop(feed.close)
         if self._encoding is not None:
             fingerprint["encoding"] = self._encoding
-        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test)
+        ids = replace_ids_of(self._template).to_dict()
+        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test, replace_ids=ids)
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         try:
             self._results = results = ResultsLog(

@@ -17,9 +17,12 @@ __all__ = [
     "DELIVERY_STATUSES",
     "FINAL_STATUSES",
     "NOT_SENT_STATUSES",
+    "RECALL_CHANNEL_OF",
     "RETRYABLE_ACTIONS",
     "FailedKind",
     "Kind",
+    "RecallChannel",
+    "RecallStatus",
     "Status",
     "StopReason",
 ]
@@ -107,3 +110,37 @@ class StopReason(str, enum.Enum):
 
 
 _PRIORITY: Final[dict[StopReason, int]] = {StopReason.WRITE_ERROR: 1, StopReason.INPUT_CHANGED: 2}
+
+
+class RecallStatus(str, enum.Enum):
+    """What ``getui-push recall`` did about one delivered recipient or one list task (its own lines)."""
+
+    REVOKED = "revoked"  # the revoke push was taken (it deletes the notification where the channel can)
+    OVERRIDDEN = "overridden"  # the replacement notification (same notify_id / collapse id) was taken
+    STOPPED = "stopped"  # a list task: DELETE /task answered 0 (its queued and offline copies halt)
+    FAILED = "failed"  # Getui refused, or gave no answer (the line's code and msg say which)
+    SKIPPED = "skipped"  # nothing could be done (no taskid on its line and no override asked)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RecallChannel(str, enum.Enum):
+    """Which channel the send's status says took a recipient's push: what a revoke can reach there."""
+
+    GETUI = "getui"  # successed_online: Getui's own channel, revoked by push_message.revoke
+    VENDOR = "vendor"  # successed_offline: Xiaomi/vivo revoke; Huawei, Honor, OPPO, iOS only override
+    INACTIVE = "inactive"  # successed_ignore: inactive for 90 days, Getui did not send it
+    UNKNOWN = "unknown"  # accepted: taken without a per-recipient status
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: The channel each delivered status names.
+RECALL_CHANNEL_OF: Final = {
+    Status.SUCCESSED_ONLINE: RecallChannel.GETUI,
+    Status.SUCCESSED_OFFLINE: RecallChannel.VENDOR,
+    Status.SUCCESSED_IGNORE: RecallChannel.INACTIVE,
+    Status.ACCEPTED: RecallChannel.UNKNOWN,
+}

@@ -11,6 +11,7 @@ Modules by job, bottom up (each imports only those before it):
   recipient; this is the hot path, so rendering is a join of chunks and a few ``format_map`` calls.
 - ``vendors``: the vendor message-class table (marketing / service), test-send flags, warnings.
 - ``wire``: request bodies, deterministic ids, the auth sign: byte-identical on a retry or a resume.
+- ``replace``: the replace ids (notify_id, apns-collapse-id) every send carries, and reading them back.
 - ``describe``: a rendered message as a person reads it (``--dry-run --show``).
 
 Placeholder syntax: ``{name}`` in any string value is a placeholder (``name`` a letter or ``_`` then
@@ -24,6 +25,7 @@ from __future__ import annotations
 from .builders import AndroidChannel, IosChannel, Message, Notification, PushChannel, PushSettings
 from .compiler import AllowEmpty
 from .describe import describe_rendered
+from .replace import ReplaceIds, replace_ids_of, with_replace_ids
 from .rules import CLICK_FIELD, LIMITS, NOTIFY_ID_MAX, TTL_MAX_MS, TTL_MIN_MS, ClickType
 from .template import MessageTemplate, Rendered, check_placeholders
 from .vendors import (
@@ -40,9 +42,11 @@ from .wire import (
     auth_body,
     batch_body,
     derive_campaign_id,
+    derive_collapse_id,
     derive_notify_id,
     list_message_body,
     list_push_body,
+    recall_request_id,
     recipient_ids,
     single_body,
 )
@@ -63,6 +67,7 @@ __all__ = [
     "PushChannel",
     "PushSettings",
     "Rendered",
+    "ReplaceIds",
     "VendorClass",
     "VendorWarning",
     "apply_vendor_class",
@@ -71,14 +76,18 @@ __all__ = [
     "batch_body",
     "check_placeholders",
     "derive_campaign_id",
+    "derive_collapse_id",
     "derive_notify_id",
     "derive_test_campaign_id",
     "describe_rendered",
     "list_message_body",
     "list_push_body",
     "prepare_campaign",
+    "recall_request_id",
     "recipient_ids",
+    "replace_ids_of",
     "single_body",
     "vendor_warnings",
     "with_group_name",
+    "with_replace_ids",
 ]

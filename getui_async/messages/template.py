@@ -141,6 +141,8 @@ def _override_slots(tree: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 
 _DEFAULT_SOURCE: Final = "message"
+#: HarmonyOS's notification: a notify_id there is also what makes a later harmony revoke possible.
+_HARMONY_NOTE: Final = "push_channel.harmony.notification"
 _NO_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType({})
 
 
@@ -257,11 +259,11 @@ class MessageTemplate:
     def with_notify_id(self, notify_id: int, collapse_id: str) -> MessageTemplate:
         """Make repeats replace rather than stack: set the override ids where the user has not.
 
-        ``notify_id`` goes into both Android notifications, ``collapse_id`` into iOS, but only in
-        sections the template has; ``collapse_id`` follows template syntax like any other string.
+        ``notify_id`` goes into the Android and HarmonyOS notifications, ``collapse_id`` into iOS, but
+        only in sections the template has; ``collapse_id`` follows template syntax like any other string.
         """
         tree: dict[str, Any] = _plain(self._source, "")
-        for path in (_NOTE, _UPS_NOTE):
+        for path in (_NOTE, _UPS_NOTE, _HARMONY_NOTE):
             note = _lookup(tree, path)
             if isinstance(note, dict):
                 note.setdefault("notify_id", notify_id)

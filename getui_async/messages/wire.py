@@ -23,6 +23,7 @@ from .template import MessageTemplate, Rendered
 _KINDS: Final = ("cid", "alias")
 _RID_PERSON: Final = b"getui_async.rid"
 _NID_PERSON: Final = b"getui_async.nid"
+_RECALL_PERSON: Final = b"getui_async.rcl"
 
 
 def _check_kind(kind: str) -> None:
@@ -60,10 +61,36 @@ def _rid_hasher(campaign_id: str, kind: str) -> Any:
     return hashlib.blake2b(framed.encode(), digest_size=24, person=_RID_PERSON)
 
 
-def derive_notify_id(campaign_id: str) -> int:
-    """A notify_id in 1..2147483647 for the campaign, so list-push repeats replace each other."""
-    digest = hashlib.blake2b(campaign_id.encode(), digest_size=8, person=_NID_PERSON).digest()
+def _scoped(campaign_id: str, variant: str | None) -> str:
+    """The campaign alone, or campaign and variant length-prefixed (no two pairs frame alike)."""
+    return campaign_id if variant is None else f"{len(campaign_id)}:{campaign_id}{len(variant)}:{variant}"
+
+
+def derive_notify_id(campaign_id: str, variant: str | None = None) -> int:
+    """A notify_id in 1..2147483647 for the campaign (and variant), so repeats and a recall's override
+    replace the notification shown instead of stacking another one."""
+    scope = _scoped(campaign_id, variant).encode()
+    digest = hashlib.blake2b(scope, digest_size=8, person=_NID_PERSON).digest()
     return int.from_bytes(digest, "big") % NOTIFY_ID_MAX + 1
+
+
+def derive_collapse_id(campaign_id: str, variant: str | None = None) -> str:
+    """iOS's ``apns-collapse-id`` for the campaign (and variant): the campaign id itself, as sends have
+    always used; with a variant, 32 hex characters of a digest (the id is at most 64 characters)."""
+    if variant is None:
+        return campaign_id
+    digest = hashlib.blake2b(_scoped(campaign_id, variant).encode(), digest_size=16, person=_NID_PERSON)
+    return digest.hexdigest()
+
+
+def recall_request_id(campaign_id: str, action: str, kind: str, target: str) -> str:
+    """The request_id of a recall's ``action`` push to one recipient: its own namespace, so it is never
+    a repeat of the send's request_id, and the same on a resumed recall, so Getui drops a repeat."""
+    _check_kind(kind)
+    hasher = hashlib.blake2b(digest_size=16, person=_RECALL_PERSON)
+    for part in (campaign_id, action, kind, target):
+        hasher.update(f"{len(part)}:{part}".encode())
+    return hasher.hexdigest()
 
 
 # Bodies are built as JSON bytes around the message's own JSON (``Rendered.json``), so a batch of 200

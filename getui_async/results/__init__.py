@@ -28,8 +28,11 @@ from .sidecar import (
     lock_path,
     meta_path,
     read_meta,
+    recall_path,
     record_run,
+    stored_campaign,
     stored_encoding,
+    stored_replace_ids,
     write_meta,
 )
 from .writer import ResultsWriter
@@ -62,7 +65,10 @@ __all__ = [
     "lock_path",
     "meta_path",
     "read_meta",
+    "recall_path",
     "record_run",
+    "stored_campaign",
     "stored_encoding",
+    "stored_replace_ids",
     "write_meta",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "K_CAMPAIGN_ID",
     "K_GROUP_NAME",
     "K_INPUT",
+    "K_REPLACE_IDS",
     "K_REQUESTS",
     "K_RETRIES",
     "K_RUNS",
@@ -37,11 +38,13 @@ __all__ = [
     "meta_path",
     "read_meta",
     "read_meta_strict",
+    "recall_path",
     "record_run",
     "remove_results",
     "sidecar_name",
     "stored_campaign",
     "stored_encoding",
+    "stored_replace_ids",
     "stored_stream",
     "stream_input",
     "write_atomically",
@@ -62,6 +65,9 @@ K_RUNS: Final = "runs"
 K_REQUESTS: Final = "requests"
 K_RETRIES: Final = "retries"
 K_GROUP_NAME: Final = "group_name"
+#: The replace ids the send's message carried per channel (``messages.ReplaceIds.to_dict``): what a
+#: recall's override reuses.
+K_REPLACE_IDS: Final = "replace_ids"
 # Keys of its ``input`` object.
 K_ENCODING: Final = "encoding"
 K_STREAM_BYTES: Final = "stream_bytes"
@@ -87,6 +93,11 @@ def lock_path(results: Path) -> Path:
 def compact_tmp_path(results: Path) -> Path:
     """Where compaction writes the compacted file before renaming it over ``results``."""
     return results.with_name(results.name + ".tmp")
+
+
+def recall_path(results: Path) -> Path:
+    """Where ``getui-push recall`` writes its own results for the send of ``results`` by default."""
+    return results.with_name(results.name + ".recall.jsonl")
 
 
 def companion_files(results: Path) -> dict[str, Path]:
@@ -130,9 +141,11 @@ class RunMeta:
     tool_version: str = __version__
     #: A send to test devices (``--test``), so a results file says which kind of run wrote it.
     test: bool = False
+    #: The replace ids the message carried, per channel (None: not recorded).
+    replace_ids: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             K_TOOL: "getui-async",
             K_TOOL_VERSION: self.tool_version,
             K_CAMPAIGN_ID: self.campaign_id,
@@ -140,6 +153,9 @@ class RunMeta:
             K_INPUT: dict(self.input),
             K_TEST: self.test,
         }
+        if self.replace_ids is not None:
+            data[K_REPLACE_IDS] = dict(self.replace_ids)
+        return data
 
     def mismatch(self, other: Mapping[str, Any]) -> str | None:
         """Why a stored meta (``other``) belongs to a different run, or None if it is this run."""
@@ -229,6 +245,13 @@ def stored_encoding(results: Path, stored: Mapping[str, Any] | None = None) -> s
     ``stored`` is the sidecar when the caller has read it already."""
     encoding = _input_of(stored if stored is not None else read_meta(results)).get(K_ENCODING)
     return encoding if isinstance(encoding, str) else None
+
+
+def stored_replace_ids(results: Path) -> Mapping[str, Any] | None:
+    """The replace ids the send of ``results`` recorded (None: a sidecar from before they were kept)."""
+    stored = read_meta(results)
+    found = stored.get(K_REPLACE_IDS) if stored else None
+    return found if isinstance(found, Mapping) else None
 
 
 @dataclass(frozen=True, slots=True)
