@@ -21,8 +21,9 @@ from getui_async.errors import ConfigError
 from getui_async.runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, PROG
 
 from .importer import import_files
+from .opening import StoreSpec, open_store, parse_store
 from .protocol import Verifier
-from .store import StoreError, StoreSpec, open_store, parse_store
+from .store import StoreError
 from .tally import DEFAULT_MAX_REQUEST_BYTES, LOG_INTERVAL_S
 
 __all__ = ["add_receipts_parser", "parse_listen", "run"]
