@@ -75,6 +75,8 @@ class ReceiptCounts:
     overflow: int = 0  # the sender's queue was full: dropped
     requests: int = 0
     failed_attempts: int = 0
+    #: Lines made per actionId (before any was lost or badly signed): one delivery's fate each.
+    made_by_action: Counter[int] = field(default_factory=Counter)
     #: Good (well-signed) lines the receiver answered, per actionId: what it must have stored.
     good_by_action: Counter[int] = field(default_factory=Counter)
 
@@ -204,6 +206,7 @@ class ReceiptSender:
     def _line(self, cid: str, taskid: str, msgid: str, action_id: int) -> None:
         counts, rnd = self.counts, self._random
         counts.made += 1
+        counts.made_by_action[action_id] += 1
         if rnd.random() < self._shares.lost:
             counts.lost += 1
             return
