@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from getui_async import _json
 from getui_async.mock import DeliveryEvent
 from getui_async.receipts.opening import open_store
+from getui_async.report.receipts_view import receipts_text
 from tests.cli_harness import ThreadedMock, run_cli, write_recipients
 from tests.receipts.conftest import (
     APP_ID,
@@ -187,3 +189,49 @@ async def _stored(store: str) -> dict[int, int]:
         return await opened.by_action()
     finally:
         await opened.close()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--unreached", "{tmp}/u.csv"), "--unreached: needs --receipts"),
+        (("--receipts", "mysql://u:hunter2@h/db"), "only a SQLite file"),
+        (("--receipts", "{tmp}/no/such/r.db"), "does not exist"),
+        (("--receipts", "{tmp}/r.db"), "no such store"),
+        (("--receipts", "{tmp}/store.db", "--unreached", "{tmp}/u.csv"), "--unreached: "),  # no input
+    ],
+)
+def test_bad_receipt_flags_exit_2(tmp_path: Path, flags: tuple[str, ...], message: str) -> None:
+    """A bad --receipts or --unreached is exit 2 before anything is read or written (no password shown)."""
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b'{"record": 1, "status": "successed_online", "cid": "c1", "taskid": "t1"}\n')
+    (tmp_path / "store.db").touch()
+    argv = [f.format(tmp=tmp_path) for f in flags]
+    result = run_cli("report", out, *argv)
+    assert result.code == 2, result.err
+    assert message in result.err
+    assert "hunter2" not in result.err
+    assert not (tmp_path / "u.csv").exists()
+
+
+def test_text_puts_getui_figures_beside() -> None:
+    """With --fetch figures, the text funnel shows Getui's own received/displayed/clicked beside it."""
+    block = {
+        "store": "r.db",
+        "accepted": 200,
+        "not_joinable": 0,
+        "recipients_with_receipts": 186,
+        "arrived": 180,
+        "displayed": 120,
+        "clicked": 12,
+        "unreached": 20,
+        "failed_by_reason": {"vivo_night_hours": 6},
+    }
+    getui = {
+        "tasks": {"channels": {"all": {"target": 200, "received": 190, "displayed": None, "clicked": 15}}}
+    }
+    text = "\n".join(receipts_text(block, getui))
+    assert "receipts for 93.0% of the recipients Getui accepted (186 of 200)" in text
+    assert re.search(r"arrived\s+180\s+90\.0%\s+190", text)
+    assert re.search(r"displayed\s+120\s+60\.0%\s+n/a", text)
+    assert "vivo_night_hours" in text

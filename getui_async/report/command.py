@@ -99,6 +99,8 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     if unreached_path is not None and args.receipts is None:
         raise ConfigError("--unreached: needs --receipts STORE (the receipts say what arrived)")
     store = parse_store(args.receipts) if args.receipts is not None else None
+    if store is not None and store.kind == "sqlite" and not Path(store.target).is_file():
+        raise ConfigError(f"--receipts {store.target}: no such store (receipts serve/import make one)")
     fetch_settings = settings() if args.fetch else None  # missing credentials: exit 2 before any read
     meta = read_meta(results)
     input_path = find_input(results, meta, args.input) if retry_path is not None else None
