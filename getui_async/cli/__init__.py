@@ -23,7 +23,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from getui_async.config import ENV_APP_ID, ENV_BASE_URL, UsageError
-from getui_async.config.layers import config_for, find_config, load_config, resolve_options, resolve_settings
+from getui_async.config.layers import (
+    config_for,
+    find_config,
+    load_config,
+    resolve_options,
+    resolve_settings,
+    resolve_sign_credentials,
+)
 from getui_async.errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
 from getui_async.recall import command as recall_command
 from getui_async.receipts import command as receipts_command
@@ -83,7 +90,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         "check": lambda: commands.check(args, env),
         "receipts": lambda: receipts_command.run(
             args,
-            lambda: resolve_settings(args, config_for(args, env), env).credentials,
+            lambda: resolve_sign_credentials(config_for(args, env), env),
             run_loop=commands.run,
         ),
         "recall": lambda: recall_command.run(

@@ -9,6 +9,7 @@ name instead of misread. Value rules live in the settings classes; this module o
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import stat
 import sys
@@ -36,6 +37,7 @@ from .settings import (
     PaceSettings,
     RetrySettings,
     Settings,
+    SignCredentials,
     UsageError,
 )
 
@@ -51,6 +53,7 @@ __all__ = [
     "resolve_options",
     "resolve_pace",
     "resolve_settings",
+    "resolve_sign_credentials",
     "resolve_vendor",
 ]
 
@@ -169,14 +172,16 @@ def pick(args: argparse.Namespace, config: Mapping[str, Any], name: str, default
     return config.get(name, default)
 
 
+def _first(config: Mapping[str, Any], environ: Mapping[str, str], env: str, key: str) -> str:
+    """A credential or URL: the environment variable ``env`` when set, else the config file's ``key``."""
+    return environ.get(env, "").strip() or str(config.get(key, "") or "")
+
+
 def resolve_settings(
     args: argparse.Namespace, config: Mapping[str, Any], environ: Mapping[str, str]
 ) -> Settings:
     """Credentials and client settings: flag > environment > config file."""
-
-    def first(env: str, key: str) -> str:
-        return environ.get(env, "").strip() or str(config.get(key, "") or "")
-
+    first = functools.partial(_first, config, environ)
     credentials = Credentials(
         app_id=first(ENV_APP_ID, "app_id"),
         app_key=first(ENV_APP_KEY, "app_key"),
@@ -193,6 +198,14 @@ def resolve_settings(
     if attempts is not None:
         kwargs["retry"] = RetrySettings(max_attempts=int(attempts))
     return Settings(**kwargs)
+
+
+def resolve_sign_credentials(config: Mapping[str, Any], environ: Mapping[str, str]) -> SignCredentials:
+    """The app id and master secret (environment > config file): all that checks receipt signs."""
+    first = functools.partial(_first, config, environ)
+    return SignCredentials(
+        app_id=first(ENV_APP_ID, "app_id"), master_secret=first(ENV_MASTER_SECRET, "master_secret")
+    )
 
 
 def has_credentials(config: Mapping[str, Any], environ: Mapping[str, str]) -> bool:

@@ -27,6 +27,7 @@ __all__ = [
     "RetrySettings",
     "Secret",
     "Settings",
+    "SignCredentials",
     "UsageError",
     "check_base_url",
     "is_loopback_host",
@@ -136,21 +137,11 @@ class Credentials:
         object.__setattr__(self, "app_id", (app_id or "").strip())
         object.__setattr__(self, "app_key", _as_secret(app_key))
         object.__setattr__(self, "master_secret", _as_secret(master_secret))
-        missing = [
-            env
-            for env, value in (
-                (ENV_APP_ID, self.app_id),
-                (ENV_APP_KEY, self.app_key.reveal().strip()),
-                (ENV_MASTER_SECRET, self.master_secret.reveal().strip()),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(
-                "missing Getui credentials: set " + ", ".join(missing) + " (empty values do not count)"
-            )
-        if "/" in self.app_id or any(c.isspace() for c in self.app_id):
-            raise ConfigError("GETUI_APP_ID must not contain '/' or white space")
+        _require(
+            (ENV_APP_ID, self.app_id),
+            (ENV_APP_KEY, self.app_key.reveal().strip()),
+            (ENV_MASTER_SECRET, self.master_secret.reveal().strip()),
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
@@ -161,6 +152,37 @@ class Credentials:
             app_key=env.get(ENV_APP_KEY, ""),
             master_secret=env.get(ENV_MASTER_SECRET, ""),
         )
+
+
+def _require(*named: tuple[str, str]) -> None:
+    """Refuse missing credentials (naming every missing variable) and an app id that cannot be a path."""
+    missing = [env for env, value in named if not value]
+    if missing:
+        raise ConfigError(
+            "missing Getui credentials: set " + ", ".join(missing) + " (empty values do not count)"
+        )
+    app_id = dict(named).get(ENV_APP_ID, "")
+    if "/" in app_id or any(c.isspace() for c in app_id):
+        raise ConfigError("GETUI_APP_ID must not contain '/' or white space")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignCredentials:
+    """The app id and master secret alone: what checks Getui's receipt signs (no app key is involved)."""
+
+    app_id: str
+    master_secret: Secret
+
+    def __init__(self, *, app_id: str, master_secret: str | Secret) -> None:
+        object.__setattr__(self, "app_id", (app_id or "").strip())
+        object.__setattr__(self, "master_secret", _as_secret(master_secret))
+        _require((ENV_APP_ID, self.app_id), (ENV_MASTER_SECRET, self.master_secret.reveal().strip()))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SignCredentials:
+        """Read ``GETUI_APP_ID`` and ``GETUI_MASTER_SECRET``."""
+        env = os.environ if environ is None else environ
+        return cls(app_id=env.get(ENV_APP_ID, ""), master_secret=env.get(ENV_MASTER_SECRET, ""))
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:

@@ -48,6 +48,9 @@ HELP: Final[dict[str, str]] = {
     "click_ratio": "share of displayed pushes the reports count as clicked (seeded per cid)",
     "record_bodies": "accepted request bodies kept per endpoint for GET /_mock/requests (0: none)",
     "receipts_url": "POST signed receipt lines for what the mock delivers to this URL, as Getui's callbacks",
+    "receipts_vendor_failed": "share of offline deliveries whose receipt is a vendor failure (cap, night)",
+    "receipts_lost": "share of receipt lines never sent (Getui's receipts are lossy)",
+    "receipts_bad_sign": "share of receipt lines sent with a wrong sign (a receiver must refuse them)",
     "latency_ms": "added latency per request",
     "latency_jitter_ms": "extra uniform random latency in [0, jitter]",
     "http_5xx_rate": "probability of a 500/502/503 non-JSON reply (request not processed)",
@@ -149,6 +152,8 @@ async def _serve(config: MockConfig) -> None:
         # A parent process reads these lines to find the server: print them at once and flush.
         print("\n".join(export_lines(mock)))
         print("# the credentials this mock accepts (demo values): paste these lines into your shell")
+        if config.receipts_url:
+            print(f"# receipts: POSTed to {config.receipts_url}")
         print(f"# control: {mock.url}/_mock/stats  (stop with Ctrl-C)", flush=True)
         await stop.wait()
 

@@ -28,8 +28,10 @@ DEMO_APP_ID: Final = "demo-app"
 DEMO_APP_KEY: Final = "demo-app-key"
 DEMO_MASTER_SECRET: Final = "demo-master-secret"  # a public demo value, not a secret
 
-#: Settings that cannot change once the server listens.
-FIXED_AT_START: Final = frozenset({"host", "port"})
+#: Settings that cannot change once the server listens (the receipt sender is made at start).
+FIXED_AT_START: Final = frozenset(
+    {"host", "port", "receipts_url", "receipts_vendor_failed", "receipts_lost", "receipts_bad_sign"}
+)
 
 Phase = Literal["before", "after"]
 
@@ -42,6 +44,9 @@ _RATES: Final = (
     "ignore_ratio",
     "display_ratio",
     "click_ratio",
+    "receipts_vendor_failed",
+    "receipts_lost",
+    "receipts_bad_sign",
 )
 _POSITIVE: Final = ("token_lifetime_s", "auth_per_minute", "list_chunk_limit", "throttle_window_s")
 _NON_NEGATIVE: Final = (
@@ -96,9 +101,13 @@ class MockConfig:
     click_ratio: float = 0.10
     # the last N accepted request bodies kept per endpoint (GET /_mock/requests); 0 keeps none
     record_bodies: int = 20
-    #: Where receipt lines for what the mock delivers are to be POSTed, as Getui's callbacks would be
-    #: (None: no receipts). Stored here for a receipt sender attached through ``on_delivery``.
+    #: Where receipt lines for what the mock delivers are POSTed, as Getui's callbacks are (None: no
+    #: receipts). Displayed and clicked follow ``display_ratio`` and ``click_ratio``; the shares below
+    #: are of offline deliveries a vendor refuses, and of lines lost or sent with a bad sign on purpose.
     receipts_url: str | None = None
+    receipts_vendor_failed: float = 0.05
+    receipts_lost: float = 0.0
+    receipts_bad_sign: float = 0.0
 
     # faults
     latency_ms: float = 0.0

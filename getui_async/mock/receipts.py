@@ -6,6 +6,10 @@ the same, in batches, with seeded shares of displayed, clicked and vendor-failed
 shares of lines lost on purpose or sent with a bad sign, and counts everything, so a test can say
 exactly what a correct receiver must hold. It is an independent oracle: it computes the ``sign`` itself
 (hex MD5 of appid + cid + taskid + msgid + master secret) and imports nothing of the receiver's.
+
+:meth:`ReceiptSender.observe` is a ``MockGetui.on_delivery`` hook: it follows the mock's own seeded fates
+(``msgid``, the vendor channel, displayed, clicked), so the receipts agree with the mock's reports except
+for the vendor failures, lost lines and bad signs it adds on purpose.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import aiohttp
 
 from getui_async import _json
 
+from .recipients import STATUSES
+from .state import DeliveryEvent
+
 __all__ = ["ReceiptCounts", "ReceiptSender", "ReceiptShares"]
 
 #: Getui's tries on a network error before it drops the lines.
@@ -31,6 +38,13 @@ SEND_ATTEMPTS: Final = 3
 GETUI_ARRIVED, GETUI_SHOWN, GETUI_CLICKED = 0, 10000, 10010
 VENDOR_ARRIVED: Final = (110000, 120000, 140000, 150000)  # Huawei, Xiaomi, OPPO, vivo
 VENDOR_FAILED: Final = (110102, 120050, 140002, 1501017)  # HW cap, XM cap, OPPO cap, vivo night
+#: A mock channel's (arrived, failed) actionIds; other channels (iOS) pick from the tables above.
+BY_CHANNEL: Final = {
+    "hw": (110000, 110102),
+    "xm": (120000, 120050),
+    "op": (140000, 140002),
+    "vv": (150000, 1501017),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +75,8 @@ class ReceiptCounts:
     overflow: int = 0  # the sender's queue was full: dropped
     requests: int = 0
     failed_attempts: int = 0
+    #: Lines made per actionId (before any was lost or badly signed): one delivery's fate each.
+    made_by_action: Counter[int] = field(default_factory=Counter)
     #: Good (well-signed) lines the receiver answered, per actionId: what it must have stored.
     good_by_action: Counter[int] = field(default_factory=Counter)
 
@@ -137,23 +153,60 @@ class ReceiptSender:
         text = self._app_id + cid + taskid + msgid + self._secret
         return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
+    async def drain(self) -> None:
+        """Send what is pending and wait until every batch so far was answered or dropped (bound it with
+        ``asyncio.wait_for``: a batch takes at most three tries of ``timeout_s``)."""
+        if self._queue is None:
+            return
+        self._flush()
+        await self._queue.join()
+
     def deliver(self, cid: str, taskid: str, *, online: bool = True) -> None:
         """Make the receipts of one delivery (arrival, maybe shown and clicked, or a vendor failure)."""
         rnd, shares = self._random, self._shares
         self._msg_seq += 1
-        msgid = f"mmsg{self._msg_seq:012d}"
-        if not online and rnd.random() < shares.vendor_failed:
-            self._line(cid, taskid, msgid, rnd.choice(VENDOR_FAILED))
+        displayed = rnd.random() < shares.displayed
+        clicked = displayed and rnd.random() < shares.clicked
+        vendor = None if online else (rnd.choice(VENDOR_ARRIVED), rnd.choice(VENDOR_FAILED))
+        self._receipts(cid, taskid, f"mmsg{self._msg_seq:012d}", vendor, displayed, clicked)
+
+    def observe(self, event: DeliveryEvent) -> None:
+        """A ``MockGetui.on_delivery`` hook: the receipts of the delivery the mock decided.
+
+        An ignored push (``successed_ignore``) reached no device, so it has none; an offline one goes
+        through its vendor channel, which may refuse it (``vendor_failed``).
+        """
+        if event.status == STATUSES[2]:
             return
-        self._line(cid, taskid, msgid, GETUI_ARRIVED if online else rnd.choice(VENDOR_ARRIVED))
-        if rnd.random() < shares.displayed:
+        vendor = None
+        if event.status != STATUSES[0]:
+            rnd = self._random
+            vendor = BY_CHANNEL.get(event.channel) or (rnd.choice(VENDOR_ARRIVED), rnd.choice(VENDOR_FAILED))
+        self._receipts(event.cid, event.taskid, event.msgid, vendor, event.displayed, event.clicked)
+
+    def _receipts(
+        self,
+        cid: str,
+        taskid: str,
+        msgid: str,
+        vendor: tuple[int, int] | None,
+        displayed: bool,
+        clicked: bool,
+    ) -> None:
+        """One delivery's lines: ``vendor`` is the (arrived, failed) actionIds of an offline one."""
+        if vendor is not None and self._random.random() < self._shares.vendor_failed:
+            self._line(cid, taskid, msgid, vendor[1])
+            return
+        self._line(cid, taskid, msgid, GETUI_ARRIVED if vendor is None else vendor[0])
+        if displayed:
             self._line(cid, taskid, msgid, GETUI_SHOWN)
-            if rnd.random() < shares.clicked:
+            if clicked:
                 self._line(cid, taskid, msgid, GETUI_CLICKED)
 
     def _line(self, cid: str, taskid: str, msgid: str, action_id: int) -> None:
         counts, rnd = self.counts, self._random
         counts.made += 1
+        counts.made_by_action[action_id] += 1
         if rnd.random() < self._shares.lost:
             counts.lost += 1
             return

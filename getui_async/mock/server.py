@@ -11,6 +11,7 @@
     recipients  targets to cids, each cid's seeded fate, and the ``on_delivery`` observers
     quota       the daily recipient pool
     control     /_mock/* (stats, deliveries, revocations, bodies, reset, faults)
+    receipts    with ``receipts_url``: signed receipt lines POSTed for each delivery, as Getui's callbacks
 
 It imports nothing from getui_async but ``_json``, so it cannot share a bug with our client.
 """
@@ -31,6 +32,7 @@ from .faults import Faults
 from .pushes import Pushes
 from .queries import Queries
 from .quota import Quota
+from .receipts import ReceiptSender, ReceiptShares
 from .recipients import Recipients
 from .revokes import Revoker
 from .routes import Router, getui_routes
@@ -60,6 +62,7 @@ class MockGetui:
         self._queries = Queries(self._live, self._recipients, self._pushes, self._quota)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._receipts: ReceiptSender | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -87,6 +90,19 @@ class MockGetui:
             await runner.cleanup()
             raise
         self._runner = runner
+        if cfg.receipts_url:
+            await self._start_receipts(cfg)
+
+    async def _start_receipts(self, cfg: MockConfig) -> None:
+        """Attach a :class:`ReceiptSender` to ``on_delivery``: Getui's callbacks for what is delivered."""
+        assert cfg.receipts_url is not None
+        shares = ReceiptShares(
+            vendor_failed=cfg.receipts_vendor_failed, lost=cfg.receipts_lost, bad_sign=cfg.receipts_bad_sign
+        )
+        sender = ReceiptSender(cfg.receipts_url, cfg.app_id, cfg.master_secret, shares=shares, seed=cfg.seed)
+        await sender.start()
+        self._receipts = sender
+        self._live.on_delivery.append(sender.observe)
 
     async def stop(self) -> None:
         """Stop serving; hanging requests are released at once. Idempotent."""
@@ -95,6 +111,10 @@ class MockGetui:
             return
         self._faults.close()
         await runner.cleanup()
+        sender, self._receipts = self._receipts, None
+        if sender is not None:
+            self._live.on_delivery.remove(sender.observe)
+            await sender.close()  # what was delivered still gets its receipts (bounded by the retries)
 
     async def __aenter__(self) -> MockGetui:
         await self.start()
@@ -174,6 +194,11 @@ class MockGetui:
         and counted in ``stats().hook_errors``. ``reset`` keeps them.
         """
         return self._live.on_delivery
+
+    @property
+    def receipts(self) -> ReceiptSender | None:
+        """The receipt sender while serving with ``receipts_url`` (its ``counts``; ``await drain()``)."""
+        return self._receipts
 
     def accepted_bodies(self, endpoint: str) -> list[Any]:
         """The last ``record_bodies`` bodies ``endpoint`` (``"push/single/cid"``) accepted, oldest first."""

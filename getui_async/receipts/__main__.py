@@ -1,6 +1,6 @@
 """``python -m getui_async.receipts serve|import …``: the receipt commands without the full CLI.
 
-Credentials come from ``GETUI_APP_ID``, ``GETUI_APP_KEY`` and ``GETUI_MASTER_SECRET`` only (the
+Credentials come from ``GETUI_APP_ID`` and ``GETUI_MASTER_SECRET`` only (no app key is needed; the
 ``getui-push receipts`` command also reads the config file).
 """
 
@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from getui_async.config import Credentials
+from getui_async.config import SignCredentials
 from getui_async.runner import PROG
 
 from .command import add_receipts_parser, run
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     add_receipts_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["receipts", *(sys.argv[1:] if argv is None else argv)])
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format=f"{PROG}: %(message)s")
-    return run(args, Credentials.from_env)
+    return run(args, SignCredentials.from_env)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The ``receipts`` subcommands' flags and runs (``serve`` and ``import``), for the CLI to wire in.
 
 Every flag, file and the store URL is checked before anything is done (exit 2 with a message naming it);
-credentials come from the caller, so the CLI passes its own loader (flags > ``GETUI_*`` > config file,
-as for ``send``), and ``python -m getui_async.receipts`` passes :meth:`Credentials.from_env`.
+credentials come from the caller, so the CLI passes its own loader (``GETUI_*`` > config file, as for
+``send``), and ``python -m getui_async.receipts`` passes :meth:`SignCredentials.from_env`: checking a sign
+needs the app id and the master secret only, never the app key.
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from getui_async import _json
-from getui_async.config import Credentials
+from getui_async.config import SignCredentials
 from getui_async.errors import ConfigError
 from getui_async.runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, PROG
 
 from .importer import import_files
+from .opening import StoreSpec, open_store, parse_store
 from .protocol import Verifier
-from .store import StoreError, StoreSpec, open_store, parse_store
+from .store import StoreError
 from .tally import DEFAULT_MAX_REQUEST_BYTES, LOG_INTERVAL_S
 
 __all__ = ["add_receipts_parser", "parse_listen", "run"]
 
-CredentialsLoader = Callable[[], Credentials]
+CredentialsLoader = Callable[[], SignCredentials]
 #: Runs the command's coroutine to its exit status: ``asyncio.run``, or the CLI's own runner (uvloop
 #: and its garbage-collector settings) when the CLI wires the command in.
 LoopRunner = Callable[[Coroutine[Any, Any, int]], int]
@@ -111,7 +113,7 @@ def run(
         return _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), sys.stderr)
 
 
-def _verifier(creds: Credentials) -> Verifier:
+def _verifier(creds: SignCredentials) -> Verifier:
     return Verifier(creds.app_id, creds.master_secret)
 
 

@@ -1,10 +1,11 @@
-"""Where verified receipts are kept: the interface, ``--store`` parsing, and the funnel read back.
+"""Where verified receipts are kept: the interface every backend implements, and the funnel read back.
 
 A store is a SQLite file or a ``postgresql://`` URL (several receivers behind a load balancer share one),
 like the ledger, but always its own file or schema: a burst of receipts never waits on, or stalls, a
 campaign's ledger. Every backend keeps one row per (taskid, cid, actionId, msgid), so Getui's re-sends
 and repeated imports are counted once, and :meth:`ReceiptStore.add` returns only after the rows are
-durable: the server answers Getui after it, and Getui never sends an answered line again.
+durable: the server answers Getui after it, and Getui never sends an answered line again. Opening a
+backend by its ``--store`` is :mod:`.opening`'s job (the backends import this module, not the reverse).
 
 The report's join asks :meth:`ReceiptStore.recipients` (per taskid and cid: the furthest stage reached
 and failures by reason) and :meth:`ReceiptStore.by_action` (counts by actionId).
@@ -15,11 +16,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
-from getui_async.errors import ConfigError, GetuiError
+from getui_async.errors import GetuiError
 
 from .protocol import FUNNEL, Receipt, Stage, classify
 
@@ -28,30 +28,17 @@ __all__ = [
     "ReceiptStore",
     "RecipientReceipts",
     "StoreError",
-    "StoreSpec",
     "fold_recipients",
-    "open_store",
-    "parse_store",
     "recipients",
     "redact_url",
 ]
 
-_PG_SCHEMES: Final = ("postgresql", "postgres")
 #: An action row as the backends return it: (taskid, cid, action_id, code, receipts).
 ActionRow = tuple[str, str, int, "int | None", int]
 
 
 class StoreError(GetuiError):
     """The receipt store cannot be opened or written; the message never holds a password."""
-
-
-@dataclass(frozen=True)
-class StoreSpec:
-    """A parsed ``--store``: a SQLite path or a PostgreSQL URL (``redacted`` is safe to print)."""
-
-    kind: str  # "sqlite" or "postgresql"
-    target: str
-    redacted: str
 
 
 def redact_url(url: str) -> str:
@@ -68,27 +55,6 @@ def scrub(text: str, url: str) -> str:
     """``text`` (say, a driver's error message) with every copy of ``url``'s password masked."""
     password = urlsplit(url).password
     return text.replace(password, "***") if password else text
-
-
-def parse_store(spec: str) -> StoreSpec:
-    """Check ``--store`` before anything is done (a bad one is exit 2)."""
-    text = spec.strip()
-    if not text:
-        raise ConfigError("--store: empty; give a SQLite file or a postgresql:// URL")
-    scheme = text.partition("://")[0].lower() if "://" in text else ""
-    if scheme in _PG_SCHEMES:
-        parts = urlsplit(text)
-        if not parts.hostname and "host=" not in parts.query:
-            raise ConfigError(f"--store {redact_url(text)}: a postgresql:// URL needs a host")
-        return StoreSpec("postgresql", text, redact_url(text))
-    if scheme:
-        raise ConfigError(f"--store {redact_url(text)}: only a SQLite file or a postgresql:// URL")
-    path = Path(text)
-    if path.is_dir():
-        raise ConfigError(f"--store {text}: is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise ConfigError(f"--store {text}: the directory {str(path.parent)!r} does not exist")
-    return StoreSpec("sqlite", text, text)
 
 
 class ReceiptStore(Protocol):
@@ -151,15 +117,3 @@ def fold_recipients(rows: Iterable[ActionRow]) -> list[RecipientReceipts]:
 async def recipients(store: ReceiptStore, taskids: Iterable[str] | None = None) -> list[RecipientReceipts]:
     """Per (taskid, cid) of ``taskids`` (all when ``None``): the furthest stage and failures by reason."""
     return fold_recipients(await store.action_rows(taskids))
-
-
-async def open_store(spec: str | StoreSpec) -> ReceiptStore:
-    """Open (creating its schema on first use) the store ``spec`` names."""
-    parsed = parse_store(spec) if isinstance(spec, str) else spec
-    if parsed.kind == "postgresql":
-        from .store_postgres import PostgresReceiptStore  # noqa: PLC0415 - asyncpg only when asked for
-
-        return await PostgresReceiptStore.open(parsed.target)
-    from .store_sqlite import SqliteReceiptStore  # noqa: PLC0415 - symmetric with the branch above
-
-    return await SqliteReceiptStore.open(parsed.target)

@@ -18,12 +18,14 @@ from getui_async import _json
 from getui_async.config import Settings
 from getui_async.errors import ConfigError
 from getui_async.outputs import refuse_reads, results_reads, write_aside
+from getui_async.receipts import parse_store
 from getui_async.results.sidecar import read_meta_strict as read_meta
 from getui_async.safetext import printable
 
 from .fetch import fetch_funnel
 from .html import to_html
 from .outcomes import read_outcomes
+from .receipts import join_receipts
 from .render import summary, to_text
 from .resend import find_input, recorded_format, write_records
 
@@ -49,6 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", metavar="FILE", help="TOML settings (credentials for --fetch)")
     parser.add_argument("--base-url", help="Getui API base URL (for --fetch)")
+    parser.add_argument(
+        "--receipts",
+        metavar="STORE",
+        help="join Getui's receipts (a receipts serve/import store: SQLite file or postgresql:// URL)",
+    )
+    parser.add_argument(
+        "--unreached",
+        metavar="FILE",
+        help="with --receipts: write the input records Getui accepted that never arrived here",
+    )
 
 
 def _output(flag: str, text: str | None) -> Path | None:
@@ -83,11 +95,22 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     dead_path = _output("--dead-cids", args.dead_cids)
     retry_path = _output("--retryable", args.retryable)
     html_path = _output("--html", args.html)
+    unreached_path = _output("--unreached", args.unreached)
+    if unreached_path is not None and args.receipts is None:
+        raise ConfigError("--unreached: needs --receipts STORE (the receipts say what arrived)")
+    store = parse_store(args.receipts) if args.receipts is not None else None
+    if store is not None and store.kind == "sqlite" and not Path(store.target).is_file():
+        raise ConfigError(f"--receipts {store.target}: no such store (receipts serve/import make one)")
     fetch_settings = settings() if args.fetch else None  # missing credentials: exit 2 before any read
     meta = read_meta(results)
     input_path = find_input(results, meta, args.input) if retry_path is not None else None
+    if unreached_path is not None:
+        input_path = input_path or find_input(results, meta, args.input, flag="--unreached")
     reads = results_reads(results) | ({"the input": input_path} if input_path is not None else {})
-    refuse_reads({"--dead-cids": dead_path, "--retryable": retry_path, "--html": html_path}, reads)
+    if store is not None and store.kind == "sqlite":
+        reads["--receipts"] = Path(store.target)
+    outputs = {"--dead-cids": dead_path, "--retryable": retry_path, "--html": html_path}
+    refuse_reads(outputs | {"--unreached": unreached_path}, reads)
     with _aside(dead_path) as dead:
         out = read_outcomes(results, dead_cids=dead)
     if retry_path is not None and input_path is not None:
@@ -97,7 +120,15 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     funnel: dict[str, Any] | None = None
     if fetch_settings is not None:
         funnel = asyncio.run(fetch_funnel(fetch_settings, out))
-    data = summary(out, funnel)
+    receipts: dict[str, Any] | None = None
+    if store is not None:
+        joined = asyncio.run(join_receipts(results, store))
+        receipts = joined.to_dict()
+        if unreached_path is not None and input_path is not None:
+            with _aside(unreached_path) as handle:
+                assert handle is not None
+                write_records(input_path, recorded_format(meta), joined.unreached, handle)
+    data = summary(out, funnel, receipts)
     if html_path is not None:
         with _aside(html_path) as page:
             assert page is not None

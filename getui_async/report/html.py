@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from .fetch import FUNNEL
 from .groups import EXPLAIN, GROUP_ORDER, Group
+from .receipts_view import receipts_html
 
 __all__ = ["COLOURS", "to_html"]
 
@@ -62,6 +63,8 @@ def to_html(data: Mapping[str, Any]) -> str:
     ]
     if data.get("getui") is not None:
         parts.append(_funnels(data["getui"]))
+    if data.get("receipts") is not None:
+        parts.append(receipts_html(data["receipts"], data.get("getui")))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

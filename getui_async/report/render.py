@@ -9,6 +9,7 @@ from getui_async.outcome import Status
 
 from .groups import EXPLAIN, GROUP_ORDER, Group
 from .outcomes import Outcomes
+from .receipts_view import receipts_text
 
 __all__ = ["summary", "to_text"]
 
@@ -16,7 +17,9 @@ __all__ = ["summary", "to_text"]
 TEXT_ROWS: Final = 15
 
 
-def summary(out: Outcomes, funnel: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def summary(
+    out: Outcomes, funnel: Mapping[str, Any] | None = None, receipts: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Everything the report knows as plain JSON types (the ``--json`` output and the HTML page's data)."""
     groups = {g.value: out.by_group.get(g.value, 0) for g in GROUP_ORDER}
     width, series = out.timeline.binned()
@@ -56,6 +59,8 @@ def summary(out: Outcomes, funnel: Mapping[str, Any] | None = None) -> dict[str,
     }
     if funnel is not None:
         data["getui"] = dict(funnel)
+    if receipts is not None:
+        data["receipts"] = dict(receipts)
     return data
 
 
@@ -114,6 +119,8 @@ def to_text(data: Mapping[str, Any]) -> str:
     getui = data.get("getui")
     if getui is not None:
         lines += ["", *funnel_text(getui)]
+    if data.get("receipts") is not None:
+        lines += ["", *receipts_text(data["receipts"], getui)]
     return "\n".join(lines) + "\n"
 
 

@@ -24,8 +24,11 @@ __all__ = ["find_input", "input_format", "recorded_format", "write_records"]
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def find_input(results: Path, meta: Mapping[str, Any], given: str | None) -> Path:
-    """The input file the results were written for; refused (naming why) if it is not that file."""
+def find_input(
+    results: Path, meta: Mapping[str, Any], given: str | None, *, flag: str = "--retryable"
+) -> Path:
+    """The input file the results were written for; refused (naming why, and ``flag``, the output that
+    needs it) if it is not that file."""
     recorded = meta.get(K_INPUT)
     recorded = recorded if isinstance(recorded, Mapping) else {}
     name = recorded.get("name")
@@ -36,20 +39,20 @@ def find_input(results: Path, meta: Mapping[str, Any], given: str | None) -> Pat
         found = [p for p in candidates if p.is_file()]
         if not found:
             raise ResultsFileError(
-                f"--retryable: the input {name!r} named in {sidecar_name(results)} is not next to {results} "
+                f"{flag}: the input {name!r} named in {sidecar_name(results)} is not next to {results} "
                 "or in the current directory; give it with --input PATH"
             )
         path = found[0]
     else:
         raise ResultsFileError(
-            f"--retryable: {sidecar_name(results)} names no input file; give it with --input PATH"
+            f"{flag}: {sidecar_name(results)} names no input file; give it with --input PATH"
         )
     with open_source(path, format=input_format(recorded.get("format"))) as source:
         fingerprint = source.fingerprint()
     for key in ("size", "head_sha256"):
         want = recorded.get(key)
         if want is not None and fingerprint.get(key) != want and fingerprint.get(key) is not None:
-            raise ResultsFileError(f"--retryable: {path} is not the input of {results} ({key} differs)")
+            raise ResultsFileError(f"{flag}: {path} is not the input of {results} ({key} differs)")
     return path
 
 

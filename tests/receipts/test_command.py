@@ -5,14 +5,25 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from getui_async import _json
+from getui_async.cli import main as cli_main
 from getui_async.receipts.__main__ import main
 from getui_async.receipts.command import parse_listen
-from tests.receipts.conftest import APP_ID, APP_KEY, MASTER_SECRET, body, receipt, receipt_env
+from tests.receipts.conftest import (
+    APP_ID,
+    APP_KEY,
+    MASTER_SECRET,
+    START_TIMEOUT_S,
+    body,
+    receipt,
+    receipt_env,
+    stop,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -108,3 +119,35 @@ def test_parse_listen() -> None:
     """HOST:PORT, IPv6 in brackets."""
     assert parse_listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
     assert parse_listen("[::1]:0") == ("::1", 0)
+
+
+def _good_log(tmp_path: Path) -> Path:
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(body(*(receipt(f"c{i}") for i in range(3))))
+    return good
+
+
+def test_no_app_key_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking signs needs the app id and master secret only: both entry points run without an app key."""
+    monkeypatch.delenv("GETUI_APP_KEY")
+    env = {"GETUI_APP_ID": APP_ID, "GETUI_MASTER_SECRET": MASTER_SECRET}
+    good = _good_log(tmp_path)
+    argv = ["receipts", "import", str(good), "--store", str(tmp_path / "r.db")]
+    assert cli_main(argv, environ=env) == 0
+    assert main(["import", str(good), "--store", str(tmp_path / "r2.db")]) == 0
+
+
+def test_serve_without_app_key(tmp_path: Path) -> None:
+    """``getui-push receipts serve`` starts with only GETUI_APP_ID and GETUI_MASTER_SECRET set."""
+    env = {k: v for k, v in receipt_env().items() if k != "GETUI_APP_KEY"}
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "getui_async", "receipts", "serve", "--listen", "127.0.0.1:0"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([*command, "--store", str(tmp_path / "r.db")], stderr=sink, env=env)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while "listening on" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "listening on" in log.read_text(), log.read_text()
+    finally:
+        assert stop(proc) == 0

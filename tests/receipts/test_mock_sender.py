@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from getui_async.mock.receipts import SEND_ATTEMPTS, ReceiptSender, ReceiptShares
-from getui_async.receipts.store import open_store
+from getui_async.receipts.opening import open_store
 from tests.components import free_port
 from tests.receipts.conftest import APP_ID, MASTER_SECRET, Receiver, stop
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from getui_async.receipts.store import open_store
+from getui_async.receipts.opening import open_store
 from tests.components import Postgres
 from tests.receipts.conftest import Receiver, body, receipt, stop
 from tests.receipts.test_store import fresh_database

@@ -11,9 +11,10 @@ import aiohttp
 import pytest
 
 from getui_async.config import Secret
+from getui_async.receipts.opening import open_store
 from getui_async.receipts.protocol import Receipt, Refusal, Verifier
 from getui_async.receipts.server import ReceiptServer, serve
-from getui_async.receipts.store import ActionRow, ReceiptStore, StoreError, open_store
+from getui_async.receipts.store import ActionRow, ReceiptStore, StoreError
 from getui_async.receipts.store_sqlite import SqliteReceiptStore
 from tests.receipts.conftest import APP_ID, MASTER_SECRET, body, receipt
 

@@ -13,15 +13,9 @@ import pytest
 from getui_async import _json
 from getui_async.config import Secret
 from getui_async.errors import ConfigError
+from getui_async.receipts.opening import open_store, parse_store
 from getui_async.receipts.protocol import Receipt, Stage, Verifier
-from getui_async.receipts.store import (
-    ReceiptStore,
-    StoreError,
-    open_store,
-    parse_store,
-    recipients,
-    redact_url,
-)
+from getui_async.receipts.store import ReceiptStore, StoreError, recipients, redact_url
 from tests.components import Postgres
 from tests.receipts.conftest import APP_ID, MASTER_SECRET, receipt
 
