@@ -29,6 +29,7 @@ COLOURS: Final[Mapping[str, str]] = {
     Group.DUPLICATE.value: "#c7a17a",
     Group.EXCLUDED.value: "#8c564b",
     Group.CAPPED.value: "#e377c2",
+    Group.HELD_OUT.value: "#7f7f7f",
     Group.VALIDATED.value: "#1f77b4",
     Group.OTHER.value: "#bcbd22",
 }
