@@ -15,9 +15,9 @@ import bisect
 import hashlib
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from . import _json
 from .messages import MessageTemplate, derive_notify_id
@@ -32,7 +32,10 @@ __all__ = [
     "Experiment",
     "Variant",
     "bucket",
+    "describe_shares",
+    "group_name",
     "parse_weights",
+    "variant_of",
 ]
 
 #: Buckets a recipient key is hashed into (a weight's resolution: 0.01 percentage points).
@@ -217,7 +220,22 @@ def _title(tree: Mapping[str, Any]) -> str:
     return "(a message without a notification title)"
 
 
-def shares_of(names: Sequence[str], counts: Mapping[str, int]) -> dict[str, float]:
-    """Observed shares in percent of ``counts`` over ``names`` (for tests and reports)."""
-    total = sum(counts.get(n, 0) for n in names)
-    return {n: (100 * counts.get(n, 0) / total if total else 0.0) for n in names}
+def variant_of(
+    experiment: Experiment | None, campaign_id: str, template: MessageTemplate, out: IO[str]
+) -> Callable[[str, str], tuple[str | None, MessageTemplate]]:
+    """For showing records (``--dry-run --show``): ``pick(kind, target)`` = (variant, its message).
+
+    With an experiment, its shares are printed to ``out`` first; without one, every record gets
+    ``(None, template)``.
+    """
+    if experiment is None:
+        return lambda kind, target: (None, template)
+    print("variants (share of recipients):", *describe_shares(experiment), sep="\n", file=out)
+    assign, templates = experiment.assigner(campaign_id), experiment.templates
+    first = experiment.variants[0].template
+
+    def pick(kind: str, target: str) -> tuple[str | None, MessageTemplate]:
+        name = assign(kind, target)
+        return name, templates.get(name, first)
+
+    return pick

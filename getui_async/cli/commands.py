@@ -38,6 +38,7 @@ from getui_async.safetext import printable
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
+from .variant_flags import prepare_experiment, resolve_experiment
 
 if TYPE_CHECKING:
     from getui_async.metrics import MetricsOptions
@@ -143,8 +144,18 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         raise UsageError(f"--show {args.show} prints what a dry run renders: add --dry-run")
     if args.show is not None and args.input == "-":
         raise UsageError("--show needs a file INPUT: stdin is read once, by the dry run itself")
-    template = _allow_empty(resolve_template(args, config), args.allow_empty)
-    template, options, warnings = _prepare_send(args, config, environ, template, options)
+    experiment = resolve_experiment(
+        args, lambda key: pick(args, config, key), lambda t: _allow_empty(t, args.allow_empty)
+    )
+    if experiment is None:
+        template = _allow_empty(resolve_template(args, config), args.allow_empty)
+        template, options, warnings = _prepare_send(args, config, environ, template, options)
+    else:
+        vendor = resolve_vendor(args, config, environ)
+        experiment, options, warnings = prepare_experiment(
+            experiment, options, vendor=vendor, test=bool(getattr(args, "test", False))
+        )
+        template = experiment.variants[0].template
     settings = None if options.dry_run else resolve_settings(args, config, environ)
     input_format = _input_format(args, config)
     if getattr(args, "retry_failed", False) and not args.resume:
@@ -190,6 +201,7 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         show=int(args.show or 0),
         source_options=_source_options(args),
         metrics=_metrics_options(args, config),
+        variants=experiment,
     )
 
 
