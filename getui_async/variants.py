@@ -15,13 +15,15 @@ import bisect
 import hashlib
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 from . import _json
-from .messages import MessageTemplate, derive_notify_id
+from .errors import MessageError
+from .messages import MessageTemplate, derive_notify_id, describe_rendered
 from .messages.vendors import fit_group_name
+from .sources import Record
 
 __all__ = [
     "BUCKETS",
@@ -33,9 +35,11 @@ __all__ = [
     "Variant",
     "bucket",
     "describe_shares",
+    "describe_variants",
     "group_name",
     "parse_weights",
     "variant_of",
+    "variants_text",
 ]
 
 #: Buckets a recipient key is hashed into (a weight's resolution: 0.01 percentage points).
@@ -209,6 +213,34 @@ def describe_shares(experiment: Experiment) -> list[str]:
             lines.append(f"  {name:<12} {pct:6.2f}%  gets nothing (the control group)")
         else:
             lines.append(f"  {name:<12} {pct:6.2f}%  {_title(templates[name].to_dict())}")
+    return lines
+
+
+def describe_variants(experiment: Experiment, sample: Record | None) -> list[dict[str, Any]]:
+    """Each group's share and message as ``check`` shows it: rendered for ``sample`` (the first record)."""
+    out: list[dict[str, Any]] = []
+    templates = experiment.templates
+    for name, pct in experiment.shares().items():
+        message = "gets nothing (the control group)"
+        if name != HOLDOUT:
+            try:
+                if sample is None:
+                    message = describe_rendered(templates[name].shared())
+                else:
+                    rendered = templates[name].render(sample.variables, sample.overrides or None)
+                    message = describe_rendered(rendered)
+            except MessageError as exc:
+                message = f"cannot render the first record: field '{exc.field}': {exc.reason}"
+        out.append({"name": name, "share_pct": pct, "message": message})
+    return out
+
+
+def variants_text(variants: Sequence[Mapping[str, Any]]) -> list[str]:
+    """:func:`describe_variants`' rows as text lines."""
+    lines = []
+    for row in variants:
+        lines.append(f"variant {row['name']}: {row['share_pct']:.2f}% of recipients")
+        lines += [f"  {text}" for text in str(row["message"]).splitlines()]
     return lines
 
 

@@ -410,7 +410,12 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
 
     config = config_for(args, environ)
     vendor_class, _, xm_channel_id = resolve_vendor(args, config, environ)
-    template = resolve_template(args, config)
+    experiment = resolve_experiment(args, lambda key: pick(args, config, key))
+    if experiment is not None:
+        experiment = prepare_experiment(
+            experiment, CampaignSettings(), vendor=resolve_vendor(args, config, environ), test=False
+        )[0]
+    template = resolve_template(args, config) if experiment is None else experiment.variants[0].template
     input_format = _input_format(args, config)
     settings = resolve_settings(args, config, environ) if has_credentials(config, environ) else None
     refuse_reads({"--dead-cids": args.dead_cids}, _input_reads(args.input))
@@ -424,8 +429,10 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
         rate_per_s=float(args.rate or DEFAULT_CHECK_RATE_PER_S),
         dead_cids=args.dead_cids,
         source_options=_source_options(args),
-        check_fields=any(pick(args, config, key) is not None for key in ("title", "body", "message")),
+        check_fields=experiment is not None
+        or any(pick(args, config, key) is not None for key in ("title", "body", "message")),
         on_progress=_check_progress() if sys.stderr.isatty() else None,
+        variants=experiment,
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
