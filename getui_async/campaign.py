@@ -315,6 +315,8 @@ class Campaign:
         """Add this run to the sidecar's ``runs`` (for ``report`` and the next summary)."""
         summary = self.summary
         run = summary.run_record(started=self._started_at, ended=line_clock()(), resume=self._resume)
+        if self._variants is not None:  # the report's order of variants (the first is the baseline)
+            run["variants"] = self._variants.shares()
         try:
             summary.runs = self._file.record_run(run, group_name=self._group_name)
         except ResultsWriteError as exc:

@@ -26,6 +26,7 @@ from .html import to_html
 from .outcomes import read_outcomes
 from .render import summary, to_text
 from .resend import find_input, recorded_format, write_records
+from .variants import variant_groups
 
 __all__ = ["add_arguments", "run"]
 
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
             write_records(input_path, recorded_format(meta), out.retryable_records, handle)
     funnel: dict[str, Any] | None = None
     if fetch_settings is not None:
-        funnel = asyncio.run(fetch_funnel(fetch_settings, out))
+        funnel = asyncio.run(fetch_funnel(fetch_settings, out, groups=variant_groups(out)))
     data = summary(out, funnel)
     if html_path is not None:
         with _aside(html_path) as page:

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from .fetch import FUNNEL
 from .groups import EXPLAIN, GROUP_ORDER, Group
+from .variants import side_by_side
 
 __all__ = ["COLOURS", "to_html"]
 
@@ -61,10 +62,23 @@ def to_html(data: Mapping[str, Any]) -> str:
         _timeline(data),
         _reason_tables(data),
     ]
+    if data.get("variants"):
+        parts += ["<h2>Variants</h2>", _variants(data["variants"])]
     if data.get("getui") is not None:
         parts.append(_funnels(data["getui"]))
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _variants(block: Mapping[str, Any]) -> str:
+    """The variants side by side: one column each (and the holdout), one row per figure."""
+    rows = side_by_side(block)
+    head = "".join(f"<th>{escape(name)}</th>" for name in rows[0][1])
+    body = "".join(
+        f"<tr><th>{escape(label)}</th>" + "".join(f'<td class="n">{escape(c)}</td>' for c in cells) + "</tr>"
+        for label, cells in rows[1:]
+    )
+    return f'<table id="variants"><tr><th></th>{head}</tr>{body}</table>'
 
 
 def _facts(data: Mapping[str, Any]) -> str:
