@@ -1,4 +1,4 @@
-"""Variants end to end against the bundled mock: the issue's check, a kill and --resume, the funnel per variant.
+"""Variants end to end against the bundled mock: the issue's check, a kill and --resume, funnels per variant.
 
 Two witnesses: the results file (every line names its variant) and the mock's delivery log (each cid's
 deliveries and the title each carried). 10,000 recipients, two variants 50/50 and a 10% holdout.
@@ -135,7 +135,7 @@ def test_a_kill_and_resume_keep_every_recipients_variant(tmp_path: Path) -> None
         env = clean_environ(mock.env)
         argv = command("send", path, "--out", out, "--mode", "batch", "--concurrency", "2", *_flags(message))
         with (tmp_path / "stderr.txt").open("wb") as err:
-            proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)  # noqa: S603
+            proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
             deadline = time.monotonic() + WAIT_LIMIT_S
             try:
                 while proc.poll() is None and (not out.exists() or out.stat().st_size < 200_000):
