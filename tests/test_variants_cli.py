@@ -137,3 +137,14 @@ def read_meta_campaign(text: str) -> str:
         if "campaign " in line and "->" in line:
             return line.split("campaign ", 1)[1].split(" ", 1)[0]
     raise AssertionError(text)
+
+
+def test_a_resume_against_another_experiment_is_refused(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    """Other weights are another experiment: --resume refuses, so no recipient changes variant midway."""
+    path, message = inputs
+    flags = ("--dry-run", "--campaign", "c1", "--variant", "A=Hi|there", "--variant", f"B={message}")
+    code, text, _ = _send(tmp_path, path, *flags)
+    assert code == 0, text
+    code, text, _ = _send(tmp_path, path, *flags, "--weights", "1,3", "--resume")
+    assert code == 2
+    assert "cannot resume" in text
