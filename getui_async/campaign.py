@@ -53,6 +53,7 @@ from .stopping import StopSwitch, supervise
 from .summary import Summary
 from .throttle import Throttle
 from .transport import Transport
+from .variants import Experiment
 
 __all__ = ["Campaign", "Summary", "run_campaign"]
 
@@ -67,8 +68,10 @@ def _expected_records(fingerprint: dict[str, Any], name: str) -> int:
     return max(100_000, size * (4 if name.endswith(".gz") else 1) // 32)
 
 
-async def _check_header(source: RecordSource, template: MessageTemplate, stop: StopSwitch) -> str | None:
-    """The input's encoding, once its header was checked against ``template``'s placeholders.
+async def _check_header(
+    source: RecordSource, templates: Sequence[MessageTemplate], stop: StopSwitch
+) -> str | None:
+    """The input's encoding, once its header was checked against each template's placeholders.
 
     A placeholder that is no column of the header would reject every record: one error instead, before
     the input is hashed or anything is locked, written or sent (a bad header raises here too).
@@ -76,7 +79,8 @@ async def _check_header(source: RecordSource, template: MessageTemplate, stop: S
     head = await stop.unless_stopped(off_loop(lambda: (source.columns, source.encoding)))
     columns, encoding = head if head is not None else (None, None)
     if columns is not None:
-        check_placeholders(template, columns)
+        for template in templates:
+            check_placeholders(template, columns)
     return encoding
 
 
@@ -110,10 +114,12 @@ class Campaign:
         warnings: Iterable[VendorWarning] = (),
         words: Words = LIBRARY_WORDS,
         on_started: Callable[[], None] | None = None,
+        variants: Experiment | None = None,
     ) -> None:
         """``warnings``: the message's silent-drop warnings, for the summary; ``words``: how messages name
         the caller's options (library arguments by default; the CLI passes its flags); ``on_started``:
-        called once the input's first records were read and the results file is open (sending begins)."""
+        called once the input's first records were read and the results file is open (sending begins);
+        ``variants``: an experiment whose variants are the message (``template`` then only names it)."""
         _check_arguments(settings, options, resume=resume, retry_failed=retry_failed)
         self._retry_failed = retry_failed
         self._source = source
@@ -126,9 +132,12 @@ class Campaign:
         #: The input's text encoding as read (kept in the sidecar so a resume reads it the same way).
         self._encoding: str | None = None
         self._observers = Observers(observers)
-        self.campaign_id = options.campaign_id or derive_campaign_id(template)
-        self._fingerprint = template.fingerprint
+        self.campaign_id = options.campaign_id or (
+            variants.campaign_id() if variants is not None else derive_campaign_id(template)
+        )
+        self._fingerprint = variants.fingerprint if variants is not None else template.fingerprint
         self._template = with_replace_ids(template, self.campaign_id)
+        self._variants = variants.for_campaign(self.campaign_id) if variants is not None else None
         self.summary = Summary(
             self.campaign_id,
             str(out) if out else None,
@@ -137,7 +146,8 @@ class Campaign:
             test=options.test,
             warnings=list(warnings),
         )
-        self._group_name = self._template.to_dict().get("group_name")
+        # With variants each has its own group (<campaign>-<variant>), which the report derives.
+        self._group_name = self._template.to_dict().get("group_name") if variants is None else None
         self._started_at = ""
         self._started = 0.0
         self._stop = StopSwitch(self._observers)
@@ -165,6 +175,11 @@ class Campaign:
     def template(self) -> MessageTemplate:
         """The message as sent: the given template with this campaign's notify_id and collapse id."""
         return self._template
+
+    @property
+    def variants(self) -> Experiment | None:
+        """The experiment as sent: each variant's message with its own ids (None without variants)."""
+        return self._variants
 
     def request_stop(self, reason: StopReason | str = StopReason.SIGNAL, detail: str = "") -> None:
         """Stop taking new work; requests in flight may finish within ``drain_timeout_s``.
@@ -195,7 +210,9 @@ class Campaign:
         if not self._resume:
             # A resume skips this: the run that started the file checked the same template and input,
             # and a streamed input's resume must mark its digest before any read.
-            self._encoding = await _check_header(self._source, self._template, self._stop)
+            variants = self._variants
+            templates = [self._template] if variants is None else list(variants.templates.values())
+            self._encoding = await _check_header(self._source, templates, self._stop)
         self._started_at = line_clock()()
         opts = self._options
         lines = self._file.lock(in_flight=opts.concurrency * largest_request(opts))
@@ -243,7 +260,7 @@ class Campaign:
             screen = self._pacing.screening if self._pacing is not None else None
             intake = self._intake = Intake(
                 feed,
-                IntakeParts(self._template, dedupe, planner, screen),
+                IntakeParts(self._template, dedupe, planner, screen, self._variants),
                 results,
                 resume_state,
                 settings=IntakeSettings(self.campaign_id, dry_run=opts.dry_run, stream=stream),
@@ -300,6 +317,8 @@ class Campaign:
         """Add this run to the sidecar's ``runs`` (for ``report`` and the next summary)."""
         summary = self.summary
         run = summary.run_record(started=self._started_at, ended=line_clock()(), resume=self._resume)
+        if self._variants is not None:  # the report's order of variants (the first is the baseline)
+            run["variants"] = self._variants.shares()
         try:
             summary.runs = self._file.record_run(run, group_name=self._group_name)
         except ResultsWriteError as exc:

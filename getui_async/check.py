@@ -29,6 +29,7 @@ from .outputs import write_aside
 from .retry import call_with_retry
 from .sources import BadRecord, Format, Record, SourceOptions, open_source
 from .throttle import Throttle
+from .variants import Experiment, describe_variants, variants_text
 
 __all__ = ["DEFAULT_CHECK_RATE_PER_S", "CheckReport", "check_input"]
 
@@ -64,6 +65,8 @@ class CheckReport:
     dead_examples: tuple[str, ...] = ()
     warnings: tuple[VendorWarning, ...] = ()
     quota: Mapping[str, Any] = field(default_factory=dict)
+    #: ``--variant``: each variant's share and its message rendered for the first record.
+    variants: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def over_quota(self) -> bool:
@@ -104,6 +107,7 @@ class CheckReport:
         lines += [f"warning [{w['code']}]: {w['message']}" for w in self.warnings]
         if not self.warnings:
             lines.append("warnings: none")
+        lines += variants_text(self.variants)
         return "\n".join(lines)
 
 
@@ -117,6 +121,8 @@ class _Tally:
         self.bad_examples: list[str] = []
         self.mangled_examples: list[str] = []
         self.pending: list[str] = []
+        #: The first good record's fields, to show each variant's message rendered.
+        self.sample: Record | None = None
 
     def bad_record(self, item: BadRecord) -> None:
         self.records += 1
@@ -241,6 +247,7 @@ async def check_input(
     source_options: SourceOptions | None = None,
     check_fields: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    variants: Experiment | None = None,
 ) -> CheckReport:
     """Check one campaign input; with ``settings`` (or ``client``) also ask Getui about cids and quota.
 
@@ -267,6 +274,7 @@ async def check_input(
                 source_options=source_options,
                 check_fields=check_fields,
                 on_progress=on_progress,
+                variants=variants,
             )
     dead_path = os.fspath(dead_cids) if dead_cids is not None else None
     with _DeadCids(client, rate_per_s, dead_path) as dead:
@@ -274,6 +282,9 @@ async def check_input(
             columns = source.columns
             if template is not None and check_fields and columns is not None:
                 check_placeholders(template, columns)  # the same refusal as send's
+            for variant in variants or ():
+                if columns is not None:
+                    check_placeholders(variant.template, columns)
             tally = _Tally(source.name)
             if on_progress is not None:
                 dead.tick = lambda: on_progress(tally.records, dead.asked)
@@ -307,6 +318,7 @@ async def check_input(
         dead_examples=tuple(dead.examples),
         warnings=warnings,
         quota=counts,
+        variants=tuple(describe_variants(variants, tally.sample)) if variants is not None else (),
     )
 
 
@@ -331,6 +343,7 @@ async def _read(source: Any, tally: _Tally, dead: _DeadCids, render: Callable[..
                         tally.bad_record(BadRecord(item.line, exc.field, exc.reason, item.kind, item.target))
                         continue
                 tally.looks_mangled(item)
+                tally.sample = tally.sample or item
                 tally.records += 1
                 fingerprint = recipient_ids(_FINGERPRINT_CAMPAIGN, item.kind, item.target)[1]
                 for record, duplicate in dedupe.add(fingerprint, item):

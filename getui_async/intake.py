@@ -9,8 +9,9 @@ dispatcher through a bounded queue. It never talks to Getui.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final, NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol, TypeAlias
 
 from .dedupe import DuplicateFilter
 from .errors import InputError, MessageError
@@ -20,6 +21,7 @@ from .outcome import Kind, Status, StopReason
 from .planner import Plan, Planner
 from .results import ResultsLog, ResumeState
 from .sources import BadRecord, Record, SourceItem
+from .variants import HOLDOUT, Experiment
 
 __all__ = [
     "FIRST_ITEMS",
@@ -53,9 +55,17 @@ class Job(NamedTuple):
     kind: Kind
     line: int
     record: int
+    #: The experiment's variant (or the holdout group); None without ``--variant``.
+    variant: str | None = None
 
+
+#: A template's render (bound method), looked up per variant.
+RenderFn: TypeAlias = Callable[[Mapping[str, str], Mapping[str, str] | None], Rendered]
+#: ``assign(kind, target)``: a recipient's variant name (or the holdout group).
+Assign: TypeAlias = Callable[[str, str], str]
 
 _DUPLICATE_MSG: Final = "the same recipient appears earlier in the input"
+_HELD_OUT_MSG: Final = "in the holdout group: not sent, by design"
 
 
 def record_decided(results: ResultsLog, job: Job, status: Status, msg: str = "") -> None:
@@ -71,6 +81,7 @@ def record_decided(results: ResultsLog, job: Job, status: Status, msg: str = "")
         msg=msg,
         taskid=None,
         attempts=0,
+        variant=job.variant,
     )
 
 
@@ -119,6 +130,8 @@ class IntakeParts:
     dedupe: DuplicateFilter[Job]
     planner: Planner[Job]
     screen: Screen | None = None
+    #: ``--variant``: each record rendered with its variant's message (``template`` is then unused).
+    variants: Experiment | None = None
 
 
 class Intake:
@@ -142,6 +155,7 @@ class Intake:
         self._dedupe = parts.dedupe
         self._planner = parts.planner
         self._screen = parts.screen
+        self._variants = parts.variants
         self._results = results
         self._resume = resume
         self._campaign = settings.campaign_id
@@ -247,40 +261,65 @@ class Intake:
         registered with the duplicate filter exactly as the first run did, then skipped. This loop runs
         once per recipient, so it keeps its lookups in locals.
         """
-        render, endpoint_for = self._template.render, self._planner.endpoint_for
+        render: RenderFn = self._template.render
+        endpoint_for = self._planner.endpoint_for
         campaign, done, dedupe = self._campaign, self._resume.skip, self._dedupe  # skip: --retry-failed
         add, decide, ids, reject = dedupe.add, self._decided, recipient_ids, self._reject
+        assign, renders = self._assignment()
+        variant: str | None = None
         for record, item in enumerate(items, first):
             if type(item) is BadRecord:
                 if done(record):
                     self.skipped += 1
                 else:
-                    reject(record, item.line, item.kind, item.target, item.field, item.reason)
+                    known = assign(item.kind, item.target) if assign and item.kind and item.target else None
+                    reject(record, item.line, item.kind, item.target, item.field, item.reason, known)
                 continue
             assert type(item) is Record
+            if assign is not None:
+                variant = assign(item.kind, item.target)
+                render = renders[variant]
             try:
                 rendered = render(item.variables, item.overrides or None)
             except MessageError as exc:
-                self._refuse(record, item, done(record), exc.field, exc.reason)
+                self._refuse(record, item, done(record), exc.field, exc.reason, variant)
                 continue
             if endpoint_for(rendered.shared, item.kind) is None:
-                self._refuse(record, item, done(record), None, _PERSONAL_IN_LIST)
+                self._refuse(record, item, done(record), None, _PERSONAL_IN_LIST, variant)
                 continue
-            request_id, fingerprint = ids(campaign, item.kind, item.target)
+            request_id, fingerprint = ids(campaign, item.kind, item.target, variant)
             if done(record):
                 dedupe.register(fingerprint)
                 self.skipped += 1
                 continue
             for job, duplicate in add(
-                fingerprint, Job(item.target, request_id, rendered, item.kind, item.line, record)
+                fingerprint, Job(item.target, request_id, rendered, item.kind, item.line, record, variant)
             ):
                 decide(job, duplicate, ready)
 
-    def _refuse(self, record: int, item: Record, done: bool, field_name: str | None, reason: str) -> None:
+    def _assignment(self) -> tuple[Assign | None, dict[str, RenderFn]]:
+        """``--variant``: who gets which variant, and each variant's render (the holdout renders as the
+        first variant, so a record is rejected or not whatever its group)."""
+        experiment = self._variants
+        if experiment is None:
+            return None, {}
+        renders: dict[str, RenderFn] = {name: t.render for name, t in experiment.templates.items()}
+        renders[HOLDOUT] = experiment.variants[0].template.render
+        return experiment.assigner(self._campaign), renders
+
+    def _refuse(
+        self,
+        record: int,
+        item: Record,
+        done: bool,
+        field_name: str | None,
+        reason: str,
+        variant: str | None = None,
+    ) -> None:
         if done:
             self.skipped += 1
         else:
-            self._reject(record, item.line, item.kind, item.target, field_name, reason)
+            self._reject(record, item.line, item.kind, item.target, field_name, reason, variant)
 
     def _reject(
         self,
@@ -290,6 +329,7 @@ class Intake:
         target: str | None,
         field_name: str | None,
         reason: str,
+        variant: str | None = None,
     ) -> None:
         msg = f"field '{field_name}': {reason}" if field_name else reason
         self._results.add(
@@ -304,15 +344,19 @@ class Intake:
             taskid=None,
             attempts=0,
             extra={"field": field_name},
+            variant=variant,
         )
 
     def _decided(self, job: Job, duplicate: bool, ready: list[Plan[Job]]) -> None:
-        if duplicate or self._dry_run:
-            status, msg = (Status.DUPLICATE, _DUPLICATE_MSG) if duplicate else (Status.VALIDATED, "")
-            record_decided(self._results, job, status, msg)
+        if duplicate:
+            record_decided(self._results, job, Status.DUPLICATE, _DUPLICATE_MSG)
+        elif job.variant == HOLDOUT:  # never sent, never claimed against a cap, also in a dry run
+            record_decided(self._results, job, Status.HELD_OUT, _HELD_OUT_MSG)
+        elif self._dry_run:
+            record_decided(self._results, job, Status.VALIDATED)
         else:
             endpoint = self._planner.endpoint_for(job.message.shared, job.kind)
             assert endpoint is not None
-            plan = self._planner.add(job, job.kind, endpoint)
+            plan = self._planner.add(job, job.kind, endpoint, job.variant)
             if plan is not None:
                 ready.append(plan)

@@ -4,7 +4,8 @@ A *list* push carries no request_id, so a list recipient is never re-sent: a cid
 is looked up with ``user/detail`` (invalid -> ``failed`` 20001), else ``accepted``; a chunk whose reply
 was lost is not retried (only a refusal from before Getui took it is) and its recipients are ``failed``
 and ``unconfirmed``, left out of ``--retry-failed``. A stored message Getui no longer knows (its ttl
-passed, or it was stopped) is created again, once.
+passed, or it was stopped) is created again, once. With variants, each variant is its own list task
+(its own stored message and group_name), made on the variant's first chunk.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Final
 from .client import GetuiClient
 from .errors import ApiError, InvalidTargetError, RejectedError
 from .intake import Job
-from .messages import MessageTemplate
+from .messages import MessageTemplate, Rendered
 from .outcome import Kind, Status, StopReason
 from .retry import reply_lost
 from .sender import Call, Sender
@@ -52,9 +53,36 @@ class ListTask:
         self._request_stop = request_stop
         self._taskid: str | None = None
         self._lock = asyncio.Lock()
+        #: The stored message's content: the template's, or a variant's (see :meth:`_variant`).
+        self._message: Callable[[], Rendered] = template.shared
+        self._variants: dict[str, ListTask] = {}
+
+    def _variant(self, name: str, message: Rendered) -> ListTask:
+        """The list task of variant ``name`` (whose recipients all share ``message``), made once."""
+        task = self._variants.get(name)
+        if task is None:
+            task = ListTask(
+                self._client,
+                self._template,
+                self._sender,
+                self._settler,
+                self._splitter,
+                is_async=self._is_async,
+                request_stop=self._request_stop,
+            )
+            task._message = lambda: message
+            self._variants[name] = task
+        return task
 
     async def send(self, kind: Kind, jobs: Sequence[Job], prior: int = 0) -> None:
-        """Push ``jobs`` to the list task and settle each recipient."""
+        """Push ``jobs`` to the list task (their variant's, with variants) and settle each recipient."""
+        variant = jobs[0].variant if jobs else None
+        if variant is not None:
+            await self._variant(variant, jobs[0].message)._send(kind, jobs, prior)
+        else:
+            await self._send(kind, jobs, prior)
+
+    async def _send(self, kind: Kind, jobs: Sequence[Job], prior: int = 0) -> None:
         taskid = await self._taskid_for()
         if taskid is None:
             return
@@ -81,7 +109,7 @@ class ListTask:
                     taskid = new_taskid
                     call.fn = partial(push, targets, taskid=taskid, is_async=is_async)
                     continue
-                await self._splitter.split(kind, jobs, exc, call.attempts, self.send)
+                await self._splitter.split(kind, jobs, exc, call.attempts, self._send)
                 return
             except ApiError as exc:
                 if reply_lost(exc):
@@ -111,7 +139,7 @@ class ListTask:
         async with self._lock:
             if self._taskid is not None and self._taskid != stale:
                 return self._taskid
-            message = self._template.shared()
+            message = self._message()
             create = Call("list_message", 0, partial(self._client.create_list_message, message))
             try:
                 self._taskid = await self._sender.call(create)

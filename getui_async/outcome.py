@@ -44,6 +44,7 @@ class Status(str, enum.Enum):
     VALIDATED = "validated"  # dry run
     EXCLUDED = "excluded"  # on an exclusion list
     CAPPED = "capped"  # over --max-per-day
+    HELD_OUT = "held_out"  # in an experiment's holdout group (--holdout): never sent, by design
 
     def __str__(self) -> str:
         return self.value
@@ -57,7 +58,14 @@ DELIVERY_STATUSES: Final = (Status.SUCCESSED_ONLINE, Status.SUCCESSED_OFFLINE, S
 DELIVERED_STATUSES: Final = frozenset({*DELIVERY_STATUSES, Status.ACCEPTED})
 #: Statuses of records that were decided without a request (never sent, never charged against a cap).
 NOT_SENT_STATUSES: Final = frozenset(
-    {Status.REJECTED, Status.DUPLICATE, Status.VALIDATED, Status.EXCLUDED, Status.CAPPED}
+    {
+        Status.REJECTED,
+        Status.DUPLICATE,
+        Status.VALIDATED,
+        Status.EXCLUDED,
+        Status.CAPPED,
+        Status.HELD_OUT,
+    }
 )
 #: Error actions after which the same request may pass later (``retryable: true`` on a failed line,
 #: and what the retry policy retries within a run).

@@ -41,11 +41,15 @@ _ROUTES: Final[dict[Mode, tuple[Endpoint | None, Endpoint]]] = {
 
 @dataclass(frozen=True, slots=True)
 class Plan(Generic[T]):
-    """One request to make: an endpoint, the audience kind, and its items (in input order)."""
+    """One request to make: an endpoint, the audience kind, and its items (in input order).
+
+    With variants every plan holds one variant's items, so a list plan is one variant's list task.
+    """
 
     endpoint: Endpoint
     kind: Kind
     items: tuple[T, ...]
+    variant: str | None = None
 
 
 class Planner(Generic[T]):
@@ -58,7 +62,7 @@ class Planner(Generic[T]):
             raise ValueError(f"list_chunk must be 1..{MAX_LIST_CHUNK}")
         self.mode = mode
         self._limits = {Endpoint.SINGLE: 1, Endpoint.BATCH: batch_size, Endpoint.LIST: list_chunk}
-        self._open: dict[tuple[Endpoint, Kind], list[T]] = {}
+        self._open: dict[tuple[Endpoint, Kind, str | None], list[T]] = {}
         personal, shared = _ROUTES[mode]
         self._routes: dict[bool, Endpoint | None] = {False: personal, True: shared}
 
@@ -72,9 +76,9 @@ class Planner(Generic[T]):
             return Endpoint.SINGLE
         return self._routes[shared]
 
-    def add(self, item: T, kind: Kind, endpoint: Endpoint) -> Plan[T] | None:
-        """Queue ``item``; return a full plan when its request reaches the size limit."""
-        key = (endpoint, kind)
+    def add(self, item: T, kind: Kind, endpoint: Endpoint, variant: str | None = None) -> Plan[T] | None:
+        """Queue ``item`` (of ``variant``, if any); return a full plan when its request reaches the limit."""
+        key = (endpoint, kind, variant)
         bucket = self._open.get(key)
         if bucket is None:
             bucket = self._open[key] = []
@@ -82,11 +86,11 @@ class Planner(Generic[T]):
         if len(bucket) < self._limits[endpoint]:
             return None
         del self._open[key]
-        return Plan(endpoint, kind, tuple(bucket))
+        return Plan(endpoint, kind, tuple(bucket), variant)
 
     def flush(self) -> list[Plan[T]]:
         """Every partly filled request, in a stable order; the planner is empty afterwards."""
-        plans = [Plan(endpoint, kind, tuple(items)) for (endpoint, kind), items in self._open.items()]
+        plans = [Plan(end, kind, tuple(items), var) for (end, kind, var), items in self._open.items()]
         self._open.clear()
         return plans
 

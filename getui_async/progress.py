@@ -55,6 +55,7 @@ _STATUS_PRIORITY: Final = tuple(
     for s in (
         Status.FAILED, Status.REJECTED, Status.SUCCESSED_ONLINE, Status.SUCCESSED_OFFLINE, Status.ACCEPTED,
         Status.VALIDATED, Status.SUCCESSED_IGNORE, Status.DUPLICATE, Status.EXCLUDED, Status.CAPPED,
+        Status.HELD_OUT,
     )
 )  # fmt: skip
 #: The bar is shown only with at least this many cells, and never wider than ``_BAR_MAX``.

@@ -30,6 +30,7 @@ from .outputs import write_aside
 from .progress import ProgressBar, format_summary, summary_line
 from .results import CLI_WORDS, ResultsReader, load_resume_state
 from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
+from .variants import HOLDOUT, Experiment, variant_of
 
 if TYPE_CHECKING:
     from .metrics import MetricsExporter, MetricsOptions
@@ -75,6 +76,8 @@ class SendJob:
     warnings: tuple[VendorWarning, ...] = ()
     #: ``--dry-run --show N``: print the first N rendered messages to stdout before validating.
     show: int = 0
+    #: ``--variant``: an experiment whose variants are the message (``template`` is the first).
+    variants: Experiment | None = None
     #: How to read the input: encoding, delimiter, id columns, sheet (``--encoding`` ...).
     source_options: SourceOptions = DEFAULT_OPTIONS
     #: Called once sending begins (the CLI lets the notices it held back out then).
@@ -188,23 +191,34 @@ def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
         os._exit(EXIT_STOPPED)
 
 
-def show_rendered(job: SendJob, template: MessageTemplate, options: SourceOptions, out: IO[str]) -> None:
+def show_rendered(
+    job: SendJob,
+    template: MessageTemplate,
+    options: SourceOptions,
+    out: IO[str],
+    variants: Experiment | None = None,
+    campaign_id: str = "",
+) -> None:
     """Print the first ``job.show`` records as a person will see them (``--dry-run --show N``).
 
     Reads the head of the input on its own (a file: the dry run reads it again from the start, with
     ``options`` fixing the encoding the run detected); a record that cannot be rendered is shown with
-    the reason its line will give.
+    the reason its line will give. With ``variants``: their shares first, then each record's variant.
     """
     fmt: Any = job.format
+    pick = variant_of(variants, campaign_id, template, out)
     with open_source(job.input, format=fmt, options=options) as source:
         for shown, item in enumerate(source, 1):
             who = f"{job.input}:{item.line}"
             if isinstance(item, Record):
+                name, use = pick(item.kind, item.target)
                 try:
-                    text = describe_rendered(template.render(item.variables, item.overrides or None))
+                    text = describe_rendered(use.render(item.variables, item.overrides or None))
                 except MessageError as exc:
                     text = f"rejected: field '{exc.field}': {exc.reason}"
-                who += f" ({item.kind} {item.target})"
+                who += f" ({item.kind} {item.target})" + (f" variant {name}" if name else "")
+                if name == HOLDOUT:
+                    text = "held_out: in the holdout group, not sent"
             else:
                 text = f"rejected: {item.reason}"
             print(f"--- {who}\n{text}", file=out)
@@ -252,11 +266,20 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             warnings=job.warnings,
             words=CLI_WORDS,
             on_started=lambda: _say_started(job, campaign.campaign_id, bar),
+            variants=job.variants,
         )
         if job.show:
             encoding: Any = source.encoding or job.source_options.encoding
             shown = replace(job.source_options, encoding=encoding)
-            await asyncio.to_thread(show_rendered, job, campaign.template, shown, sys.stdout)
+            await asyncio.to_thread(
+                show_rendered,
+                job,
+                campaign.template,
+                shown,
+                sys.stdout,
+                campaign.variants,
+                campaign.campaign_id,
+            )
         signals = 0
 
         def on_signal(signum: int) -> None:

@@ -86,7 +86,7 @@ class Screening:
             kept.append(job)
         if not kept:
             return None
-        return Plan(plan.endpoint, plan.kind, tuple(kept))
+        return Plan(plan.endpoint, plan.kind, tuple(kept), plan.variant)
 
     def close(self) -> None:
         """Close the exclusion set; idempotent (the cap's ledger belongs to the ledger recorder)."""

@@ -79,6 +79,7 @@ class Settler:
             taskid=taskid,
             attempts=attempts,
             extra=extra,
+            variant=job.variant,
         )
 
     def stop_for(self, exc: ApiError) -> bool:

@@ -38,6 +38,7 @@ from getui_async.safetext import printable
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
+from .variant_flags import prepare_experiment, resolve_experiment
 
 if TYPE_CHECKING:
     from getui_async.metrics import MetricsOptions
@@ -143,8 +144,18 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         raise UsageError(f"--show {args.show} prints what a dry run renders: add --dry-run")
     if args.show is not None and args.input == "-":
         raise UsageError("--show needs a file INPUT: stdin is read once, by the dry run itself")
-    template = _allow_empty(resolve_template(args, config), args.allow_empty)
-    template, options, warnings = _prepare_send(args, config, environ, template, options)
+    experiment = resolve_experiment(
+        args, lambda key: pick(args, config, key), lambda t: _allow_empty(t, args.allow_empty)
+    )
+    if experiment is None:
+        template = _allow_empty(resolve_template(args, config), args.allow_empty)
+        template, options, warnings = _prepare_send(args, config, environ, template, options)
+    else:
+        vendor = resolve_vendor(args, config, environ)
+        experiment, options, warnings = prepare_experiment(
+            experiment, options, vendor=vendor, test=bool(getattr(args, "test", False))
+        )
+        template = experiment.variants[0].template
     settings = None if options.dry_run else resolve_settings(args, config, environ)
     input_format = _input_format(args, config)
     if getattr(args, "retry_failed", False) and not args.resume:
@@ -190,6 +201,7 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         show=int(args.show or 0),
         source_options=_source_options(args),
         metrics=_metrics_options(args, config),
+        variants=experiment,
     )
 
 
@@ -398,7 +410,12 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
 
     config = config_for(args, environ)
     vendor_class, _, xm_channel_id = resolve_vendor(args, config, environ)
-    template = resolve_template(args, config)
+    experiment = resolve_experiment(args, lambda key: pick(args, config, key))
+    if experiment is not None:
+        experiment = prepare_experiment(
+            experiment, CampaignSettings(), vendor=resolve_vendor(args, config, environ), test=False
+        )[0]
+    template = resolve_template(args, config) if experiment is None else experiment.variants[0].template
     input_format = _input_format(args, config)
     settings = resolve_settings(args, config, environ) if has_credentials(config, environ) else None
     refuse_reads({"--dead-cids": args.dead_cids}, _input_reads(args.input))
@@ -412,8 +429,10 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
         rate_per_s=float(args.rate or DEFAULT_CHECK_RATE_PER_S),
         dead_cids=args.dead_cids,
         source_options=_source_options(args),
-        check_fields=any(pick(args, config, key) is not None for key in ("title", "body", "message")),
+        check_fields=experiment is not None
+        or any(pick(args, config, key) is not None for key in ("title", "body", "message")),
         on_progress=_check_progress() if sys.stderr.isatty() else None,
+        variants=experiment,
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")

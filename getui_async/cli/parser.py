@@ -32,6 +32,8 @@ from getui_async.runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USA
 from getui_async.sources import DELIMITER_CHOICES, ENCODINGS, FORMATS
 from getui_async.sources.options import DELIMITERS
 
+from . import variant_flags
+
 __all__ = ["COMPLETION_SHELLS", "MOCK_COMMANDS", "build_parser", "completion_script"]
 
 
@@ -216,6 +218,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
     run.add_argument("--show", type=_positive_int, metavar="N",
                      help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip
+    variant_flags.add_arguments(send)
     _add_pace_arguments(send)
     _add_vendor_arguments(send)
     _add_metrics_arguments(send)
@@ -265,6 +268,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     check.add_argument("--title", help="the message title, for its warnings")
     check.add_argument("--body", help="the message body, for its warnings")
     check.add_argument("--message", metavar="FILE.json", help="the message template, for its warnings")
+    variant_flags.add_arguments(check)
     _add_vendor_arguments(check)
     check.add_argument(
         "--base-url", help=f"API base (default ${ENV_BASE_URL} or https://restapi.getui.com/v2)"

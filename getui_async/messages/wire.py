@@ -41,23 +41,26 @@ def derive_campaign_id(template: MessageTemplate) -> str:
     return template.fingerprint[:16]
 
 
-def recipient_ids(campaign_id: str, kind: str, target: str) -> tuple[str, int]:
+def recipient_ids(campaign_id: str, kind: str, target: str, variant: str | None = None) -> tuple[str, int]:
     """``(request_id, fingerprint)`` for one recipient of a campaign, from one blake2b digest.
 
     Deterministic, so a retried or resumed send repeats the request_id and Getui drops the repeat.
-    Each part is length-prefixed, so no two different triples hash the same input.
+    Each part is length-prefixed, so no two different triples hash the same input. A ``variant`` (an
+    experiment's arm) is hashed in too: two arms of one campaign never share a request_id.
     """
-    hasher = _rid_hasher(campaign_id, kind).copy()
+    hasher = _rid_hasher(campaign_id, kind, variant).copy()
     hasher.update(f"{len(target)}:{target}".encode())
     digest = hasher.digest()
     return digest[:16].hex(), int.from_bytes(digest[16:], "big")
 
 
 @functools.lru_cache(maxsize=64)
-def _rid_hasher(campaign_id: str, kind: str) -> Any:
+def _rid_hasher(campaign_id: str, kind: str, variant: str | None = None) -> Any:
     """blake2b already fed the campaign and kind: copying it per recipient beats hashing them again."""
     _check_kind(kind)
     framed = f"{len(campaign_id)}:{campaign_id}{len(kind)}:{kind}"
+    if variant is not None:
+        framed += f"v{len(variant)}:{variant}"  # no variant: the ids of a campaign without variants
     return hashlib.blake2b(framed.encode(), digest_size=24, person=_RID_PERSON)
 
 

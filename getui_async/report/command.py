@@ -28,6 +28,7 @@ from .outcomes import read_outcomes
 from .receipts import join_receipts
 from .render import summary, to_text
 from .resend import find_input, recorded_format, write_records
+from .variants import variant_groups
 
 __all__ = ["add_arguments", "run"]
 
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
             write_records(input_path, recorded_format(meta), out.retryable_records, handle)
     funnel: dict[str, Any] | None = None
     if fetch_settings is not None:
-        funnel = asyncio.run(fetch_funnel(fetch_settings, out))
+        funnel = asyncio.run(fetch_funnel(fetch_settings, out, groups=variant_groups(out)))
     receipts: dict[str, Any] | None = None
     if store is not None:
         joined = asyncio.run(join_receipts(results, store))

@@ -78,9 +78,16 @@ def _group_tasks(name: str, data: Any) -> Mapping[str, Any]:
 
 
 async def fetch_funnel(
-    settings: Settings, out: Outcomes, *, client: GetuiClient | None = None
+    settings: Settings,
+    out: Outcomes,
+    *,
+    client: GetuiClient | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Query Getui for the campaign in ``out``; failures become ``unavailable`` reasons, not exceptions."""
+    """Query Getui for the campaign in ``out``; failures become ``unavailable`` reasons, not exceptions.
+
+    ``groups`` (``{variant: group_name}``): also each variant's group funnel, as ``variants``.
+    """
     notes: list[str] = []
     if out.single_push_records:
         notes.append(NO_SINGLE_STATS.format(n=out.single_push_records))
@@ -95,6 +102,8 @@ async def fetch_funnel(
             result["group"] = await _group(api, out.group_name, settings.retry)
         else:
             result["group"] = {"name": None, "unavailable": "no campaign id in the sidecar, so no group name"}
+        if groups:
+            result["variants"] = {v: await _group(api, name, settings.retry) for v, name in groups.items()}
     finally:
         if own:
             await api.aclose()

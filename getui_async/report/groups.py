@@ -30,6 +30,7 @@ class Group(str, enum.Enum):
     DUPLICATE = "duplicate"
     EXCLUDED = "excluded"
     CAPPED = "capped"
+    HELD_OUT = "held_out"
     VALIDATED = "validated"
     OTHER = "other"
 
@@ -51,6 +52,7 @@ EXPLAIN: Final[Mapping[Group, str]] = {
     Group.DUPLICATE: "the same recipient appears earlier in the input; sent once",
     Group.EXCLUDED: "on an exclusion list, not sent",
     Group.CAPPED: "over the per-day cap, not sent",
+    Group.HELD_OUT: "in the experiment's holdout group: not sent, by design (the control)",
     Group.VALIDATED: "dry run: checked, not sent",
     Group.OTHER: "a status this report does not know",
 }
@@ -64,6 +66,7 @@ _BY_STATUS: Final[Mapping[str, Group]] = {
     Status.DUPLICATE: Group.DUPLICATE,
     Status.EXCLUDED: Group.EXCLUDED,
     Status.CAPPED: Group.CAPPED,
+    Status.HELD_OUT: Group.HELD_OUT,
     Status.VALIDATED: Group.VALIDATED,
 }
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 from .fetch import FUNNEL
 from .groups import EXPLAIN, GROUP_ORDER, Group
 from .receipts_view import receipts_html
+from .variants import side_by_side
 
 __all__ = ["COLOURS", "to_html"]
 
@@ -30,6 +31,7 @@ COLOURS: Final[Mapping[str, str]] = {
     Group.DUPLICATE.value: "#c7a17a",
     Group.EXCLUDED.value: "#8c564b",
     Group.CAPPED.value: "#e377c2",
+    Group.HELD_OUT.value: "#7f7f7f",
     Group.VALIDATED.value: "#1f77b4",
     Group.OTHER.value: "#bcbd22",
 }
@@ -61,12 +63,25 @@ def to_html(data: Mapping[str, Any]) -> str:
         _timeline(data),
         _reason_tables(data),
     ]
+    if data.get("variants"):
+        parts += ["<h2>Variants</h2>", _variants(data["variants"])]
     if data.get("getui") is not None:
         parts.append(_funnels(data["getui"]))
     if data.get("receipts") is not None:
         parts.append(receipts_html(data["receipts"], data.get("getui")))
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _variants(block: Mapping[str, Any]) -> str:
+    """The variants side by side: one column each (and the holdout), one row per figure."""
+    rows = side_by_side(block)
+    head = "".join(f"<th>{escape(name)}</th>" for name in rows[0][1])
+    body = "".join(
+        f"<tr><th>{escape(label)}</th>" + "".join(f'<td class="n">{escape(c)}</td>' for c in cells) + "</tr>"
+        for label, cells in rows[1:]
+    )
+    return f'<table id="variants"><tr><th></th>{head}</tr>{body}</table>'
 
 
 def _facts(data: Mapping[str, Any]) -> str:

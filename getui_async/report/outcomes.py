@@ -35,6 +35,7 @@ from getui_async.results.record import (
     F_SUPERSEDES,
     F_TASKID,
     F_TS,
+    F_VARIANT,
 )
 from getui_async.results.sidecar import K_CAMPAIGN_ID, K_GROUP_NAME, K_REQUESTS, K_RETRIES, K_RUNS
 from getui_async.results.sidecar import read_meta_strict as read_meta
@@ -166,6 +167,8 @@ class Outcomes:
     timeline: Timeline = field(default_factory=Timeline)
     retryable_records: Bitmap = field(default_factory=Bitmap)
     seen_bytes: int = 0
+    #: An experiment's records: group counts (in :data:`GROUP_ORDER`) per variant and the holdout.
+    by_variant: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def campaign_id(self) -> str | None:
@@ -241,7 +244,7 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
     met = seen.add
     # The schema's names as locals: a global lookup per field per line shows in this loop.
     f_record, f_status, f_ts, f_supersedes = F_RECORD, F_STATUS, F_TS, F_SUPERSEDES
-    f_attempts, f_taskid, f_cid, f_msg = F_ATTEMPTS, F_TASKID, F_CID, F_MSG
+    f_attempts, f_taskid, f_cid, f_msg, f_variant = F_ATTEMPTS, F_TASKID, F_CID, F_MSG, F_VARIANT
     loads, decode_error = _json.loads, _json.JSONDecodeError
     plain = _PLAIN
     status_counts: dict[str, int] = {}
@@ -292,6 +295,9 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
             records += 1
             status_counts[status] = status_counts.get(status, 0) + 1
             group_counts[group] += 1
+            variant = line.get(f_variant)
+            if variant is not None:
+                _count_variant(out.by_variant, variant, group)
             attempts = line.get(f_attempts)
             if type(attempts) is int:
                 attempts_total += attempts
@@ -333,6 +339,17 @@ def _add_run(run: Any, out: Outcomes) -> None:
     """A line's run label, if the engine writes one: distinct labels count the runs."""
     if isinstance(run, (int, str)) and len(out.runs_in_lines) < MAX_REASONS:
         out.runs_in_lines.add(run)
+
+
+def _count_variant(table: dict[str, list[int]], variant: Any, group: int) -> None:
+    """One record of ``variant`` in ``group`` (a handful of variants: no bound needed beyond a sane one)."""
+    name = str(variant)
+    row = table.get(name)
+    if row is None:
+        if len(table) >= MAX_REASONS:
+            return
+        row = table[name] = [0] * len(GROUP_ORDER)
+    row[group] += 1
 
 
 def _count(table: Counter[Any], key: Any) -> None:

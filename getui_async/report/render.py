@@ -10,6 +10,7 @@ from getui_async.outcome import Status
 from .groups import EXPLAIN, GROUP_ORDER, Group
 from .outcomes import Outcomes
 from .receipts_view import receipts_text
+from .variants import variants_block, variants_table
 
 __all__ = ["summary", "to_text"]
 
@@ -61,6 +62,8 @@ def summary(
         data["getui"] = dict(funnel)
     if receipts is not None:
         data["receipts"] = dict(receipts)
+    if out.by_variant:
+        data["variants"] = variants_block(out, funnel)
     return data
 
 
@@ -116,6 +119,7 @@ def to_text(data: Mapping[str, Any]) -> str:
     others = {s: n for s, n in data["by_status"].items() if s not in _KNOWN}
     if others:
         lines += ["", "other statuses:"] + [f"  {n:>10,}  {s}" for s, n in sorted(others.items())]
+    lines += variants_table(data.get("variants") or {})
     getui = data.get("getui")
     if getui is not None:
         lines += ["", *funnel_text(getui)]

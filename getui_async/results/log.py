@@ -15,7 +15,7 @@ from getui_async.errors import ApiError
 from getui_async.events import Observers, RecordDone
 from getui_async.outcome import RETRYABLE_ACTIONS, Kind, Status
 
-from .record import F_HTTP_STATUS, F_RETRYABLE, F_SUPERSEDES, ResultLine
+from .record import F_HTTP_STATUS, F_RETRYABLE, F_SUPERSEDES, F_VARIANT, ResultLine
 from .sidecar import ResultsWriteError
 from .writer import ResultsWriter
 
@@ -91,11 +91,14 @@ class ResultsLog:
         taskid: str | None,
         attempts: int,
         extra: Mapping[str, Any] | None = None,
+        variant: str | None = None,
     ) -> None:
-        """One record's final line (written at the next :meth:`commit`)."""
+        """One record's final line (written at the next :meth:`commit`); ``variant`` only when set."""
         value = status.value
         writer = self._writer
         if writer is not None:
+            if variant is not None:
+                extra = {F_VARIANT: variant, **(extra or {})}
             earlier = self._supersedes(record)
             if earlier is not None:
                 extra = {**(extra or {}), F_SUPERSEDES: earlier}

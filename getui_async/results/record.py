@@ -32,6 +32,7 @@ __all__ = [
     "F_TASKID",
     "F_TS",
     "F_UNCONFIRMED",
+    "F_VARIANT",
     "ResultLine",
     "decode_line",
     "failed_kind",
@@ -57,6 +58,7 @@ F_HTTP_STATUS: Final = "http_status"  # failed lines: the HTTP status of a reply
 F_RETRYABLE: Final = "retryable"  # failed lines: may pass when sent again later
 F_SUPERSEDES: Final = "supersedes"  # a --retry-failed line: the earlier status this line replaces
 F_UNCONFIRMED: Final = "unconfirmed"  # failed list lines: the chunk may have reached Getui (reply lost)
+F_VARIANT: Final = "variant"  # an experiment's lines: the record's variant, or the holdout group
 
 #: Actions after which a failed line's record may pass when sent again later (a daily quota: tomorrow).
 _LATER: Final = RETRYABLE_ACTIONS | {Action.STOP_QUOTA}

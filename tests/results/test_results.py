@@ -222,7 +222,7 @@ def test_status_vocabulary_is_the_contract() -> None:
     """Every status the contract names is a Status, and a Status is its plain string."""
     names = {
         "successed_online", "successed_offline", "successed_ignore", "accepted", "failed",
-        "rejected", "duplicate", "validated", "excluded", "capped",
+        "rejected", "duplicate", "validated", "excluded", "capped", "held_out",
     }  # fmt: skip
     assert {s.value for s in Status} == names == FINAL_STATUSES
     assert Status.FAILED == "failed"
