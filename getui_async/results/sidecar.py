@@ -19,9 +19,9 @@ from typing import Any, Final
 from getui_async import _json
 from getui_async._version import __version__
 from getui_async.errors import ResultsFileError
+from getui_async.safe_open import replace_atomically
 
 __all__ = [
-    "FILE_MODE",
     "K_CAMPAIGN_ID",
     "K_GROUP_NAME",
     "K_INPUT",
@@ -31,7 +31,6 @@ __all__ = [
     "ResultsWriteError",
     "RunMeta",
     "StoredStream",
-    "compact_tmp_path",
     "has_meta",
     "lock_path",
     "meta_path",
@@ -46,10 +45,9 @@ __all__ = [
     "stream_input",
     "write_atomically",
     "write_meta",
+    "written_paths",
 ]
 
-#: Every file the package creates is readable by its owner only.
-FILE_MODE: Final = 0o600
 
 # The sidecar's keys.
 K_TOOL: Final = "tool"
@@ -84,9 +82,12 @@ def lock_path(results: Path) -> Path:
     return results.with_name(results.name + ".lock")
 
 
-def compact_tmp_path(results: Path) -> Path:
-    """Where compaction writes the compacted file before renaming it over ``results``."""
-    return results.with_name(results.name + ".tmp")
+def written_paths(results: Path) -> list[Path]:
+    """Every name a run writes beside ``results`` or ever wrote (``RESULTS.tmp`` and the sidecar's
+    ``.tmp``: fixed temporary names of earlier versions): a link planted at one is refused."""
+    sidecar = meta_path(results)
+    old_temps = [p.with_name(p.name + ".tmp") for p in (results, sidecar)]
+    return [results, sidecar, lock_path(results), *old_temps]
 
 
 def companion_files(results: Path) -> dict[str, Path]:
@@ -301,17 +302,8 @@ def _count(value: Any) -> int:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path.tmp`` (owner only, fsynced) and rename it over ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    """Replace ``path`` with ``data`` through an unpredictable owner-only temporary (fsynced, renamed)."""
+    replace_atomically(path, data)
     _READ.pop(path, None)
     with contextlib.suppress(OSError):
         _remember(path, _identity(path), data)  # the next read of what was just written is free

@@ -16,12 +16,13 @@ from typing import Any
 
 from getui_async import _json
 from getui_async.errors import ResultsFileError
+from getui_async.safe_open import PlantedLink, open_private, refuse_links
 
 from .compaction import remove_stale_tmp
 from .lock import LIBRARY_WORDS, Words
 from .reader import cut_torn_tail
 from .record import ResultLine
-from .sidecar import FILE_MODE, ResultsWriteError, RunMeta, meta_path, read_meta, write_meta
+from .sidecar import ResultsWriteError, RunMeta, meta_path, read_meta, write_meta
 
 __all__ = ["ResultsWriter"]
 
@@ -60,6 +61,10 @@ class ResultsWriter:
     ) -> ResultsWriter:
         """Open for appending, after checking the file may be used for this run."""
         sidecar = meta_path(path)
+        try:
+            refuse_links([path, sidecar])
+        except PlantedLink as exc:
+            raise ResultsFileError(str(exc)) from None
         remove_stale_tmp(path)
         has_lines = path.exists() and path.stat().st_size > 0
         if has_lines and not resume:
@@ -80,9 +85,7 @@ class ResultsWriter:
         else:
             write_meta(path, meta, keep_runs=resume)
         try:
-            fd = os.open(
-                path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), FILE_MODE
-            )
+            fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         except OSError as exc:
             raise ResultsFileError(f"cannot write results to {path}: {exc.strerror}") from None
         try:
