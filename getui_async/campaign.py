@@ -256,7 +256,12 @@ class Campaign:
             self._file.open(meta, results)
             if self._on_started is not None:
                 self._on_started()
-            await self._run_open(intake, results, meta, stream)
+            try:
+                await self._run_open(intake, results, meta, stream)
+            except BaseException:
+                if self._owners is None or not self._owners[0].requests:
+                    self._file.discard_unwritten()  # nothing sent or written (a refused pre-flight)
+                raise
         finally:
             feed.close()
             if not feed.let_go():

@@ -39,7 +39,9 @@ class ResultsWriter:
     ``os.write`` took them, so a failed flush can be retried without losing or tearing a line.
     """
 
-    def __init__(self, path: Path, fd: int, *, flush_lines: int, repaired: int = 0) -> None:
+    def __init__(
+        self, path: Path, fd: int, *, flush_lines: int, repaired: int = 0, created: bool = False
+    ) -> None:
         self.path = path
         self._fd = fd
         self._buffer = bytearray()
@@ -48,6 +50,8 @@ class ResultsWriter:
         self.lines_written = 0
         #: Bytes of a torn last line cut when the file was opened (0: none).
         self.repaired = repaired
+        #: This open created the file and its sidecar (a new run, not a resume into an earlier file).
+        self.created = created
 
     @classmethod
     def open(
@@ -66,7 +70,8 @@ class ResultsWriter:
         except PlantedLink as exc:
             raise ResultsFileError(str(exc)) from None
         remove_stale_tmp(path)
-        has_lines = path.exists() and path.stat().st_size > 0
+        existed = path.exists()
+        has_lines = existed and path.stat().st_size > 0
         if has_lines and not resume:
             raise ResultsFileError(
                 f"{path} already holds results; pass {words.resume} to continue that run, "
@@ -93,7 +98,8 @@ class ResultsWriter:
         except OSError as exc:
             os.close(fd)
             raise ResultsFileError(f"cannot repair {path}: {exc.strerror}") from None
-        return cls(path, fd, flush_lines=flush_lines, repaired=repaired)
+        created = not existed and not resume
+        return cls(path, fd, flush_lines=flush_lines, repaired=repaired, created=created)
 
     @property
     def buffered(self) -> int:
