@@ -46,6 +46,7 @@ from .pacing import Pacing
 from .planner import Planner
 from .results import LIBRARY_WORDS, ResultsLog, ResultsWriteError, RunMeta, Words, stored_encoding
 from .results.files import ResultsFile, line_clock
+from .results.sidecar import K_READ_OPTIONS, chosen_options
 from .sending import Sending, largest_request
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .stopping import StopSwitch, supervise
@@ -230,6 +231,8 @@ class Campaign:
         self._stop.on_stop(feed.close)
         if self._encoding is not None:
             fingerprint["encoding"] = self._encoding
+        if chosen := chosen_options(source.options):  # so report reads the input again the same way
+            fingerprint[K_READ_OPTIONS] = chosen
         meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test)
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         try:

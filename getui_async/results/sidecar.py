@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,12 +25,14 @@ __all__ = [
     "K_CAMPAIGN_ID",
     "K_GROUP_NAME",
     "K_INPUT",
+    "K_READ_OPTIONS",
     "K_REQUESTS",
     "K_RETRIES",
     "K_RUNS",
     "ResultsWriteError",
     "RunMeta",
     "StoredStream",
+    "chosen_options",
     "has_meta",
     "lock_path",
     "meta_path",
@@ -41,6 +43,7 @@ __all__ = [
     "sidecar_name",
     "stored_campaign",
     "stored_encoding",
+    "stored_read_options",
     "stored_stream",
     "stream_input",
     "write_atomically",
@@ -66,6 +69,9 @@ K_STREAM_BYTES: Final = "stream_bytes"
 K_STREAM_SHA256: Final = "stream_sha256"
 K_STREAM_COMPLETE: Final = "stream_complete"
 K_SHA256: Final = "sha256"
+#: The reading choices the run was given (``cid_column``, ``delimiter``, ``sheet``...), so ``report``
+#: reads the input again the same way.
+K_READ_OPTIONS: Final = "read_options"
 #: Input keys that must agree for a resume (when both runs know them).
 _SAME_INPUT: Final = ("format", "size", "head_sha256", K_SHA256)
 #: Keys about the runs so far, which rewriting the run's identity keeps.
@@ -230,6 +236,23 @@ def stored_encoding(results: Path, stored: Mapping[str, Any] | None = None) -> s
     ``stored`` is the sidecar when the caller has read it already."""
     encoding = _input_of(stored if stored is not None else read_meta(results)).get(K_ENCODING)
     return encoding if isinstance(encoding, str) else None
+
+
+def chosen_options(options: Any) -> dict[str, str]:
+    """The reading choices of a dataclass of options that differ from "work it out" (None, ``auto``)."""
+    found = ((f.name, getattr(options, f.name)) for f in fields(options))
+    return {name: value for name, value in found if isinstance(value, str) and value != "auto"}
+
+
+def stored_read_options(stored: Mapping[str, Any] | None) -> dict[str, str]:
+    """The reading choices a sidecar recorded, with the encoding the run read the input in."""
+    recorded = _input_of(stored)
+    found = recorded.get(K_READ_OPTIONS)
+    chosen = {k: v for k, v in found.items() if isinstance(v, str)} if isinstance(found, Mapping) else {}
+    encoding = recorded.get(K_ENCODING)
+    if isinstance(encoding, str):
+        chosen[K_ENCODING] = encoding
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
