@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from getui_async.errors import ResultsFileError
 from getui_async.outputs import write_aside
-from getui_async.results import compact_results, write_meta
+from getui_async.results import RunLock, compact_results, write_meta
 from getui_async.results.sidecar import RunMeta
 from getui_async.safe_open import PlantedLink, open_private, replace_atomically, stale_temps
 from tests.cli_harness import ThreadedMock, run_cli, write_recipients
@@ -133,3 +134,12 @@ def test_write_aside_replaces_a_link_instead_of_writing_through_it(tmp_path: Pat
     assert victim.read_bytes() == VICTIM_BYTES
     assert not link.is_symlink()
     assert link.read_bytes() == b"<html></html>"
+
+
+def test_a_hard_link_at_the_lock_is_refused(tmp_path: Path, victim: Path) -> None:
+    """A hard link to someone's file at RESULTS.lock: refused, never truncated."""
+    out = tmp_path / "r.jsonl"
+    os.link(victim, tmp_path / "r.jsonl.lock")
+    with pytest.raises(ResultsFileError, match="hard links"):
+        RunLock(out).acquire()
+    assert victim.read_bytes() == VICTIM_BYTES
