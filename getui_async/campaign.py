@@ -47,6 +47,7 @@ from .pacing import Pacing
 from .planner import Planner
 from .results import LIBRARY_WORDS, ResultsLog, ResultsWriteError, RunMeta, Words, stored_encoding
 from .results.files import ResultsFile, line_clock
+from .results.sidecar import K_READ_OPTIONS, chosen_options
 from .sending import Sending, largest_request
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .stopping import StopSwitch, supervise
@@ -248,6 +249,8 @@ class Campaign:
         self._stop.on_stop(feed.close)
         if self._encoding is not None:
             fingerprint["encoding"] = self._encoding
+        if chosen := chosen_options(source.options):  # so report reads the input again the same way
+            fingerprint[K_READ_OPTIONS] = chosen
         ids = replace_ids_of(self._template).to_dict()
         meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test, replace_ids=ids)
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
@@ -275,7 +278,12 @@ class Campaign:
             self._file.open(meta, results)
             if self._on_started is not None:
                 self._on_started()
-            await self._run_open(intake, results, meta, stream)
+            try:
+                await self._run_open(intake, results, meta, stream)
+            except BaseException:
+                if self._owners is None or not self._owners[0].requests:
+                    self._file.discard_unwritten()  # nothing sent or written (a refused pre-flight)
+                raise
         finally:
             feed.close()
             if not feed.let_go():

@@ -27,6 +27,7 @@ import gzip
 import os
 import re
 import sqlite3
+import tempfile
 import zlib
 from array import array
 from collections import defaultdict
@@ -127,11 +128,17 @@ class ExclusionSet:
     @classmethod
     def load(cls, paths: Iterable[str | os.PathLike[str]]) -> ExclusionSet:
         """Read every file into one set; raises :class:`InputError` naming the file (and line) at fault."""
-        self = cls()
+        try:
+            self = cls()
+        except sqlite3.Error as exc:
+            raise _scratch_error(exc) from None
         try:
             for path in paths:
                 self._add_file(os.fspath(path))
             self._index()
+        except sqlite3.Error as exc:
+            self.close()
+            raise _scratch_error(exc) from None
         except BaseException:
             self.close()
             raise
@@ -229,6 +236,16 @@ class ExclusionSet:
         held = int(conn.execute("SELECT count(*) FROM ids").fetchone()[0])
         self._prefilter = _Prefilter(held)
         self._prefilter.add_all(row[0] for row in conn.execute("SELECT target FROM ids"))
+
+
+def _scratch_error(exc: sqlite3.Error) -> InputError:
+    """The index could not be built in the temporary directory (full, or not writable)."""
+    where = os.environ.get("SQLITE_TMPDIR") or tempfile.gettempdir()
+    return InputError(
+        where,
+        f"no room to index the --exclude lists in this temporary directory ({exc}); free space there "
+        "or point TMPDIR at a larger disk; nothing was sent",
+    )
 
 
 def _file_kind(path: str) -> FileKind:

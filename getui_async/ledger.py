@@ -35,6 +35,7 @@ from .outcome import DELIVERED_STATUSES, Kind
 from .results.reader import ResultsReader, status_needles
 from .results.record import F_ALIAS, F_CID, F_STATUS, F_TS
 from .results.sidecar import stored_campaign
+from .safe_open import create_private
 
 __all__ = [
     "DELIVERED_STATUSES",
@@ -134,10 +135,11 @@ class SqliteLedger:
         self._snapshot_ttl_s = snapshot_ttl_s
         self._clock = clock
         try:
+            create_private(self.path)  # it names recipients: 0600, and never through a planted link
             conn = sqlite3.connect(
                 self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"--ledger {self.path}: cannot open: {exc}") from None
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.Lock()

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 from .config import UsageError
 from .results.sidecar import companion_files
+from .safe_open import temp_beside
 
 __all__ = ["refuse_reads", "results_reads", "write_aside"]
 
@@ -55,8 +55,11 @@ def refuse_reads(outputs: Mapping[str, str | os.PathLike[str] | None], reads: Ma
 
 @contextlib.contextmanager
 def write_aside(path: Path) -> Iterator[BinaryIO]:
-    """A new owner-only file beside ``path``, renamed onto it when the block succeeds, else removed."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """A new owner-only file beside ``path``, renamed onto it when the block succeeds, else removed.
+
+    The rename replaces a link at ``path`` itself: its target is never written.
+    """
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle

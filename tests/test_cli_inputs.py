@@ -385,7 +385,7 @@ def test_unreadable_message_exits_2(served, tmp_path, out, monkeypatch):
 
 def test_unwritable_results_exit_2(served, tmp_path, out, monkeypatch):
     """A results location we may not write exits 2 naming the path; nothing is sent."""
-    permission_denied(monkeypatch, results_module.os, "open", out.with_name(out.name + ".meta.json.tmp"))
+    permission_denied(monkeypatch, results_module.os, "open", out.with_name(out.name + ".lock"))
     result = send(served, write_recipients(tmp_path / "r.csv", 2), out)
     result.assert_clean()
     assert result.code == 2

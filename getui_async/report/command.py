@@ -117,7 +117,10 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     if retry_path is not None and input_path is not None:
         with _aside(retry_path) as handle:
             assert handle is not None
-            write_records(input_path, recorded_format(meta), out.retryable_records, handle)
+            write_records(input_path, meta, out.retryable_records, handle)
+        if recorded_format(meta) == "xlsx":
+            print(f"report: --retryable {retry_path}: a UTF-8 CSV with the workbook's header row "
+                  "(give send a .csv name, or --format csv)", file=sys.stderr)  # fmt: skip
     funnel: dict[str, Any] | None = None
     if fetch_settings is not None:
         funnel = asyncio.run(fetch_funnel(fetch_settings, out, groups=variant_groups(out)))
@@ -128,7 +131,7 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
         if unreached_path is not None and input_path is not None:
             with _aside(unreached_path) as handle:
                 assert handle is not None
-                write_records(input_path, recorded_format(meta), joined.unreached, handle)
+                write_records(input_path, meta, joined.unreached, handle)
     data = summary(out, funnel, receipts)
     if html_path is not None:
         with _aside(html_path) as page:

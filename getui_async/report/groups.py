@@ -2,7 +2,8 @@
 
 One place decides. A ``failed`` line is classified by :func:`getui_async.results.record.failed_kind` (the
 engine's own ``retryable`` field when present, else the code table and HTTP-status bands), the rule
-``send --retry-failed`` uses too, so the report and the engine never disagree on what a code means.
+``send --retry-failed`` uses too, so the report and the engine never disagree on what a code means. A
+list line whose chunk may have reached Getui (``unconfirmed``) is a group of its own, never retryable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from getui_async.outcome import FailedKind, Status
-from getui_async.results.record import F_STATUS, failed_kind
+from getui_async.results.record import F_STATUS, failed_kind, is_unconfirmed
 
 __all__ = ["EXPLAIN", "GROUP_ORDER", "Group", "classify"]
 
@@ -25,6 +26,7 @@ class Group(str, enum.Enum):
     ACCEPTED = "accepted"
     DEAD = "dead"
     RETRYABLE = "retryable"
+    UNCONFIRMED = "unconfirmed"
     FAILED = "failed"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
@@ -47,6 +49,10 @@ EXPLAIN: Final[Mapping[Group, str]] = {
     Group.ACCEPTED: "Getui took the request without a per-cid status (async mode, or already taken)",
     Group.DEAD: "Getui says the target is invalid (20001 target user invalid): remove these cids",
     Group.RETRYABLE: "failed for a cause that may pass later (network, 5xx, busy, throttle, timeout)",
+    Group.UNCONFIRMED: (
+        "a list chunk whose reply was lost: Getui may have delivered it, so it is not re-sent "
+        "(--retry-unconfirmed sends it again and may deliver twice)"
+    ),
     Group.FAILED: "failed for a reason that will not pass by re-sending (see codes below)",
     Group.REJECTED: "bad input record, never sent (see fields below)",
     Group.DUPLICATE: "the same recipient appears earlier in the input; sent once",
@@ -82,4 +88,6 @@ def classify(line: Mapping[str, Any]) -> Group:
     status = line.get(F_STATUS)
     if status != Status.FAILED:
         return _BY_STATUS.get(status, Group.OTHER) if isinstance(status, str) else Group.OTHER
+    if is_unconfirmed(line):
+        return Group.UNCONFIRMED
     return _BY_FAILED_KIND[failed_kind(line)]

@@ -26,6 +26,7 @@ COLOURS: Final[Mapping[str, str]] = {
     Group.ACCEPTED.value: "#6cc3d5",
     Group.DEAD.value: "#222222",
     Group.RETRYABLE.value: "#f0a020",
+    Group.UNCONFIRMED.value: "#ff7f0e",
     Group.FAILED.value: "#d62728",
     Group.REJECTED.value: "#9467bd",
     Group.DUPLICATE.value: "#c7a17a",

@@ -24,7 +24,6 @@ from .resume import UNBOUNDED_RECORDS, ResumeState, load_resume_state
 from .sidecar import (
     ResultsWriteError,
     RunMeta,
-    compact_tmp_path,
     lock_path,
     meta_path,
     read_meta,
@@ -57,7 +56,6 @@ __all__ = [
     "Status",
     "Words",
     "compact_results",
-    "compact_tmp_path",
     "failed_kind",
     "is_retryable",
     "is_unconfirmed",

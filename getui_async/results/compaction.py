@@ -10,9 +10,11 @@ import re
 from pathlib import Path
 from typing import IO, Final
 
+from getui_async.safe_open import stale_temps, temp_beside
+
 from .reader import READ_CHUNK, RecordBitmap, lines_backwards
 from .record import F_RECORD, decode_line
-from .sidecar import FILE_MODE, ResultsWriteError, compact_tmp_path
+from .sidecar import ResultsWriteError, meta_path
 
 __all__ = ["compact_results", "remove_stale_tmp"]
 
@@ -24,11 +26,11 @@ _RECORD_FIELD: Final = re.compile(rf'"{F_RECORD}":(\d+)[,}}]'.encode())
 
 
 def remove_stale_tmp(results: Path) -> None:
-    """Remove what a compaction cut short by a kill left (the results file itself is whole)."""
-    tmp = compact_tmp_path(results)
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-        log.info("removed %s, left by a compaction that a killed run did not finish", tmp)
+    """Remove the temporaries a killed compaction or sidecar write left (the files themselves are whole)."""
+    for tmp in stale_temps(results) + stale_temps(meta_path(results)):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            log.info("removed %s, left by a write that a killed run did not finish", tmp)
 
 
 def compact_results(path: Path) -> int:
@@ -36,12 +38,12 @@ def compact_results(path: Path) -> int:
 
     Two passes in constant memory whatever the size: reading backwards, the first line met for a
     record is its last, so a bitmap of records met marks every other line for it in a bitmap of lines
-    to drop (one bit per record and per line); then the kept lines are copied in file order to
-    ``RESULTS.tmp`` (0600, fsynced) and renamed over ``path``, so a kill at any moment leaves either the
-    old file or the new one, whole. The caller holds the run lock throughout. Raises
+    to drop (one bit per record and per line); then the kept lines are copied in file order to a new
+    temporary beside it (unpredictable name, 0600, fsynced) renamed over ``path``, so a kill at any
+    moment leaves either the old file or the new one, whole. The caller holds the run lock throughout. Raises
     :class:`ResultsWriteError` (the tmp is removed, ``path`` is untouched).
     """
-    tmp = compact_tmp_path(path)
+    tmp: Path | None = None
     try:
         with path.open("rb") as src:
             size = os.fstat(src.fileno()).st_size
@@ -50,7 +52,7 @@ def compact_results(path: Path) -> int:
             if not removed:
                 return 0
             src.seek(0)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+            fd, tmp = temp_beside(path)
             try:
                 with os.fdopen(fd, "wb", buffering=READ_CHUNK, closefd=False) as dst:
                     index = total  # the backward index of the next line is index - 1
@@ -66,8 +68,9 @@ def compact_results(path: Path) -> int:
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         raise ResultsWriteError(path, exc) from None
     return removed
 

@@ -25,6 +25,7 @@ from .sidecar import (
     RunMeta,
     read_meta,
     record_run,
+    remove_results,
     stored_stream,
     stream_input,
     write_meta,
@@ -65,6 +66,13 @@ def _record_bound(fingerprint: Mapping[str, Any], name: str) -> int:
     if not isinstance(size, int) or name.endswith(".gz"):
         return UNBOUNDED_RECORDS  # a stream, or compressed (no cheap bound)
     return size + 1
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 class ResultsFile:
@@ -167,6 +175,22 @@ class ResultsFile:
             )
         resumed = self.resumed
         results.attach(writer, prior=resumed.lines, supersedes=resumed.supersedes)
+
+    def discard_unwritten(self) -> bool:
+        """Forget a run that failed before its first line (a refused pre-flight): no run is recorded, and
+        a file this run created goes with its sidecar, so the same command can simply be run again (an
+        earlier run's file stays as it was). Returns False, doing nothing, once a line was written."""
+        writer = self._writer
+        if writer is None or self.path is None or writer.lines_written or writer.buffered:
+            return False
+        self._writer = None
+        try:
+            writer.close()
+        except ResultsWriteError as exc:
+            log.error("%s", exc)
+        if writer.created and _is_empty(self.path):
+            remove_results(self.path)
+        return True
 
     def record_stream(self, meta: RunMeta, total: int, sha256: str, complete: bool) -> None:
         """Keep the proof of what this run read of a stream, unless an earlier run read more."""

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Final
 
 from getui_async.errors import ResultsFileError
+from getui_async.safe_open import PlantedLink, open_private, refuse_links
 
-from .sidecar import FILE_MODE, lock_path
+from .sidecar import lock_path, written_paths
 
 __all__ = ["CLI_WORDS", "LIBRARY_WORDS", "ResultsLocked", "RunLock", "Words"]
 
@@ -66,10 +67,20 @@ class RunLock:
         self._reserved = 0
 
     def acquire(self) -> RunLock:
+        """Take the lock, first refusing a link planted at any name the run writes (exit 2, named)."""
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+            refuse_links(written_paths(self._results))
+        except PlantedLink as exc:
+            raise ResultsFileError(str(exc)) from None
+        try:
+            fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise ResultsFileError(f"cannot lock {self.path}: {exc.strerror}") from None
+        if os.fstat(fd).st_nlink > 1:  # a hard link to someone's file: truncating would empty it
+            os.close(fd)
+            raise ResultsFileError(
+                f"{self.path}: has other hard links; refusing to use it as the lock (remove it)"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

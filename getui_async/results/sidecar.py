@@ -12,19 +12,20 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
 from getui_async import _json
 from getui_async._version import __version__
 from getui_async.errors import ResultsFileError
+from getui_async.safe_open import replace_atomically
 
 __all__ = [
-    "FILE_MODE",
     "K_CAMPAIGN_ID",
     "K_GROUP_NAME",
     "K_INPUT",
+    "K_READ_OPTIONS",
     "K_REPLACE_IDS",
     "K_REQUESTS",
     "K_RETRIES",
@@ -32,7 +33,7 @@ __all__ = [
     "ResultsWriteError",
     "RunMeta",
     "StoredStream",
-    "compact_tmp_path",
+    "chosen_options",
     "has_meta",
     "lock_path",
     "meta_path",
@@ -44,15 +45,15 @@ __all__ = [
     "sidecar_name",
     "stored_campaign",
     "stored_encoding",
+    "stored_read_options",
     "stored_replace_ids",
     "stored_stream",
     "stream_input",
     "write_atomically",
     "write_meta",
+    "written_paths",
 ]
 
-#: Every file the package creates is readable by its owner only.
-FILE_MODE: Final = 0o600
 
 # The sidecar's keys.
 K_TOOL: Final = "tool"
@@ -74,6 +75,9 @@ K_STREAM_BYTES: Final = "stream_bytes"
 K_STREAM_SHA256: Final = "stream_sha256"
 K_STREAM_COMPLETE: Final = "stream_complete"
 K_SHA256: Final = "sha256"
+#: The reading choices the run was given (``cid_column``, ``delimiter``, ``sheet``...), so ``report``
+#: reads the input again the same way.
+K_READ_OPTIONS: Final = "read_options"
 #: Input keys that must agree for a resume (when both runs know them).
 _SAME_INPUT: Final = ("format", "size", "head_sha256", K_SHA256)
 #: Keys about the runs so far, which rewriting the run's identity keeps.
@@ -90,9 +94,12 @@ def lock_path(results: Path) -> Path:
     return results.with_name(results.name + ".lock")
 
 
-def compact_tmp_path(results: Path) -> Path:
-    """Where compaction writes the compacted file before renaming it over ``results``."""
-    return results.with_name(results.name + ".tmp")
+def written_paths(results: Path) -> list[Path]:
+    """Every name a run writes beside ``results`` or ever wrote (``RESULTS.tmp`` and the sidecar's
+    ``.tmp``: fixed temporary names of earlier versions): a link planted at one is refused."""
+    sidecar = meta_path(results)
+    old_temps = [p.with_name(p.name + ".tmp") for p in (results, sidecar)]
+    return [results, sidecar, lock_path(results), *old_temps]
 
 
 def recall_path(results: Path) -> Path:
@@ -254,6 +261,23 @@ def stored_replace_ids(results: Path) -> Mapping[str, Any] | None:
     return found if isinstance(found, Mapping) else None
 
 
+def chosen_options(options: Any) -> dict[str, str]:
+    """The reading choices of a dataclass of options that differ from "work it out" (None, ``auto``)."""
+    found = ((f.name, getattr(options, f.name)) for f in fields(options))
+    return {name: value for name, value in found if isinstance(value, str) and value != "auto"}
+
+
+def stored_read_options(stored: Mapping[str, Any] | None) -> dict[str, str]:
+    """The reading choices a sidecar recorded, with the encoding the run read the input in."""
+    recorded = _input_of(stored)
+    found = recorded.get(K_READ_OPTIONS)
+    chosen = {k: v for k, v in found.items() if isinstance(v, str)} if isinstance(found, Mapping) else {}
+    encoding = recorded.get(K_ENCODING)
+    if isinstance(encoding, str):
+        chosen[K_ENCODING] = encoding
+    return chosen
+
+
 @dataclass(frozen=True, slots=True)
 class StoredStream:
     """What an earlier run read of a streamed input: bytes, their sha256, and whether it reached the end."""
@@ -324,17 +348,8 @@ def _count(value: Any) -> int:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path.tmp`` (owner only, fsynced) and rename it over ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    """Replace ``path`` with ``data`` through an unpredictable owner-only temporary (fsynced, renamed)."""
+    replace_atomically(path, data)
     _READ.pop(path, None)
     with contextlib.suppress(OSError):
         _remember(path, _identity(path), data)  # the next read of what was just written is free

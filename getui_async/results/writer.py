@@ -16,12 +16,13 @@ from typing import Any
 
 from getui_async import _json
 from getui_async.errors import ResultsFileError
+from getui_async.safe_open import PlantedLink, open_private, refuse_links
 
 from .compaction import remove_stale_tmp
 from .lock import LIBRARY_WORDS, Words
 from .reader import cut_torn_tail
 from .record import ResultLine
-from .sidecar import FILE_MODE, ResultsWriteError, RunMeta, meta_path, read_meta, write_meta
+from .sidecar import ResultsWriteError, RunMeta, meta_path, read_meta, write_meta
 
 __all__ = ["ResultsWriter"]
 
@@ -38,7 +39,9 @@ class ResultsWriter:
     ``os.write`` took them, so a failed flush can be retried without losing or tearing a line.
     """
 
-    def __init__(self, path: Path, fd: int, *, flush_lines: int, repaired: int = 0) -> None:
+    def __init__(
+        self, path: Path, fd: int, *, flush_lines: int, repaired: int = 0, created: bool = False
+    ) -> None:
         self.path = path
         self._fd = fd
         self._buffer = bytearray()
@@ -47,6 +50,8 @@ class ResultsWriter:
         self.lines_written = 0
         #: Bytes of a torn last line cut when the file was opened (0: none).
         self.repaired = repaired
+        #: This open created the file and its sidecar (a new run, not a resume into an earlier file).
+        self.created = created
 
     @classmethod
     def open(
@@ -60,8 +65,13 @@ class ResultsWriter:
     ) -> ResultsWriter:
         """Open for appending, after checking the file may be used for this run."""
         sidecar = meta_path(path)
+        try:
+            refuse_links([path, sidecar])
+        except PlantedLink as exc:
+            raise ResultsFileError(str(exc)) from None
         remove_stale_tmp(path)
-        has_lines = path.exists() and path.stat().st_size > 0
+        existed = path.exists()
+        has_lines = existed and path.stat().st_size > 0
         if has_lines and not resume:
             raise ResultsFileError(
                 f"{path} already holds results; pass {words.resume} to continue that run, "
@@ -80,9 +90,7 @@ class ResultsWriter:
         else:
             write_meta(path, meta, keep_runs=resume)
         try:
-            fd = os.open(
-                path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), FILE_MODE
-            )
+            fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         except OSError as exc:
             raise ResultsFileError(f"cannot write results to {path}: {exc.strerror}") from None
         try:
@@ -90,7 +98,8 @@ class ResultsWriter:
         except OSError as exc:
             os.close(fd)
             raise ResultsFileError(f"cannot repair {path}: {exc.strerror}") from None
-        return cls(path, fd, flush_lines=flush_lines, repaired=repaired)
+        created = not existed and not resume
+        return cls(path, fd, flush_lines=flush_lines, repaired=repaired, created=created)
 
     @property
     def buffered(self) -> int:

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from ._records import SourceItem
-from .options import Format
+from .options import DEFAULT_OPTIONS, Format, SourceOptions
 
 STDIN_NAME: Final = "<stdin>"
 
@@ -76,6 +76,9 @@ class RecordSource:
     Nothing is read until the first item, ``encoding`` or ``columns`` is asked for. Not thread-safe: one
     thread at a time may use it.
     """
+
+    #: How this input is read (header names, delimiter, sheet); a reader given choices sets its own.
+    options: SourceOptions = DEFAULT_OPTIONS
 
     def __init__(self, *, name: str, format: Format, size: int | None) -> None:
         self.name = name

@@ -252,7 +252,7 @@ class TextSource(RecordSource):
         streaming: bool = False,
     ) -> None:
         self._stream = stream
-        self._options = options
+        self._options = self.options = options
         self._gzip_name = gzip_name
         self._owned = owned
         self._streaming = self._pipe = streaming

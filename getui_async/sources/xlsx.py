@@ -128,7 +128,7 @@ class XlsxSource(RecordSource):
         except ImportError as exc:
             raise InputError(name, INSTALL_HINT) from exc
         self._openpyxl = openpyxl
-        self._options = options
+        self._options = self.options = options
         self._book: Any = None
         self._rows: Iterator[tuple[Any, ...]] | None = None
         self._layout: Layout | None = None

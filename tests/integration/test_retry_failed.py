@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from getui_async import _json
-from getui_async.results import compact_tmp_path
+from getui_async.safe_open import stale_temps
 from tests.cli_harness import ThreadedMock, run_cli
 from tests.results_file import read_meta, read_results
 
@@ -128,7 +128,7 @@ def test_report_then_retry_failed_delivers_every_good_cid_once_and_no_dead_cid_a
     lines2 = read_results(out)
     final2 = last_wins(lines2)
     assert len(lines2) == len(final2) == GOOD + DEAD, "one line per record after compaction"
-    assert not compact_tmp_path(out).exists()
+    assert stale_temps(out) == []
     # Dead (final) lines are untouched: never sent again.
     for record in dead1:
         assert final2[record] == final1[record]

@@ -29,7 +29,6 @@ from getui_async.results import (
     RunMeta,
     Status,
     compact_results,
-    compact_tmp_path,
     compaction,
     failed_kind,
     load_resume_state,
@@ -40,6 +39,7 @@ from getui_async.results import (
     write_meta,
 )
 from getui_async.runner import count_kept_records
+from getui_async.safe_open import stale_temps, temp_beside
 from getui_async.schedule import Schedule
 from tests.results_file import read_results
 
@@ -197,7 +197,7 @@ def test_compaction_keeps_the_last_line_of_each_record_in_file_order(tmp_path: P
         (4, "successed_online"),
     ]
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert not compact_tmp_path(out).exists()
+    assert stale_temps(out) == []
     state = load_resume_state(out, retry_failed=True)  # a compacted file resumes like any other
     assert (state.lines, state.superseded, state.retryable) == (5, 0, 0)
 
@@ -252,15 +252,16 @@ def test_a_failed_compaction_leaves_the_file_untouched_and_no_tmp(
     with pytest.raises(ResultsWriteError, match="No space left on device"):
         compact_results(out)
     assert out.read_bytes() == before
-    assert not compact_tmp_path(out).exists()
+    assert stale_temps(out) == []
 
 
 def test_a_tmp_left_by_a_killed_compaction_is_removed_by_the_next_run(tmp_path: Path) -> None:
-    """A kill mid-compaction leaves RESULTS whole and a partial RESULTS.tmp, which the next open removes."""
+    """A kill mid-compaction leaves RESULTS whole and a partial temporary, which the next open removes."""
     out = write_lines(tmp_path / "r.jsonl", [transient(1), ok(1, supersedes="failed")])
     write_meta(out, META)
-    tmp = compact_tmp_path(out)
-    tmp.write_bytes(b'{"line": 2, "rec')
+    fd, tmp = temp_beside(out)
+    os.write(fd, b'{"line": 2, "rec')
+    os.close(fd)
     state = load_resume_state(out)
     assert state.lines == 2
     ResultsWriter.open(out, META, resume=True).close()
@@ -401,6 +402,6 @@ def test_a_kill_at_any_moment_of_a_compaction_leaves_one_whole_file(tmp_path: Pa
     assert state.lines - state.superseded == 60_000
     write_meta(out, META)
     ResultsWriter.open(out, META, resume=True).close()  # the next run: removes a leftover tmp
-    assert not compact_tmp_path(out).exists()
+    assert stale_temps(out) == []
     compact_results(out)
     assert out.read_bytes() == new
