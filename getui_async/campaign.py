@@ -230,7 +230,8 @@ class Campaign:
         self._stop.on_stop(feed.close)
         if self._encoding is not None:
             fingerprint["encoding"] = self._encoding
-        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test)
+        shard = str(opts.shard) if opts.shard is not None else None
+        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test, shard=shard)
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         try:
             self._results = results = ResultsLog(
@@ -244,7 +245,9 @@ class Campaign:
                 IntakeParts(self._template, dedupe, planner, screen),
                 results,
                 resume_state,
-                settings=IntakeSettings(self.campaign_id, dry_run=opts.dry_run, stream=stream),
+                settings=IntakeSettings(
+                    self.campaign_id, dry_run=opts.dry_run, stream=stream, shard=opts.shard
+                ),
                 control=self,
             )
             # Read the first items before anything is written: an empty file or a bad header is an input

@@ -19,6 +19,7 @@ from .messages import MessageTemplate, Rendered, recipient_ids
 from .outcome import Kind, Status, StopReason
 from .planner import Plan, Planner
 from .results import ResultsLog, ResumeState
+from .shard import Shard
 from .sources import BadRecord, Record, SourceItem
 
 __all__ = [
@@ -104,11 +105,13 @@ class StreamCheck:
 
 @dataclass(frozen=True, slots=True)
 class IntakeSettings:
-    """How intake decides: the campaign's ids, a dry run (``validated`` lines), a streamed input."""
+    """How intake decides: the campaign's ids, a dry run (``validated`` lines), a streamed input, and
+    the shard whose records this run keeps (the others are passed over without a line)."""
 
     campaign_id: str
     dry_run: bool = False
     stream: StreamCheck | None = None
+    shard: Shard | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,9 @@ class Intake:
         self._stream = settings.stream
         self._linger_s = settings.stream.linger_s if settings.stream is not None else None
         self._control = control
+        self._shard = settings.shard
+        self._read = 0  # records read, this shard's or not: the next record's number is one more
+        #: Records this run owns (all of them, unless it sends one shard).
         self.records = 0
         self.skipped = 0
         #: Set once the whole input was read (not after a stop).
@@ -190,8 +196,8 @@ class Intake:
                     # A resumed stream differs from what the earlier run read.
                     control.request_stop(StopReason.INPUT_CHANGED, stream.refusal)
                     break
-                self._classify(self.records + 1, items, ready)
-                self.records += len(items)
+                self._classify(self._read + 1, items, ready)
+                self._read += len(items)
                 self._results.commit()
                 await self._hand_over(ready, queue)
             if self.complete:
@@ -250,14 +256,22 @@ class Intake:
         render, endpoint_for = self._template.render, self._planner.endpoint_for
         campaign, done, dedupe = self._campaign, self._resume.skip, self._dedupe  # skip: --retry-failed
         add, decide, ids, reject = dedupe.add, self._decided, recipient_ids, self._reject
+        shard = self._shard
+        owns, unkeyed = (shard.owns, shard.owns_unkeyed) if shard is not None else (None, True)
+        others = 0
         for record, item in enumerate(items, first):
             if type(item) is BadRecord:
-                if done(record):
+                if not unkeyed:
+                    others += 1  # shard 0 writes its line
+                elif done(record):
                     self.skipped += 1
                 else:
                     reject(record, item.line, item.kind, item.target, item.field, item.reason)
                 continue
             assert type(item) is Record
+            if owns is not None and not owns(item.kind, item.target):
+                others += 1  # another shard's recipient: no line here
+                continue
             try:
                 rendered = render(item.variables, item.overrides or None)
             except MessageError as exc:
@@ -275,6 +289,7 @@ class Intake:
                 fingerprint, Job(item.target, request_id, rendered, item.kind, item.line, record)
             ):
                 decide(job, duplicate, ready)
+        self.records += len(items) - others
 
     def _refuse(self, record: int, item: Record, done: bool, field_name: str | None, reason: str) -> None:
         if done:

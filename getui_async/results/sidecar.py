@@ -28,6 +28,7 @@ __all__ = [
     "K_REQUESTS",
     "K_RETRIES",
     "K_RUNS",
+    "K_SHARD",
     "ResultsWriteError",
     "RunMeta",
     "StoredStream",
@@ -62,6 +63,8 @@ K_RUNS: Final = "runs"
 K_REQUESTS: Final = "requests"
 K_RETRIES: Final = "retries"
 K_GROUP_NAME: Final = "group_name"
+#: ``"I/N"`` when the run sent one shard of a campaign (``--shard``); absent for a whole campaign.
+K_SHARD: Final = "shard"
 # Keys of its ``input`` object.
 K_ENCODING: Final = "encoding"
 K_STREAM_BYTES: Final = "stream_bytes"
@@ -130,9 +133,11 @@ class RunMeta:
     tool_version: str = __version__
     #: A send to test devices (``--test``), so a results file says which kind of run wrote it.
     test: bool = False
+    #: The shard this file holds (``"I/N"``), or None for a whole campaign.
+    shard: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             K_TOOL: "getui-async",
             K_TOOL_VERSION: self.tool_version,
             K_CAMPAIGN_ID: self.campaign_id,
@@ -140,6 +145,9 @@ class RunMeta:
             K_INPUT: dict(self.input),
             K_TEST: self.test,
         }
+        if self.shard is not None:
+            data[K_SHARD] = self.shard
+        return data
 
     def mismatch(self, other: Mapping[str, Any]) -> str | None:
         """Why a stored meta (``other``) belongs to a different run, or None if it is this run."""
@@ -147,6 +155,8 @@ class RunMeta:
             return f"it belongs to campaign {other.get(K_CAMPAIGN_ID)!r}, not {self.campaign_id!r}"
         if other.get(K_TEMPLATE) != self.template_fingerprint:
             return "it was written for a different message"
+        if other.get(K_SHARD) != self.shard:
+            return _other_shard(other.get(K_SHARD), self.shard)
         theirs = _input_of(other)
         mine, stored = self.input.get(K_ENCODING), theirs.get(K_ENCODING)
         if mine is not None and stored is not None and mine != stored:
@@ -157,6 +167,12 @@ class RunMeta:
                 what = "content" if key.endswith("sha256") else key
                 return f"it was written for a different input ({what} differs)"
         return None
+
+
+def _other_shard(stored: Any, mine: str | None) -> str:
+    """Why a file of one shard (or of a whole campaign) cannot take another shard's lines."""
+    theirs = f"shard {stored}" if stored is not None else "the whole campaign (no shard)"
+    return f"it holds {theirs}, and this run sends {f'shard {mine}' if mine else 'the whole campaign'}"
 
 
 #: Sidecar bytes by path, with the file's identity when read. A resumed run asks for its sidecar up to
