@@ -226,7 +226,8 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
     try:
         total = initial = None
         if job.progress and not job.quiet:
-            total = await asyncio.to_thread(count_records, job.input, job.format)
+            if job.options.shard is None:  # a shard's share of the input is known only once read
+                total = await asyncio.to_thread(count_records, job.input, job.format)
             if job.retry_failed:
                 initial = await asyncio.to_thread(count_kept_records, job.out)
             elif job.resume:

@@ -23,16 +23,21 @@ from getui_async.safetext import printable
 
 from .fetch import fetch_funnel
 from .html import to_html
-from .outcomes import read_outcomes
 from .render import summary, to_text
 from .resend import find_input, recorded_format, write_records
+from .shards import expand_results, read_campaign
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``getui-push report``."""
-    parser.add_argument("results", metavar="RESULTS", help="a results file written by send --out")
+    parser.add_argument(
+        "results",
+        metavar="RESULTS",
+        nargs="+",
+        help="a results file written by send --out; or every shard's (a glob, or a path with {shard})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument(
         "--dead-cids", metavar="FILE", help="write the dead cids (Getui: target invalid) here, one a line"
@@ -75,21 +80,26 @@ def _aside(path: Path | None) -> Iterator[BinaryIO | None]:
 def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: IO[str] | None = None) -> int:
     """Run ``report`` for parsed ``args``; ``settings`` is called only for ``--fetch``. Returns 0."""
     stdout = stdout or sys.stdout
-    results = Path(args.results)
-    if results.is_dir():
-        raise ConfigError(f"{args.results}: is a directory; give the results file written by send --out")
-    if not results.is_file():
-        raise ConfigError(f"{args.results}: no such results file")
+    paths = expand_results([args.results] if isinstance(args.results, str) else args.results)
+    for path in paths:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory; give the results file written by send --out")
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such results file")
+    results = paths[0]
     dead_path = _output("--dead-cids", args.dead_cids)
     retry_path = _output("--retryable", args.retryable)
     html_path = _output("--html", args.html)
     fetch_settings = settings() if args.fetch else None  # missing credentials: exit 2 before any read
     meta = read_meta(results)
     input_path = find_input(results, meta, args.input) if retry_path is not None else None
-    reads = results_reads(results) | ({"the input": input_path} if input_path is not None else {})
+    reads = {"the input": input_path} if input_path is not None else {}
+    for path in paths:  # every shard's files, each named by its file when there are several
+        named = results_reads(path)
+        reads |= named if len(paths) == 1 else {f"{what} of {path}": p for what, p in named.items()}
     refuse_reads({"--dead-cids": dead_path, "--retryable": retry_path, "--html": html_path}, reads)
     with _aside(dead_path) as dead:
-        out = read_outcomes(results, dead_cids=dead)
+        out, shards = read_campaign(paths, dead_cids=dead)
     if retry_path is not None and input_path is not None:
         with _aside(retry_path) as handle:
             assert handle is not None
@@ -97,7 +107,7 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     funnel: dict[str, Any] | None = None
     if fetch_settings is not None:
         funnel = asyncio.run(fetch_funnel(fetch_settings, out))
-    data = summary(out, funnel)
+    data = summary(out, funnel, shards=shards.to_dict() if shards is not None else None)
     if html_path is not None:
         with _aside(html_path) as page:
             assert page is not None
