@@ -167,7 +167,8 @@ def _say_started(job: SendJob, campaign_id: str, bar: ProgressBar) -> None:
     for warning in job.warnings:
         log.warning("[%s] %s", warning["code"], warning["message"])
     if not job.quiet:
-        bar.print(f"{PROG}: campaign {campaign_id} -> {job.out}")
+        shard = f" shard {job.options.shard}" if job.options.shard is not None else ""
+        bar.print(f"{PROG}: campaign {campaign_id}{shard} -> {job.out}")
 
 
 def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
