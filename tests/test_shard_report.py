@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from getui_async import _json
+from getui_async.report.outcomes import Bitmap, Timeline
 from tests.cli_harness import ThreadedMock, run_cli
 from tests.results_file import read_results
 
@@ -146,3 +147,27 @@ def test_a_glob_without_a_match_is_refused(tmp_path):
     result = run_cli("report", str(tmp_path / "nothing-*.jsonl"))
     assert result.code == 2
     assert "no results file matches" in result.err
+
+
+def test_timelines_of_shards_merge_at_the_coarser_width():
+    """Lines per bucket add up; a shard whose buckets widened widens the sum too."""
+    fine, coarse = Timeline(), Timeline()
+    fine.add("2026-12-07T10:00:00.100Z", 0)
+    fine.add("2026-12-07T10:00:01.100Z", 1)
+    coarse.key_len = 16  # minutes
+    coarse.add("2026-12-07T10:00:30.000Z", 0)
+    fine.merge(coarse)
+    assert fine.key_len == 16
+    assert sum(map(sum, fine.buckets.values())) == 3
+    assert fine.buckets["2026-12-07T10:00"][:2] == [2, 1]
+
+
+def test_record_bitmaps_of_shards_unite():
+    """The retryable records of every shard are one set (records are numbered as in the whole input)."""
+    a, b = Bitmap(), Bitmap()
+    for n in (1, 9, 30):
+        a.add(n)
+    for n in (2, 900):
+        b.add(n)
+    a.update(b)
+    assert [n for n in range(1000) if n in a] == [1, 2, 9, 30, 900]

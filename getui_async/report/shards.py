@@ -185,11 +185,18 @@ def _add(into: Outcomes, other: Outcomes) -> None:
     for table in ("failed_by_reason", "retryable_by_reason", "rejected_by_field"):
         for key, n in getattr(other, table).items():
             count_reason(getattr(into, table), key, n)
-    into.first_ts = (
-        min(t for t in (into.first_ts, other.first_ts) if t) if into.first_ts or other.first_ts else None
-    )
+    firsts = [ts for ts in (into.first_ts, other.first_ts) if ts]
+    into.first_ts = min(firsts) if firsts else None
     into.last_ts = max(into.last_ts or "", other.last_ts or "") or None
-    into.list_taskids |= set(list(other.list_taskids)[: max(0, MAX_LIST_TASKS - len(into.list_taskids))])
-    into.runs_in_lines |= set(list(other.runs_in_lines)[: max(0, MAX_REASONS - len(into.runs_in_lines))])
+    _fill(into.list_taskids, other.list_taskids, MAX_LIST_TASKS)
+    _fill(into.runs_in_lines, other.runs_in_lines, MAX_REASONS)
     into.timeline.merge(other.timeline)
     into.retryable_records.update(other.retryable_records)
+
+
+def _fill(into: set[Any], other: set[Any], limit: int) -> None:
+    """Add ``other``'s members to ``into`` while it holds fewer than ``limit`` (as one file's read does)."""
+    for item in other:
+        if len(into) >= limit:
+            return
+        into.add(item)
