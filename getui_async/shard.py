@@ -92,37 +92,30 @@ class Shard:
         """``I/N`` as a Shard; :class:`ShardError` otherwise (``auto/N`` is :func:`parse_shard`'s)."""
         found = _SPEC.fullmatch(text)
         if found is None or found.group(1) == "auto":
-            raise ShardError(f"{text!r}: expected I/N, such as 0/4 (shard I of N, counted from 0)")
+            raise ShardError("expected I/N, such as 0/4 (shard I of N, counted from 0)")
         return cls(int(found.group(1)), int(found.group(2)))
 
 
 def parse_shard(spec: str, *, origin: str, environ: Mapping[str, str]) -> Shard:
-    """``spec`` (``I/N`` or ``auto/N``) as a Shard; errors name ``origin`` (the flag or variable).
+    """``spec`` (``I/N`` or ``auto/N``) as a Shard; errors name ``origin`` (a ``--flag`` or a variable).
 
     ``auto/N`` takes I from Kubernetes' ``JOB_COMPLETION_INDEX``, so one Job spec serves every pod.
     """
+    given = f"{origin} {spec}" if origin.startswith("-") else f"{origin}={spec}"
     found = _SPEC.fullmatch(spec)
     if found is not None and found.group(1) == "auto":
         index = environ.get(ENV_JOB_INDEX, "").strip()
         if not index:
+            example = given.replace(found.group(1), "0", 1)
             raise ShardError(
-                f"{origin} {spec}: {ENV_JOB_INDEX} is not set (Kubernetes sets it in an Indexed Job); "
-                f"give the index yourself, such as {origin} 0/{found.group(2)}"
+                f"{given}: {ENV_JOB_INDEX} is not set (Kubernetes sets it in an Indexed Job); "
+                f"give the index yourself, such as {example}"
             )
         if not index.isascii() or not index.isdigit():
-            raise ShardError(f"{origin} {spec}: {ENV_JOB_INDEX} is {index!r}, not a shard index")
+            raise ShardError(f"{given}: {ENV_JOB_INDEX} is {index!r}, not a shard index")
         spec = f"{index}/{found.group(2)}"
-        origin = f"{origin} {found.group(0).strip()} ({ENV_JOB_INDEX}={index})"
-    else:
-        origin = f"{origin} {spec}"
+        given = f"{given} ({ENV_JOB_INDEX}={index})"
     try:
         return Shard.parse(spec)
     except ShardError as exc:
-        raise ShardError(f"{origin}: {_detail(exc, spec)}") from None
-
-
-def _detail(exc: ShardError, spec: str) -> str:
-    """The reason without a repeated spec (``Shard.parse`` names the text it was given)."""
-    text = str(exc)
-    prefix = f"{spec!r}: "
-    return text.removeprefix(prefix)
+        raise ShardError(f"{given}: {exc}") from None

@@ -102,7 +102,7 @@ def test_the_flag_wins_over_the_environment():
 
 def test_a_bad_environment_value_names_the_variable():
     """GETUI_SHARD=5/4 is refused naming GETUI_SHARD."""
-    with pytest.raises(ShardError, match="GETUI_SHARD 5/4"):
+    with pytest.raises(ShardError, match="GETUI_SHARD=5/4"):
         resolve_shard(argparse.Namespace(shard=None), {ENV_SHARD: "5/4"})
 
 
@@ -110,3 +110,11 @@ def test_out_path_takes_the_index():
     """{shard} in a results path becomes the shard's index."""
     assert Shard(2, 4).out_path("/results/results-{shard}.jsonl") == "/results/results-2.jsonl"
     assert Shard(2, 4).out_path("plain.jsonl") == "plain.jsonl"
+
+
+def test_auto_without_an_index_suggests_a_spec_in_the_same_form():
+    """The example names the flag as a flag and the variable as a variable."""
+    with pytest.raises(ShardError, match=r"such as --shard 0/4$"):
+        parse_shard("auto/4", origin="--shard", environ={})
+    with pytest.raises(ShardError, match=r"such as GETUI_SHARD=0/4$"):
+        parse_shard("auto/4", origin=ENV_SHARD, environ={})

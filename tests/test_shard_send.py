@@ -87,7 +87,7 @@ def test_the_shard_comes_from_the_environment(served, recipients, tmp_path):
     [
         (("--shard", "3/3"), {}, "--shard 3/3: shard index must be 0..2"),
         (("--shard", "auto/3"), {}, "--shard auto/3: JOB_COMPLETION_INDEX is not set"),
-        ((), {ENV_SHARD: "x"}, "GETUI_SHARD x: "),
+        ((), {ENV_SHARD: "x"}, "GETUI_SHARD=x: expected I/N"),
     ],
 )
 def test_a_bad_shard_is_exit_2_before_anything_is_sent(served, recipients, tmp_path, flags, env, said):

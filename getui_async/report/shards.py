@@ -126,7 +126,7 @@ def _check(paths: Sequence[Path], metas: Sequence[Mapping[str, Any]]) -> ShardSe
         try:
             shard = Shard.parse(str(spec))
         except ShardError as exc:
-            raise ConfigError(f"{meta_path(path)}: unreadable shard: {exc}") from None
+            raise ConfigError(f"{meta_path(path)}: shard {spec!r}: {exc}") from None
         if count is not None and shard.count != count:
             raise ConfigError(f"{path} is shard {shard}, but {paths[0]} is one of {count} shards")
         count = shard.count
