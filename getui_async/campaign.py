@@ -252,7 +252,10 @@ class Campaign:
         if chosen := chosen_options(source.options):  # so report reads the input again the same way
             fingerprint[K_READ_OPTIONS] = chosen
         ids = replace_ids_of(self._template).to_dict()
-        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test, replace_ids=ids)
+        shard = str(opts.shard) if opts.shard is not None else None
+        meta = RunMeta(
+            self.campaign_id, self._fingerprint, fingerprint, test=opts.test, replace_ids=ids, shard=shard
+        )
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         try:
             self._results = results = ResultsLog(
@@ -266,7 +269,9 @@ class Campaign:
                 IntakeParts(self._template, dedupe, planner, screen, self._variants),
                 results,
                 resume_state,
-                settings=IntakeSettings(self.campaign_id, dry_run=opts.dry_run, stream=stream),
+                settings=IntakeSettings(
+                    self.campaign_id, dry_run=opts.dry_run, stream=stream, shard=opts.shard
+                ),
                 control=self,
             )
             # Read the first items before anything is written: an empty file or a bad header is an input

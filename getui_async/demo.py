@@ -109,7 +109,7 @@ async def _drain_receipts(mock: MockGetui) -> None:
 
 async def _print_funnel(out: Path, store: str) -> None:
     """The receipts funnel, as ``report R --receipts STORE`` shows it."""
-    joined = await join_receipts(out, parse_store(store))
+    joined = await join_receipts([out], parse_store(store))
     block = joined.to_dict() | {"store": "the mock's callbacks, a temporary store"}
     lines = receipts_text(block)
     print("\n".join(f"{PROG} demo: {line}" for line in lines), file=sys.stderr)

@@ -20,6 +20,7 @@ from .messages import MessageTemplate, Rendered, recipient_ids
 from .outcome import Kind, Status, StopReason
 from .planner import Plan, Planner
 from .results import ResultsLog, ResumeState
+from .shard import Shard
 from .sources import BadRecord, Record, SourceItem
 from .variants import HOLDOUT, Experiment
 
@@ -115,11 +116,13 @@ class StreamCheck:
 
 @dataclass(frozen=True, slots=True)
 class IntakeSettings:
-    """How intake decides: the campaign's ids, a dry run (``validated`` lines), a streamed input."""
+    """How intake decides: the campaign's ids, a dry run (``validated`` lines), a streamed input, and
+    the shard whose records this run keeps (the others are passed over without a line)."""
 
     campaign_id: str
     dry_run: bool = False
     stream: StreamCheck | None = None
+    shard: Shard | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,9 @@ class Intake:
         self._stream = settings.stream
         self._linger_s = settings.stream.linger_s if settings.stream is not None else None
         self._control = control
+        self._shard = settings.shard
+        self._read = 0  # records read, this shard's or not: the next record's number is one more
+        #: Records this run owns (all of them, unless it sends one shard).
         self.records = 0
         self.skipped = 0
         #: Set once the whole input was read (not after a stop).
@@ -204,8 +210,8 @@ class Intake:
                     # A resumed stream differs from what the earlier run read.
                     control.request_stop(StopReason.INPUT_CHANGED, stream.refusal)
                     break
-                self._classify(self.records + 1, items, ready)
-                self.records += len(items)
+                self._classify(self._read + 1, items, ready)
+                self._read += len(items)
                 self._results.commit()
                 await self._hand_over(ready, queue)
             if self.complete:
@@ -267,15 +273,23 @@ class Intake:
         add, decide, ids, reject = dedupe.add, self._decided, recipient_ids, self._reject
         assign, renders = self._assignment()
         variant: str | None = None
+        shard = self._shard
+        owns, unkeyed = (shard.owns, shard.owns_unkeyed) if shard is not None else (None, True)
+        others = 0
         for record, item in enumerate(items, first):
             if type(item) is BadRecord:
-                if done(record):
+                if not unkeyed:
+                    others += 1  # shard 0 writes its line
+                elif done(record):
                     self.skipped += 1
                 else:
                     known = assign(item.kind, item.target) if assign and item.kind and item.target else None
                     reject(record, item.line, item.kind, item.target, item.field, item.reason, known)
                 continue
             assert type(item) is Record
+            if owns is not None and not owns(item.kind, item.target):
+                others += 1  # another shard's recipient: no line here
+                continue
             if assign is not None:
                 variant = assign(item.kind, item.target)
                 render = renders[variant]
@@ -296,6 +310,7 @@ class Intake:
                 fingerprint, Job(item.target, request_id, rendered, item.kind, item.line, record, variant)
             ):
                 decide(job, duplicate, ready)
+        self.records += len(items) - others
 
     def _assignment(self) -> tuple[Assign | None, dict[str, RenderFn]]:
         """``--variant``: who gets which variant, and each variant's render (the holdout renders as the

@@ -170,7 +170,8 @@ def _say_started(job: SendJob, campaign_id: str, bar: ProgressBar) -> None:
     for warning in job.warnings:
         log.warning("[%s] %s", warning["code"], warning["message"])
     if not job.quiet:
-        bar.print(f"{PROG}: campaign {campaign_id} -> {job.out}")
+        shard = f" shard {job.options.shard}" if job.options.shard is not None else ""
+        bar.print(f"{PROG}: campaign {campaign_id}{shard} -> {job.out}")
 
 
 def exit_now(campaign: Campaign, bar: ProgressBar, stderr: IO[str]) -> NoReturn:
@@ -240,7 +241,8 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
     try:
         total = initial = None
         if job.progress and not job.quiet:
-            total = await asyncio.to_thread(count_records, job.input, job.format)
+            if job.options.shard is None:  # a shard's share of the input is known only once read
+                total = await asyncio.to_thread(count_records, job.input, job.format)
             if job.retry_failed:
                 initial = await asyncio.to_thread(count_kept_records, job.out)
             elif job.resume:

@@ -27,6 +27,7 @@ from getui_async.config.layers import (
     pick,
     resolve_options,
     resolve_settings,
+    resolve_shard,
     resolve_vendor,
 )
 from getui_async.messages import CLICK_FIELD, ClickType, MessageTemplate
@@ -35,6 +36,7 @@ from getui_async.messages.vendors import VendorWarning, prepare_campaign, vendor
 from getui_async.outputs import refuse_reads, results_reads
 from getui_async.runner import EXIT_OK, EXIT_STOPPED, PROG, STDOUT, SendJob, run_send
 from getui_async.safetext import printable
+from getui_async.shard import ENV_SHARD, SHARD_FIELD, Shard
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
@@ -139,7 +141,7 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
     level = "error" if args.quiet else pick(args, config, "log_level")
     if level:
         logging.getLogger().setLevel(level.upper())
-    options = resolve_options(args, config)
+    options = replace(resolve_options(args, config), shard=resolve_shard(args, environ))
     if args.show is not None and not options.dry_run:
         raise UsageError(f"--show {args.show} prints what a dry run renders: add --dry-run")
     if args.show is not None and args.input == "-":
@@ -172,7 +174,7 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
         if not getattr(args, "retry_failed", False):
             raise UsageError("--retry-unconfirmed needs --retry-failed (and --resume)")
         options = replace(options, retry_unconfirmed=True)
-    out = _results_path(args.out)
+    out = _results_path(_shard_out(args.out, options.shard))
     try:  # the same file, through links too; said as what would happen (--resume cannot help)
         refuse_reads({"--out": out}, _input_reads(args.input))
     except UsageError:
@@ -268,6 +270,15 @@ def _allow_empty(template: MessageTemplate, value: str | bool | None) -> Message
             f"message (its placeholders: {known})"
         )
     return template.with_allow_empty(names)
+
+
+def _shard_out(text: str, shard: Shard | None) -> str:
+    """``--out`` with ``{shard}`` replaced by the shard's index; refused without a shard to name."""
+    if shard is not None:
+        return shard.out_path(text)
+    if SHARD_FIELD in text:
+        raise UsageError(f"--out {text}: {SHARD_FIELD} names a shard; add --shard I/N (or set {ENV_SHARD})")
+    return text
 
 
 def _results_path(text: str) -> Path:

@@ -216,6 +216,12 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     run.add_argument("--retry-unconfirmed", action="store_true",
                      help="also re-send list recipients whose chunk may have reached Getui: "
                      "may deliver twice")  # fmt: skip
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="send only the recipients shard I of N owns (a stable hash of the id); auto/N: I from "
+        "JOB_COMPLETION_INDEX; --out may hold {shard} (env GETUI_SHARD)",
+    )
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
     run.add_argument("--show", type=_positive_int, metavar="N",
                      help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip

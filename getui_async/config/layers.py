@@ -22,6 +22,7 @@ from getui_async.errors import ConfigError
 from getui_async.messages import ClickType
 from getui_async.messages.vendors import VendorClass
 from getui_async.schedule import Schedule
+from getui_async.shard import ENV_SHARD, Shard, parse_shard
 from getui_async.sources import FORMATS
 
 from .settings import (
@@ -53,6 +54,7 @@ __all__ = [
     "resolve_options",
     "resolve_pace",
     "resolve_settings",
+    "resolve_shard",
     "resolve_sign_credentials",
     "resolve_vendor",
 ]
@@ -243,6 +245,15 @@ def resolve_options(args: argparse.Namespace, config: Mapping[str, Any]) -> Camp
     if hasattr(args, "window"):  # send (demo has no pacing flags)
         kwargs["pace"] = resolve_pace(args, config)
     return CampaignSettings(**kwargs)
+
+
+def resolve_shard(args: argparse.Namespace, environ: Mapping[str, str]) -> Shard | None:
+    """``--shard``, else ``GETUI_SHARD``, as a Shard (None: the whole input); a bad spec is exit 2."""
+    flag = getattr(args, "shard", None)
+    if flag is not None:
+        return parse_shard(flag, origin="--shard", environ=environ)
+    env = environ.get(ENV_SHARD, "").strip()
+    return parse_shard(env, origin=ENV_SHARD, environ=environ) if env else None
 
 
 def resolve_pace(args: argparse.Namespace, config: Mapping[str, Any]) -> PaceSettings:

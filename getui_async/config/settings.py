@@ -17,6 +17,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from getui_async.errors import ConfigError
+from getui_async.shard import Shard
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -344,6 +345,8 @@ class CampaignSettings:
     #: With ``retry_failed``: also re-send list recipients whose chunk may have reached Getui (its reply
     #: was lost); a list push has no request_id, so this may deliver twice.
     retry_unconfirmed: bool = False
+    #: Send only the recipients this shard owns (``--shard I/N``); None sends the whole input.
+    shard: Shard | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))

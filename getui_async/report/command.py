@@ -24,10 +24,10 @@ from getui_async.safetext import printable
 
 from .fetch import fetch_funnel
 from .html import to_html
-from .outcomes import read_outcomes
 from .receipts import join_receipts
 from .render import summary, to_text
 from .resend import find_input, recorded_format, write_records
+from .shards import expand_results, read_campaign
 from .variants import variant_groups
 
 __all__ = ["add_arguments", "run"]
@@ -35,7 +35,12 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``getui-push report``."""
-    parser.add_argument("results", metavar="RESULTS", help="a results file written by send --out")
+    parser.add_argument(
+        "results",
+        metavar="RESULTS",
+        nargs="+",
+        help="a results file written by send --out; or every shard's (a glob, or a path with {shard})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument(
         "--dead-cids", metavar="FILE", help="write the dead cids (Getui: target invalid) here, one a line"
@@ -88,11 +93,13 @@ def _aside(path: Path | None) -> Iterator[BinaryIO | None]:
 def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: IO[str] | None = None) -> int:
     """Run ``report`` for parsed ``args``; ``settings`` is called only for ``--fetch``. Returns 0."""
     stdout = stdout or sys.stdout
-    results = Path(args.results)
-    if results.is_dir():
-        raise ConfigError(f"{args.results}: is a directory; give the results file written by send --out")
-    if not results.is_file():
-        raise ConfigError(f"{args.results}: no such results file")
+    paths = expand_results([args.results] if isinstance(args.results, str) else args.results)
+    for path in paths:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory; give the results file written by send --out")
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such results file")
+    results = paths[0]
     dead_path = _output("--dead-cids", args.dead_cids)
     retry_path = _output("--retryable", args.retryable)
     html_path = _output("--html", args.html)
@@ -107,13 +114,16 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     input_path = find_input(results, meta, args.input) if retry_path is not None else None
     if unreached_path is not None:
         input_path = input_path or find_input(results, meta, args.input, flag="--unreached")
-    reads = results_reads(results) | ({"the input": input_path} if input_path is not None else {})
+    reads = {"the input": input_path} if input_path is not None else {}
+    for path in paths:  # every shard's files, each named by its file when there are several
+        named = results_reads(path)
+        reads |= named if len(paths) == 1 else {f"{what} of {path}": p for what, p in named.items()}
     if store is not None and store.kind == "sqlite":
         reads["--receipts"] = Path(store.target)
     outputs = {"--dead-cids": dead_path, "--retryable": retry_path, "--html": html_path}
     refuse_reads(outputs | {"--unreached": unreached_path}, reads)
     with _aside(dead_path) as dead:
-        out = read_outcomes(results, dead_cids=dead)
+        out, shards = read_campaign(paths, dead_cids=dead)
     if retry_path is not None and input_path is not None:
         with _aside(retry_path) as handle:
             assert handle is not None
@@ -126,13 +136,13 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
         funnel = asyncio.run(fetch_funnel(fetch_settings, out, groups=variant_groups(out)))
     receipts: dict[str, Any] | None = None
     if store is not None:
-        joined = asyncio.run(join_receipts(results, store))
+        joined = asyncio.run(join_receipts(paths, store))
         receipts = joined.to_dict()
         if unreached_path is not None and input_path is not None:
             with _aside(unreached_path) as handle:
                 assert handle is not None
                 write_records(input_path, meta, joined.unreached, handle)
-    data = summary(out, funnel, receipts)
+    data = summary(out, funnel, receipts, shards=shards.to_dict() if shards is not None else None)
     if html_path is not None:
         with _aside(html_path) as page:
             assert page is not None

@@ -49,6 +49,7 @@ __all__ = [
     "Bitmap",
     "Outcomes",
     "Timeline",
+    "count_reason",
     "read_outcomes",
 ]
 
@@ -81,6 +82,19 @@ class Timeline:
         self.buckets: dict[str, list[int]] = {}
 
     def add(self, ts: str, group: int) -> None:
+        self._row(ts)[group] += 1
+
+    def merge(self, other: Timeline) -> None:
+        """Add ``other``'s lines (another shard's), in buckets as wide as the wider of the two."""
+        while self.key_len > other.key_len:
+            self._coarsen()
+        for key, row in other.buckets.items():
+            into = self._row(key)
+            for group, n in enumerate(row):
+                into[group] += n
+
+    def _row(self, ts: str) -> list[int]:
+        """The row of ``ts``'s bucket, made (and the buckets widened when too many) if new."""
         key = ts[: self.key_len]
         row = self.buckets.get(key)
         if row is None:
@@ -90,7 +104,7 @@ class Timeline:
                 row = self.buckets.get(key)
             if row is None:
                 row = self.buckets[key] = [0] * len(GROUP_ORDER)
-        row[group] += 1
+        return row
 
     def _coarsen(self) -> None:
         self.key_len = _TS_KEYS[_TS_KEYS.index(self.key_len) + 1]
@@ -297,7 +311,7 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
             group_counts[group] += 1
             variant = line.get(f_variant)
             if variant is not None:
-                _count_variant(out.by_variant, variant, group)
+                count_variant(out.by_variant, variant, group)
             attempts = line.get(f_attempts)
             if type(attempts) is int:
                 attempts_total += attempts
@@ -319,11 +333,11 @@ def _scan(reader: ResultsReader, handle: BinaryIO, out: Outcomes, dead_cids: Bin
                     dead_cids.write(cid.encode() + b"\n")
             elif group == _I_RETRYABLE:
                 retry_add(record)
-                _count(out.retryable_by_reason, _reason_key(line))
+                count_reason(out.retryable_by_reason, _reason_key(line))
             elif group == _I_FAILED:
-                _count(out.failed_by_reason, _reason_key(line))
+                count_reason(out.failed_by_reason, _reason_key(line))
             elif group == _I_REJECTED:
-                _count(out.rejected_by_field, _field_key(line))
+                count_reason(out.rejected_by_field, _field_key(line))
             elif group == _I_ACCEPTED and "already taken" in str(line.get(f_msg, "")):
                 out.already_taken += 1
     out.lines, out.records, out.superseded = lines, records, superseded
@@ -341,22 +355,23 @@ def _add_run(run: Any, out: Outcomes) -> None:
         out.runs_in_lines.add(run)
 
 
-def _count_variant(table: dict[str, list[int]], variant: Any, group: int) -> None:
-    """One record of ``variant`` in ``group`` (a handful of variants: no bound needed beyond a sane one)."""
+def count_variant(table: dict[str, list[int]], variant: Any, group: int, n: int = 1) -> None:
+    """``n`` records of ``variant`` in ``group`` (a handful of variants: a sane bound is enough)."""
     name = str(variant)
     row = table.get(name)
     if row is None:
         if len(table) >= MAX_REASONS:
             return
         row = table[name] = [0] * len(GROUP_ORDER)
-    row[group] += 1
+    row[group] += n
 
 
-def _count(table: Counter[Any], key: Any) -> None:
+def count_reason(table: Counter[Any], key: Any, n: int = 1) -> None:
+    """Add ``n`` to ``key``'s row; past :data:`MAX_REASONS` rows, to its "other reasons" row."""
     if key in table or len(table) < MAX_REASONS:
-        table[key] += 1
+        table[key] += n
     else:
-        table[(key[0], OTHER_REASONS)] += 1
+        table[(key[0], OTHER_REASONS)] += n
 
 
 def _reason_key(line: Mapping[str, Any]) -> tuple[int | None, str]:

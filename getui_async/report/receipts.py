@@ -11,6 +11,7 @@ tasks or cids in the same store are left out. Those that never arrived are the `
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -100,9 +101,14 @@ class ReceiptJoin:
         }
 
 
-async def join_receipts(results: Path, spec: StoreSpec) -> ReceiptJoin:
-    """Join the receipts in ``spec`` to the recipients Getui accepted in ``results``."""
-    accepted = read_accepted(results)
+async def join_receipts(results: Sequence[Path], spec: StoreSpec) -> ReceiptJoin:
+    """Join the receipts in ``spec`` to the recipients Getui accepted in ``results`` (a campaign's file,
+    or each of its shards' files: their record numbers never overlap)."""
+    accepted = Accepted()
+    for path in results:
+        part = read_accepted(path)
+        accepted.by_key.update(part.by_key)
+        accepted.not_joinable += part.not_joinable
     join = ReceiptJoin(spec.redacted, accepted=len(accepted.by_key), not_joinable=accepted.not_joinable)
     if accepted.by_key:
         store = await open_store(spec)

@@ -19,9 +19,14 @@ TEXT_ROWS: Final = 15
 
 
 def summary(
-    out: Outcomes, funnel: Mapping[str, Any] | None = None, receipts: Mapping[str, Any] | None = None
+    out: Outcomes,
+    funnel: Mapping[str, Any] | None = None,
+    receipts: Mapping[str, Any] | None = None,
+    *,
+    shards: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the report knows as plain JSON types (the ``--json`` output and the HTML page's data)."""
+    """Everything the report knows as plain JSON types (the ``--json`` output and the HTML page's data);
+    ``shards``: which shards of a sharded campaign were read (:class:`~.shards.ShardSet`)."""
     groups = {g.value: out.by_group.get(g.value, 0) for g in GROUP_ORDER}
     width, series = out.timeline.binned()
     rejected_fields: dict[str, int] = {}
@@ -58,6 +63,8 @@ def summary(
         "explain": {g.value: EXPLAIN[g] for g in GROUP_ORDER if groups[g.value]},
         "timeline": {"bucket_s": width, "series": [[start, row] for start, row in series]},
     }
+    if shards is not None:
+        data["shards"] = dict(shards)
     if funnel is not None:
         data["getui"] = dict(funnel)
     if receipts is not None:
@@ -88,6 +95,9 @@ def to_text(data: Mapping[str, Any]) -> str:
         f"   attempts {data['attempts']:,} ({data['retried_records']:,} records needed more than one)",
         f"records    {total:,} ({data['lines']:,} lines, {data['superseded_lines']:,} superseded)",
     ]
+    shards = data.get("shards")
+    if shards is not None:
+        lines.append(_shards_text(shards))
     if data["torn_tail"]:
         lines.append("note       the last line was cut short (a killed run); it was ignored")
     lines.append("")
@@ -129,6 +139,16 @@ def to_text(data: Mapping[str, Any]) -> str:
 
 
 _KNOWN: Final = frozenset(s.value for s in Status)
+
+
+def _shards_text(shards: Mapping[str, Any]) -> str:
+    """How many shards were read, and which are missing (the figures then cover the others only)."""
+    count, missing = shards["count"], shards["missing"]
+    line = f"shards     {count - len(missing)} of {count} read"
+    if missing:
+        named = ", ".join(f"shard {m} missing" for m in missing)
+        line += f"; {named}: the figures cover the shards read only"
+    return line
 
 
 def funnel_text(getui: Mapping[str, Any]) -> list[str]:

@@ -66,6 +66,16 @@ class RecordBitmap:
         bits[byte] |= mask
         return bool(old)
 
+    def update(self, other: RecordBitmap) -> None:
+        """Set every number ``other`` holds (the union of two shards' records)."""
+        theirs = other._bits
+        if len(theirs) > len(self._bits):
+            self._bits.extend(bytes(len(theirs) - len(self._bits)))
+        bits = self._bits
+        for i, b in enumerate(theirs):
+            if b:
+                bits[i] |= b
+
     def __contains__(self, n: object) -> bool:
         if not isinstance(n, int):
             return False

@@ -30,6 +30,7 @@ __all__ = [
     "K_REQUESTS",
     "K_RETRIES",
     "K_RUNS",
+    "K_SHARD",
     "ResultsWriteError",
     "RunMeta",
     "StoredStream",
@@ -69,6 +70,8 @@ K_GROUP_NAME: Final = "group_name"
 #: The replace ids the send's message carried per channel (``messages.ReplaceIds.to_dict``): what a
 #: recall's override reuses.
 K_REPLACE_IDS: Final = "replace_ids"
+#: ``"I/N"`` when the run sent one shard of a campaign (``--shard``); absent for a whole campaign.
+K_SHARD: Final = "shard"
 # Keys of its ``input`` object.
 K_ENCODING: Final = "encoding"
 K_STREAM_BYTES: Final = "stream_bytes"
@@ -150,6 +153,8 @@ class RunMeta:
     test: bool = False
     #: The replace ids the message carried, per channel (None: not recorded).
     replace_ids: Mapping[str, Any] | None = None
+    #: The shard this file holds (``"I/N"``), or None for a whole campaign.
+    shard: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -162,6 +167,8 @@ class RunMeta:
         }
         if self.replace_ids is not None:
             data[K_REPLACE_IDS] = dict(self.replace_ids)
+        if self.shard is not None:
+            data[K_SHARD] = self.shard
         return data
 
     def mismatch(self, other: Mapping[str, Any]) -> str | None:
@@ -170,6 +177,8 @@ class RunMeta:
             return f"it belongs to campaign {other.get(K_CAMPAIGN_ID)!r}, not {self.campaign_id!r}"
         if other.get(K_TEMPLATE) != self.template_fingerprint:
             return "it was written for a different message"
+        if other.get(K_SHARD) != self.shard:
+            return _other_shard(other.get(K_SHARD), self.shard)
         theirs = _input_of(other)
         mine, stored = self.input.get(K_ENCODING), theirs.get(K_ENCODING)
         if mine is not None and stored is not None and mine != stored:
@@ -180,6 +189,12 @@ class RunMeta:
                 what = "content" if key.endswith("sha256") else key
                 return f"it was written for a different input ({what} differs)"
         return None
+
+
+def _other_shard(stored: Any, mine: str | None) -> str:
+    """Why a file of one shard (or of a whole campaign) cannot take another shard's lines."""
+    theirs = f"shard {stored}" if stored is not None else "the whole campaign (no shard)"
+    return f"it holds {theirs}, and this run sends {f'shard {mine}' if mine else 'the whole campaign'}"
 
 
 #: Sidecar bytes by path, with the file's identity when read. A resumed run asks for its sidecar up to
