@@ -38,6 +38,7 @@ from getui_async.safetext import printable
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
+from .probe_flags import resolve_probe
 
 if TYPE_CHECKING:
     from getui_async.metrics import MetricsOptions
@@ -138,7 +139,7 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
     level = "error" if args.quiet else pick(args, config, "log_level")
     if level:
         logging.getLogger().setLevel(level.upper())
-    options = resolve_options(args, config)
+    options = replace(resolve_options(args, config), probe=resolve_probe(args))
     if args.show is not None and not options.dry_run:
         raise UsageError(f"--show {args.show} prints what a dry run renders: add --dry-run")
     if args.show is not None and args.input == "-":

@@ -31,6 +31,8 @@ from getui_async.runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USA
 from getui_async.sources import DELIMITER_CHOICES, ENCODINGS, FORMATS
 from getui_async.sources.options import DELIMITERS
 
+from .probe_flags import add_probe_arguments
+
 __all__ = ["COMPLETION_SHELLS", "MOCK_COMMANDS", "build_parser", "completion_script"]
 
 
@@ -215,6 +217,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     run.add_argument("--dry-run", action="store_true", help="validate and render every record; send nothing")
     run.add_argument("--show", type=_positive_int, metavar="N",
                      help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip
+    add_probe_arguments(send)
     _add_pace_arguments(send)
     _add_vendor_arguments(send)
     _add_metrics_arguments(send)
@@ -349,6 +352,7 @@ SEND_SHORT_HELP: Final[dict[str, str | None]] = {
     "resume": None,
     "retry_failed": "with --resume: send again what an earlier run left retryable",
     "dry_run": None,
+    "canary": "send the first N recipients, then stop to look at the seed devices",
     "window": "start requests only inside this daily window (21:00-09:00)",
     "exclude": "never send to the recipients in FILE (ids, or results' dead cids)",
     "config": "settings file (default ./getui-push.toml)",

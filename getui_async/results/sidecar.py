@@ -23,6 +23,7 @@ from getui_async.errors import ResultsFileError
 __all__ = [
     "FILE_MODE",
     "K_CAMPAIGN_ID",
+    "K_CANARY",
     "K_GROUP_NAME",
     "K_INPUT",
     "K_REQUESTS",
@@ -62,6 +63,8 @@ K_RUNS: Final = "runs"
 K_REQUESTS: Final = "requests"
 K_RETRIES: Final = "retries"
 K_GROUP_NAME: Final = "group_name"
+#: A run record's key: the run was a canary of this many recipients (``--canary N``), else absent.
+K_CANARY: Final = "canary"
 # Keys of its ``input`` object.
 K_ENCODING: Final = "encoding"
 K_STREAM_BYTES: Final = "stream_bytes"
