@@ -351,10 +351,10 @@ _AFTER_STOP: Final = {
     "input": "  the input cannot be read past that point: the records after it were not sent",
     "write_error": "  after freeing space, the same command with --resume sends the records without a line",
     "input_changed": "  nothing more was sent: resume with the input the earlier run read, or another --out",
-    StopReason.CANARY.value: "  the counts above are the canary's; once the seed devices look right, the same "
-    "command with --resume sends the rest, each record once",
-    StopReason.HALTED.value: "  nothing after the probe was sent: fix the app or the input, or go on anyway with "
-    "the same command and --resume --halt-dead-ratio 0",
+    StopReason.CANARY.value: "  the counts above are the canary's; once the seed devices look right, the "
+    "same command with --resume sends the rest, each record once",
+    StopReason.HALTED.value: "  nothing after the probe was sent: fix the app or the input, or go on anyway "
+    "with the same command and --resume --halt-dead-ratio 0",
 }
 
 

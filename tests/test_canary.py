@@ -15,8 +15,8 @@ MESSAGE = ("--title", "Hi {name}", "--body", "Your offer", "--no-progress")
 def _send(mock: ThreadedMock, tmp_path: Path, *flags: str) -> tuple[int | str | None, dict[str, object], str]:
     summary = tmp_path / f"summary{len(list(tmp_path.glob('summary*')))}.json"
     result = run_cli(
-        "send", tmp_path / "in.csv", "--out", tmp_path / "r.jsonl", *MESSAGE, "--summary-json", summary, *flags,
-        env=mock.env,
+        "send", tmp_path / "in.csv", "--out", tmp_path / "r.jsonl", *MESSAGE, "--summary-json", summary,
+        *flags, env=mock.env,
     )  # fmt: skip
     result.assert_clean()
     return result.code, _json.loads(summary.read_bytes()), result.err
@@ -28,19 +28,27 @@ def test_canary_then_resume_delivers_each_cid_once(tmp_path: Path) -> None:
     with ThreadedMock(seed=3) as mock:
         code, summary, err = _send(mock, tmp_path, "--canary", "100")
         assert code == 3
-        assert summary["stopped"] == "canary" and summary["canary"] == 100
-        assert "seed devices" in err and "--resume" in err
+        assert summary["stopped"] == "canary"
+        assert summary["canary"] == 100
+        assert "seed devices" in err
+        assert "--resume" in err
         first = dict(mock.deliveries())
-        assert len(first) == 100 and set(first.values()) == {1}
+        assert len(first) == 100
+        assert set(first.values()) == {1}
         lines = read_results(tmp_path / "r.jsonl")
-        assert len(lines) == 100 and {line["record"] for line in lines} == set(range(1, 101))
+        assert len(lines) == 100
+        assert {line["record"] for line in lines} == set(range(1, 101))
         runs = read_meta(tmp_path / "r.jsonl")["runs"]
-        assert runs[-1]["canary"] == 100 and runs[-1]["stopped"] == "canary"
+        assert runs[-1]["canary"] == 100
+        assert runs[-1]["stopped"] == "canary"
 
         code, summary, _ = _send(mock, tmp_path, "--resume")
-        assert code == 0 and summary["stopped"] is None and summary["canary"] is None
+        assert code == 0
+        assert summary["stopped"] is None
+        assert summary["canary"] is None
         after = dict(mock.deliveries())
-        assert len(after) == 2000 and set(after.values()) == {1}
+        assert len(after) == 2000
+        assert set(after.values()) == {1}
         assert len(read_results(tmp_path / "r.jsonl")) == 2000
 
 
@@ -55,10 +63,12 @@ def test_canary_counts_recipients_not_rejected_rows(tmp_path: Path) -> None:
     (tmp_path / "in.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     with ThreadedMock(seed=3) as mock:
         code, summary, _ = _send(mock, tmp_path, "--canary", "10", "--mode", "list", "--title", "Hello")
-        assert code == 3 and summary["stopped"] == "canary"
+        assert code == 3
+        assert summary["stopped"] == "canary"
         assert len(mock.deliveries()) == 10
         code, summary, _ = _send(mock, tmp_path, "--resume", "--mode", "list", "--title", "Hello")
-        assert len(mock.deliveries()) == 60 and set(mock.deliveries().values()) == {1}
+        assert len(mock.deliveries()) == 60
+        assert set(mock.deliveries().values()) == {1}
 
 
 def test_a_canary_as_large_as_the_input_just_finishes(tmp_path: Path) -> None:
@@ -66,7 +76,9 @@ def test_a_canary_as_large_as_the_input_just_finishes(tmp_path: Path) -> None:
     write_recipients(tmp_path / "in.csv", 30)
     with ThreadedMock(seed=3) as mock:
         code, summary, _ = _send(mock, tmp_path, "--canary", "100")
-        assert code == 0 and summary["stopped"] is None and summary["canary"] == 100
+        assert code == 0
+        assert summary["stopped"] is None
+        assert summary["canary"] == 100
         assert len(mock.deliveries()) == 30
 
 

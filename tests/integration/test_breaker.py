@@ -89,17 +89,21 @@ async def test_mostly_dead_cids_halt_after_the_probe(make_mock: MakeMock, tmp_pa
     path, cids = mostly_dead(tmp_path / "in.jsonl")
     out = tmp_path / "results.jsonl"
     summary, wire = await _run(mock, path, out, mode)
-    assert summary.stopped is StopReason.HALTED and summary.exit_code == 3
-    assert "90%" in summary.stop_detail and "--halt-dead-ratio 0" not in summary.stop_detail
+    assert summary.stopped is StopReason.HALTED
+    assert summary.exit_code == 3
+    assert "90%" in summary.stop_detail
+    assert "--halt-dead-ratio 0" not in summary.stop_detail
     assert "halt_dead_ratio=0" in summary.stop_detail  # said in the library's words
     probe = set(cids[:PROBE])
     assert set(wire.attempted) <= probe, "a record after the probe was sent"
     assert len(set(wire.attempted)) < 1500
     lines = read_results(out)
-    assert len(lines) == PROBE and {line["record"] for line in lines} == set(range(1, PROBE + 1))
+    assert len(lines) == PROBE
+    assert {line["record"] for line in lines} == set(range(1, PROBE + 1))
 
     summary, wire = await _run(mock, path, out, mode, resume=True, halt_dead_ratio=0)
-    assert summary.stopped is None and summary.exit_code == 1  # the dead cids failed
+    assert summary.stopped is None
+    assert summary.exit_code == 1
     assert set(wire.attempted) == set(cids[PROBE:])
     live = [cid for cid in cids if not cid.startswith("invalid")]
     assert dict(mock.deliveries) == dict.fromkeys(live, 1)
@@ -123,7 +127,8 @@ async def test_ratio_zero_sends_everything(make_mock: MakeMock, tmp_path: Path) 
     path, cids = mostly_dead(tmp_path / "in.jsonl", 2000)
     out = tmp_path / "results.jsonl"
     summary, wire = await _run(mock, path, out, Mode.BATCH, halt_dead_ratio=0)
-    assert summary.stopped is None and summary.exit_code == 1
+    assert summary.stopped is None
+    assert summary.exit_code == 1
     assert set(wire.attempted) == set(cids)
     assert len(read_results(out)) == 2000
 
@@ -146,6 +151,8 @@ async def test_an_app_refusal_in_the_probe_halts(make_mock: MakeMock, tmp_path: 
     path, cids = mostly_dead(tmp_path / "in.jsonl", 3000)
     out = tmp_path / "results.jsonl"
     summary, wire = await _run(mock, path, out, Mode.BATCH, halt_dead_ratio=0.99)
-    assert summary.stopped is StopReason.HALTED and summary.exit_code == 3
-    assert "refused the app" in summary.stop_detail and "10002" in summary.stop_detail
+    assert summary.stopped is StopReason.HALTED
+    assert summary.exit_code == 3
+    assert "refused the app" in summary.stop_detail
+    assert "10002" in summary.stop_detail
     assert set(wire.attempted) <= set(cids[:PROBE])
