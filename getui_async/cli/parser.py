@@ -352,7 +352,6 @@ SEND_SHORT_HELP: Final[dict[str, str | None]] = {
     "resume": None,
     "retry_failed": "with --resume: send again what an earlier run left retryable",
     "dry_run": None,
-    "canary": "send the first N recipients, then stop to look at the seed devices",
     "window": "start requests only inside this daily window (21:00-09:00)",
     "exclude": "never send to the recipients in FILE (ids, or results' dead cids)",
     "config": "settings file (default ./getui-push.toml)",
