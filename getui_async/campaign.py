@@ -45,6 +45,7 @@ from .messages import (
 from .outcome import StopReason
 from .pacing import Pacing
 from .planner import Planner
+from .probe import Gate, open_gate
 from .results import LIBRARY_WORDS, ResultsLog, ResultsWriteError, RunMeta, Words, stored_encoding
 from .results.files import ResultsFile, line_clock
 from .results.sidecar import K_READ_OPTIONS, chosen_options
@@ -146,6 +147,7 @@ class Campaign:
             retry_failed=retry_failed,
             test=options.test,
             warnings=list(warnings),
+            canary=None if options.dry_run else options.probe.canary,
         )
         # With variants each has its own group (<campaign>-<variant>), which the report derives.
         self._group_name = self._template.to_dict().get("group_name") if variants is None else None
@@ -165,6 +167,7 @@ class Campaign:
         self._intake: Intake | None = None
         self._owners: tuple[Dispatcher, Throttle, GetuiClient] | None = None
         self._pacing: Pacing | None = None
+        self._gate: Gate | None = None  # the probe's and the canary's pauses
 
     # -- public control ------------------------------------------------------------------------------
 
@@ -264,13 +267,14 @@ class Campaign:
             stream = StreamCheck(digest, self._file.refusal(meta)) if digest is not None else None
             planner: Planner[Job] = Planner(opts.mode, batch_size=opts.batch_size, list_chunk=opts.list_chunk)
             screen = self._pacing.screening if self._pacing is not None else None
+            gate = self._gate = None if opts.dry_run else open_gate(opts.probe, self._stop, self._words)
             intake = self._intake = Intake(
                 feed,
                 IntakeParts(self._template, dedupe, planner, screen, self._variants),
                 results,
                 resume_state,
                 settings=IntakeSettings(
-                    self.campaign_id, dry_run=opts.dry_run, stream=stream, shard=opts.shard
+                    self.campaign_id, dry_run=opts.dry_run, stream=stream, shard=opts.shard, gate=gate
                 ),
                 control=self,
             )
@@ -362,6 +366,7 @@ class Campaign:
                 budget=self._budget,
                 pacing=self._pacing,
                 supervise=self._supervise,
+                probe=self._gate,
             )
         finally:
             self._owners = wiring.owners

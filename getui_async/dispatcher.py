@@ -28,6 +28,7 @@ from .messages import MessageTemplate
 from .outcome import Kind, Status, StopReason
 from .pacing import Pacing
 from .planner import Endpoint, Plan
+from .probe import Gate
 from .results import ResultsLog
 from .sender import Abandoned, Call, Sender, together
 from .settle import UNCONFIRMED, Settler, best_status
@@ -86,6 +87,7 @@ class Dispatcher:
         request_stop: Callable[[StopReason, str], None],
         budget: LineBudget | None = None,
         pacing: Pacing | None = None,
+        probe: Gate | None = None,
     ) -> None:
         self._client = client
         self._budget = budget
@@ -102,7 +104,7 @@ class Dispatcher:
             request_stop=request_stop,
             quota_gate=quota_gate,
         )
-        self._settler = Settler(results, request_stop=request_stop, pacing=pacing)
+        self._settler = Settler(results, request_stop=request_stop, pacing=pacing, probe=probe)
         self._splitter = Splitter(client, self._sender, self._settler)
         self._list = ListTask(
             client,

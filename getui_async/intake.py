@@ -19,6 +19,7 @@ from .feed import Feed, InputDigest
 from .messages import MessageTemplate, Rendered, recipient_ids
 from .outcome import Kind, Status, StopReason
 from .planner import Plan, Planner
+from .probe import Gate
 from .results import ResultsLog, ResumeState
 from .shard import Shard
 from .sources import BadRecord, Record, SourceItem
@@ -123,6 +124,8 @@ class IntakeSettings:
     dry_run: bool = False
     stream: StreamCheck | None = None
     shard: Shard | None = None
+    #: Where intake pauses for the probe or ends a canary (None: it never pauses).
+    gate: Gate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,7 @@ class Intake:
         self._linger_s = settings.stream.linger_s if settings.stream is not None else None
         self._control = control
         self._shard = settings.shard
+        self._gate = settings.gate
         self._read = 0  # records read, this shard's or not: the next record's number is one more
         #: Records this run owns (all of them, unless it sends one shard).
         self.records = 0
@@ -210,6 +214,10 @@ class Intake:
                     # A resumed stream differs from what the earlier run read.
                     control.request_stop(StopReason.INPUT_CHANGED, stream.refusal)
                     break
+                if self._gate is not None:
+                    if not await self._gated(items, ready, queue):
+                        break
+                    continue
                 self._classify(self._read + 1, items, ready)
                 self._read += len(items)
                 self._results.commit()
@@ -257,8 +265,37 @@ class Intake:
             for plan in ready:
                 kept = plan if screen is None else await screen.screen(plan, self._results)
                 if kept is not None:
+                    if self._gate is not None:
+                        self._gate.queued += len(kept.items)
                     await queue.put(kept)
         ready.clear()
+
+    async def _gated(
+        self, items: list[SourceItem], ready: list[Plan[Job]], queue: asyncio.Queue[Plan[Job] | None] | None
+    ) -> bool:
+        """Classify ``items`` in slices that end where the gate's next checkpoint falls; there, queue the
+        partly filled requests and wait for the gate's word. False: the run stops (the records after the
+        checkpoint are left without a line, to resume)."""
+        planner = self._planner
+        while items:
+            gate = self._gate
+            part, items = (items, []) if gate is None else (items[: gate.room], items[gate.room :])
+            before = planner.pending + sum(len(plan.items) for plan in ready)
+            self._classify(self._read + 1, part, ready)
+            self._read += len(part)
+            reached = gate is not None and gate.admit(
+                planner.pending + sum(len(plan.items) for plan in ready) - before
+            )
+            if reached:
+                ready.extend(planner.flush())
+            self._results.commit()
+            await self._hand_over(ready, queue)
+            if reached and gate is not None:
+                if not await gate.checkpoint():
+                    return False
+                if gate.done:
+                    self._gate = None
+        return True
 
     def _classify(self, first: int, items: list[SourceItem], ready: list[Plan[Job]]) -> None:
         """Decide what happens to each record of a chunk (numbered from ``first``).

@@ -98,6 +98,8 @@ class StopReason(str, enum.Enum):
     INPUT = "input"  # the input could not be read on
     WRITE_ERROR = "write_error"  # the results file could not be written
     INPUT_CHANGED = "input_changed"  # a resumed stream is not the input the earlier run read
+    CANARY = "canary"  # --canary N: the first N recipients went; the rest waits for --resume
+    HALTED = "halted"  # the breaker: the probe found mostly dead cids, or Getui refused the app
 
     def __str__(self) -> str:
         return self.value

@@ -22,7 +22,7 @@ from typing import IO, Any, Final
 
 from .engine import Summary
 from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled
-from .outcome import Status
+from .outcome import Status, StopReason
 from .safetext import printable
 from .schedule import Schedule, format_clock, format_duration
 
@@ -352,6 +352,10 @@ _AFTER_STOP: Final = {
     "input": "  the input cannot be read past that point: the records after it were not sent",
     "write_error": "  after freeing space, the same command with --resume sends the records without a line",
     "input_changed": "  nothing more was sent: resume with the input the earlier run read, or another --out",
+    StopReason.CANARY.value: "  the counts above are the canary's; once the seed devices look right, the "
+    "same command with --resume sends the rest, each record once",
+    StopReason.HALTED.value: "  nothing after the probe was sent: fix the app or the input, or go on anyway "
+    "with the same command and --resume --halt-dead-ratio 0",
 }
 
 

@@ -24,6 +24,7 @@ from .messages import MessageTemplate
 from .outcome import StopReason
 from .pacing import Pacing
 from .planner import Plan
+from .probe import Gate
 from .results import ResultsLog
 from .retry import RetryDetails, call_with_retry
 from .stopping import CANCEL_GRACE_S, StopSwitch
@@ -72,6 +73,7 @@ class Sending:
         budget: LineBudget | None,
         pacing: Pacing | None,
         supervise: Callable[[Sequence[asyncio.Future[None]]], Awaitable[None]],
+        probe: Gate | None = None,
     ) -> None:
         """Get a token, then run intake and the workers under ``supervise`` until done or stopped."""
         opts, results = self._options, self._results
@@ -101,6 +103,7 @@ class Sending:
                 request_stop=request_stop,
                 budget=budget,
                 pacing=pacing,
+                probe=probe,
             )
             try:
                 await stop.unless_stopped(_preflight(client, settings))

@@ -16,6 +16,7 @@ from .errors import ApiError, FatalApiError, QuotaExceededError, TransportError
 from .intake import Job
 from .outcome import DELIVERY_STATUSES, RETRYABLE_ACTIONS, Status, StopReason
 from .pacing import Pacing
+from .probe import Gate
 from .results import ResultsLog
 from .results.record import F_RETRYABLE, F_UNCONFIRMED
 
@@ -43,13 +44,21 @@ class Settler:
         *,
         request_stop: Callable[[StopReason, str], None],
         pacing: Pacing | None = None,
+        probe: Gate | None = None,
     ) -> None:
         self._results = results
         self._request_stop = request_stop
+        # told each line until the probe's last checkpoint, then dropped (one check per line after)
+        self._probe = probe
+        if probe is not None:
+            probe.on_done(self._probe_done)
         # delivered recipients go to the ledger, when pacing records them
         self._pacing = pacing if pacing is not None and pacing.records else None
         #: Recipients Getui answered as repeats of a request_id it already had (part of ``accepted``).
         self.already_taken = 0
+
+    def _probe_done(self) -> None:
+        self._probe = None
 
     def commit(self) -> None:
         """What is known goes to the OS now (before a look-up or a follow-up request)."""
@@ -67,6 +76,8 @@ class Settler:
     ) -> None:
         if self._pacing is not None:
             self._pacing.delivered(status.value, job.kind, job.target)
+        if self._probe is not None:
+            self._probe.settle(status, code, msg)
         self._results.add(
             line=job.line,
             record=job.record,
@@ -88,7 +99,8 @@ class Settler:
             self._request_stop(StopReason.QUOTA, f"{exc.msg} (code {exc.code})")
             return True
         if isinstance(exc, FatalApiError):
-            self._request_stop(StopReason.FATAL, str(exc))
+            if self._probe is None or not self._probe.refused(exc):  # in the probe: halted
+                self._request_stop(StopReason.FATAL, str(exc))
             return True
         return False
 

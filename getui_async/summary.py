@@ -8,6 +8,7 @@ from typing import Any
 
 from .messages import VendorWarning
 from .outcome import Status, StopReason
+from .results.sidecar import K_CANARY
 from .schedule import Schedule
 
 __all__ = ["Summary"]
@@ -53,6 +54,8 @@ class Summary:
     test: bool = False
     #: Known silent-drop risks of this message (:func:`~getui_async.messages.vendor_warnings`).
     warnings: list[VendorWarning] = field(default_factory=list)
+    #: ``--canary N``: this run sends at most N recipients, then stops (``stopped: canary``).
+    canary: int | None = None
 
     def __post_init__(self) -> None:
         if self.stopped is not None:
@@ -99,7 +102,7 @@ class Summary:
             "superseded": dict(self.superseded),
             "requests": self.requests,
             "retries": self.retries,
-        }
+        } | ({K_CANARY: self.canary} if self.canary is not None else {})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +126,7 @@ class Summary:
             "stop_detail": self.stop_detail,
             "dry_run": self.dry_run,
             "test": self.test,
+            K_CANARY: self.canary,
             "warnings": [dict(w) for w in self.warnings],
             "retry_failed": self.retry_failed,
             "superseded_counts": dict(self.superseded),

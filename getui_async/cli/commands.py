@@ -40,6 +40,7 @@ from getui_async.shard import ENV_SHARD, SHARD_FIELD, Shard
 from getui_async.sources import SourceOptions
 
 from .parser import completion_script
+from .probe_flags import resolve_probe
 from .variant_flags import prepare_experiment, resolve_experiment
 
 if TYPE_CHECKING:
@@ -141,7 +142,9 @@ def send_job(args: argparse.Namespace, environ: Mapping[str, str]) -> SendJob:
     level = "error" if args.quiet else pick(args, config, "log_level")
     if level:
         logging.getLogger().setLevel(level.upper())
-    options = replace(resolve_options(args, config), shard=resolve_shard(args, environ))
+    options = replace(
+        resolve_options(args, config), shard=resolve_shard(args, environ), probe=resolve_probe(args)
+    )
     if args.show is not None and not options.dry_run:
         raise UsageError(f"--show {args.show} prints what a dry run renders: add --dry-run")
     if args.show is not None and args.input == "-":

@@ -34,6 +34,7 @@ from getui_async.sources.options import DELIMITERS
 
 from . import variant_flags
 from .help_text import mark_paths, shorten_send_help
+from .probe_flags import add_probe_arguments
 
 __all__ = ["COMPLETION_SHELLS", "MOCK_COMMANDS", "build_parser", "completion_script"]
 
@@ -226,6 +227,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     run.add_argument("--show", type=_positive_int, metavar="N",
                      help="with --dry-run: print the first N rendered messages to stdout")  # fmt: skip
     variant_flags.add_arguments(send)
+    add_probe_arguments(send)
     _add_pace_arguments(send)
     _add_vendor_arguments(send)
     _add_metrics_arguments(send)

@@ -25,6 +25,7 @@ __all__ = [
     "Credentials",
     "Mode",
     "PaceSettings",
+    "ProbeSettings",
     "RetrySettings",
     "Secret",
     "Settings",
@@ -318,6 +319,40 @@ class PaceSettings:
         return self.window is not None or self.wait_quota
 
 
+#: The breaker's probe: recipients sent and settled before any later record goes (``--halt-after``).
+DEFAULT_HALT_AFTER: Final = 1000
+#: The share of dead cids in the probe that halts the run (``--halt-dead-ratio``; 0 turns it off).
+DEFAULT_HALT_DEAD_RATIO: Final = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeSettings:
+    """Where a run pauses to look at what it sent: a canary's end, and the breaker's probe.
+
+    ``canary``: send this many recipients, then stop (exit 3, resumable). The breaker sends the first
+    ``halt_after`` recipients, waits for their outcomes, and halts the run when at least
+    ``halt_dead_ratio`` of them are dead cids (the wrong app or environment); it costs about one round
+    trip. ``halt_dead_ratio=0`` turns it off.
+    """
+
+    canary: int | None = None
+    halt_after: int = DEFAULT_HALT_AFTER
+    halt_dead_ratio: float = DEFAULT_HALT_DEAD_RATIO
+
+    def __post_init__(self) -> None:
+        if self.canary is not None and self.canary < 1:
+            raise UsageError(f"--canary {self.canary}: must be at least 1")
+        if self.halt_after < 1:
+            raise UsageError(f"--halt-after {self.halt_after}: must be at least 1")
+        if not 0.0 <= self.halt_dead_ratio <= 1.0:
+            raise UsageError(f"--halt-dead-ratio {self.halt_dead_ratio}: must be 0..1 (0 turns it off)")
+
+    @property
+    def breaker(self) -> bool:
+        """True when the breaker judges the probe (a ratio above 0)."""
+        return self.halt_dead_ratio > 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class CampaignSettings:
     """How one campaign run behaves (the ``send`` options)."""
@@ -347,6 +382,8 @@ class CampaignSettings:
     retry_unconfirmed: bool = False
     #: Send only the recipients this shard owns (``--shard I/N``); None sends the whole input.
     shard: Shard | None = None
+    #: A canary's end and the breaker's probe (``--canary``, ``--halt-after``, ``--halt-dead-ratio``).
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))

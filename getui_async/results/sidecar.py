@@ -23,6 +23,7 @@ from getui_async.safe_open import replace_atomically
 
 __all__ = [
     "K_CAMPAIGN_ID",
+    "K_CANARY",
     "K_GROUP_NAME",
     "K_INPUT",
     "K_READ_OPTIONS",
@@ -72,6 +73,8 @@ K_GROUP_NAME: Final = "group_name"
 K_REPLACE_IDS: Final = "replace_ids"
 #: ``"I/N"`` when the run sent one shard of a campaign (``--shard``); absent for a whole campaign.
 K_SHARD: Final = "shard"
+#: A run record's key: the run was a canary of this many recipients (``--canary N``), else absent.
+K_CANARY: Final = "canary"
 # Keys of its ``input`` object.
 K_ENCODING: Final = "encoding"
 K_STREAM_BYTES: Final = "stream_bytes"
