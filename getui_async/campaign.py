@@ -197,8 +197,6 @@ class Campaign:
         if self._results is not None:
             self._results.flush_quietly()
 
-    flush_now = abort  # the name the CLI's second-signal handler has used
-
     def _write_failed(self, exc: ResultsWriteError) -> None:
         self._file.free_reserve()
         self.request_stop(
