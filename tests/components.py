@@ -51,8 +51,8 @@ def _wait_for(predicate: object, what: str, proc: subprocess.Popen[bytes], log: 
         time.sleep(0.05)
 
 
-def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    """Stop a server we started, by its PID: a signal, then a bounded wait, then SIGKILL."""
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    """Stop a server we started, by its PID: a signal, then a bounded wait, then SIGKILL; its status."""
     if proc.poll() is None:
         proc.send_signal(sig)
         try:
@@ -60,6 +60,7 @@ def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=STOP_TIMEOUT_S)
+    return proc.returncode
 
 
 def _pg_bin() -> Path | None:
@@ -158,7 +159,7 @@ def postgres_server() -> Iterator[Postgres]:
                 f"postgresql://getui@127.0.0.1:{port}/postgres", "127.0.0.1", port, "getui", proc.pid
             )
         finally:
-            _stop(proc, signal.SIGINT)  # PostgreSQL's "fast shutdown"
+            stop_process(proc, signal.SIGINT)  # PostgreSQL's "fast shutdown"
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
@@ -200,6 +201,6 @@ def pushgateway_server() -> Iterator[Pushgateway]:
             _wait_for(lambda: _connectable(port), "prometheus-pushgateway", proc, log)
             yield Pushgateway(f"http://127.0.0.1:{port}", proc.pid)
         finally:
-            _stop(proc)
+            stop_process(proc)
     finally:
         shutil.rmtree(top, ignore_errors=True)

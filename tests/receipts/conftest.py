@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 
 from getui_async import _json
+from tests.components import stop_process
 
 APP_ID = "receiptApp01"
 APP_KEY = "receiptKey01"
 MASTER_SECRET = "receiptMasterSecret01"
 START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 15.0
 
 
 def sign(cid: str, taskid: str, msgid: str, *, app_id: str = APP_ID, secret: str = MASTER_SECRET) -> str:
@@ -103,14 +103,7 @@ def start_receiver(store: str, log: Path, *extra: str) -> Receiver:
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
     """Stop a receiver we started, by PID; its exit status."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_S)
-    return proc.returncode
+    return stop_process(proc, sig)
 
 
 @pytest.fixture
