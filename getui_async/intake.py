@@ -21,6 +21,7 @@ from .outcome import Kind, Status, StopReason
 from .planner import Plan, Planner
 from .probe import Gate
 from .results import ResultsLog, ResumeState
+from .results.record import F_FIELD
 from .shard import Shard
 from .sources import BadRecord, Record, SourceItem
 from .variants import HOLDOUT, Experiment
@@ -72,19 +73,7 @@ _HELD_OUT_MSG: Final = "in the holdout group: not sent, by design"
 
 def record_decided(results: ResultsLog, job: Job, status: Status, msg: str = "") -> None:
     """The line of a recipient decided without a request (duplicate, validated, excluded, capped)."""
-    results.add(
-        line=job.line,
-        record=job.record,
-        kind=job.kind,
-        target=job.target,
-        request_id=job.request_id,
-        status=status,
-        code=None,
-        msg=msg,
-        taskid=None,
-        attempts=0,
-        variant=job.variant,
-    )
+    results.add_for(job, status=status, msg=msg)
 
 
 class RunControl(Protocol):
@@ -395,7 +384,7 @@ class Intake:
             msg=msg,
             taskid=None,
             attempts=0,
-            extra={"field": field_name},
+            extra={F_FIELD: field_name},
             variant=variant,
         )
 

@@ -78,19 +78,8 @@ class Settler:
             self._pacing.delivered(status.value, job.kind, job.target)
         if self._probe is not None:
             self._probe.settle(status, code, msg)
-        self._results.add(
-            line=job.line,
-            record=job.record,
-            kind=job.kind,
-            target=job.target,
-            request_id=job.request_id,
-            status=status,
-            code=code,
-            msg=msg,
-            taskid=taskid,
-            attempts=attempts,
-            extra=extra,
-            variant=job.variant,
+        self._results.add_for(
+            job, status=status, code=code, msg=msg, taskid=taskid, attempts=attempts, extra=extra
         )
 
     def stop_for(self, exc: ApiError) -> bool:

@@ -9,7 +9,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from getui_async.errors import ApiError
 from getui_async.events import Observers, RecordDone
@@ -26,6 +26,23 @@ log = logging.getLogger(__name__)
 
 def _nothing_superseded(record: int) -> str | None:
     return None
+
+
+class Recipient(Protocol):
+    """What a line needs of the recipient it settles (the engine's per-recipient job)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def record(self) -> int: ...
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def variant(self) -> str | None: ...
 
 
 class ResultsLog:
@@ -76,6 +93,33 @@ class ResultsLog:
     @property
     def path(self) -> Path | None:
         return self._writer.path if self._writer is not None else None
+
+    def add_for(
+        self,
+        job: Recipient,
+        *,
+        status: Status,
+        msg: str,
+        code: int | None = None,
+        taskid: str | None = None,
+        attempts: int = 0,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """:meth:`add` for a recipient the engine holds: its identity comes from ``job``."""
+        self.add(
+            line=job.line,
+            record=job.record,
+            kind=job.kind,
+            target=job.target,
+            request_id=job.request_id,
+            status=status,
+            code=code,
+            msg=msg,
+            taskid=taskid,
+            attempts=attempts,
+            extra=extra,
+            variant=job.variant,
+        )
 
     def add(
         self,

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from getui_async.events import Observers
 from getui_async.outcome import Status, StopReason
+from getui_async.results import ResultsLog
 
 
-class Lines:
-    """Stands in for the results log; ``add`` takes keywords only, as the log's contract says."""
+class Lines(ResultsLog):
+    """The results log without a file, keeping each line's fields; ``add`` takes keywords only, as the
+    log's contract says (``add_for`` is the log's own)."""
 
     def __init__(self) -> None:
+        super().__init__(None, Observers(), lambda: "ts")
         self.lines: list[dict[str, Any]] = []
         self.commits = 0
 
-    def add(self, **fields: Any) -> None:
+    def add(self, **fields: Any) -> None:  # type: ignore[override]
         self.lines.append(fields)
 
     def commit(self, *, fsync: bool = False) -> None:
