@@ -12,6 +12,9 @@ The rate is one :class:`~getui_async.leaky_bucket.LeakyBucket` for the throttle'
 applies to requests already waiting, never a fresh limiter beside them. A
 :class:`~getui_async.window.WindowGate` (optional, ``Throttle(gate=...)``) adds the campaign's time rules:
 the send window and the daily-quota wait.
+
+:meth:`Throttle.stop` (a stopping run) ends the waits for the rate and for a pause at once: whoever
+waited goes on to the sender's stop check, which sends nothing new.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Throttle:
         self._wall_clock = wall_clock
         self._open = asyncio.Event()
         self._open.set()
+        self._stopped = False
         self._loop = asyncio.get_running_loop()
         self._peak: float | None = None
         self._next_increase = 0.0
@@ -78,6 +82,13 @@ class Throttle:
     def paused(self) -> bool:
         return not self._open.is_set()
 
+    def stop(self) -> None:
+        """The run is stopping: nobody waits for the rate or a pause any more (idempotent)."""
+        self._stopped = True
+        self._open.set()
+        if self._limiter is not None:
+            self._limiter.close()
+
     async def __aenter__(self) -> None:
         gate = self._gate
         while True:
@@ -87,7 +98,7 @@ class Throttle:
                 await self._open.wait()
             await self._sem.acquire()
             try:
-                if self._limiter is not None:
+                if self._limiter is not None and not self._stopped:
                     await self._limiter.acquire()
                     if self._peak is not None:
                         self._maybe_increase()
@@ -111,7 +122,7 @@ class Throttle:
 
         Reports during a pause are the same event seen by several workers and change nothing.
         """
-        if not self._open.is_set():
+        if not self._open.is_set() or self._stopped:
             return
         now = self._loop.time()
         refused = self._rate if self._rate is not None else self._measured_rate(now)
