@@ -1,6 +1,7 @@
-"""What the CLI shows: a live progress line (rich, only on a terminal) and the end-of-run summary.
+"""What the CLI shows while a run goes: a live progress line (rich, only on a terminal).
 
-Both are observers of engine events and read counters; neither decides anything. The line is redrawn
+It observes engine events and reads counters; it decides nothing (the end-of-run text is
+:mod:`~getui_async.summary_text`). The line is redrawn
 a few times a second from plain counters, never once per record. It is laid out for the terminal's
 width on every redraw: whole fields are dropped by priority (:func:`fit_fields`) instead of each field
 being cut, and the bar takes whatever room is left. It is transient: every way out erases it.
@@ -14,34 +15,26 @@ import logging
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from types import TracebackType
 from typing import IO, Any, Final
 
-from .engine import Summary
 from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled
 from .outcome import Status
 from .safetext import printable
-from .schedule import Schedule, format_clock, format_duration
 
 __all__ = [
+    "SHORT_WORDS",
     "Field",
     "ProgressBar",
-    "campaign_lines",
-    "counts_text",
-    "explain_lines",
     "fit_fields",
-    "format_summary",
     "plural",
-    "quota_stop_text",
     "status_line",
-    "summary_line",
 ]
 
 #: Each status's short word on the progress line, in the contract's order (Getui's words trimmed).
-_SHORT: Final[dict[str, str]] = {
+SHORT_WORDS: Final[dict[str, str]] = {
     status.value: {
         Status.SUCCESSED_ONLINE: "online",
         Status.SUCCESSED_OFFLINE: "offline",
@@ -73,7 +66,9 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 def status_line(counts: Counter[str]) -> str:
     """``online 120 · offline 30 · failed 1`` in a fixed order, skipping zeros."""
-    return " · ".join(f"{short} {counts[status]:,}" for status, short in _SHORT.items() if counts[status])
+    return " · ".join(
+        f"{short} {counts[status]:,}" for status, short in SHORT_WORDS.items() if counts[status]
+    )
 
 
 @dataclass(frozen=True)
@@ -144,6 +139,8 @@ class ProgressBar:
         self._description = description
         self._file = file
         self._wait: tuple[str, float | None, bool] | None = None
+        #: Set once the run stops: no ETA from then on (nothing more will be sent).
+        self.stopping = False
         self._started = time.monotonic()
         self._samples: deque[tuple[float, int]] = deque()
         self._live: Any = None
@@ -161,6 +158,7 @@ class ProgressBar:
             self.pauses += 1
             self.set_wait("paused by Getui's per-minute limit", for_s=event.pause_s)
         elif isinstance(event, CampaignStopping):
+            self.stopping = True
             self.set_wait("stopping: finishing requests in flight")
         elif hasattr(event, "waiting"):
             waiting = event.waiting
@@ -197,12 +195,12 @@ class ProgressBar:
         if rate > 0:
             out.append(Field(f"{rate:,.0f}/s", 5, 4))
         out.append(Field(_clock(now - self._started), 8, 5))
-        if total and rate > 0 and done < total:
+        if total and rate > 0 and done < total and not self.stopping:
             out.append(Field(f"eta {_clock((total - done) / rate)}", 4, 6))
         for i, status in enumerate(_STATUS_PRIORITY):
             if self.counts[status]:
                 style = "red" if status in (Status.FAILED, Status.REJECTED) else ""
-                out.append(Field(f"{_SHORT[status]} {self.counts[status]:,}", 6 + i * 2, 10 + i, style))
+                out.append(Field(f"{SHORT_WORDS[status]} {self.counts[status]:,}", 6 + i * 2, 10 + i, style))
         if self.retries:
             out.append(Field(f"retries {self.retries:,}", 9, 30))
         if self._wait is not None:
@@ -344,142 +342,3 @@ def _above_the_line(handler: logging.Handler, console: Any) -> logging.Handler:
     for log_filter in handler.filters:
         replacement.addFilter(log_filter)
     return replacement
-
-
-#: What to do after a stop, where "--resume sends the rest" is not the whole story.
-_AFTER_STOP: Final = {
-    "input": "  the input cannot be read past that point: the records after it were not sent",
-    "write_error": "  after freeing space, the same command with --resume sends the records without a line",
-    "input_changed": "  nothing more was sent: resume with the input the earlier run read, or another --out",
-}
-
-
-def _what(summary: Summary) -> str:
-    """``campaign ID`` or ``dry run ID``, marked ``(test send)`` for ``--test``."""
-    what = "dry run" if summary.dry_run else "campaign"
-    return f"{what} {summary.campaign_id}" + (" (test send)" if summary.test else "")
-
-
-def summary_line(summary: Summary) -> str:
-    """The whole run in one line (what ``--quiet`` prints)."""
-    what = _what(summary)
-    state = f"STOPPED ({summary.stopped})" if summary.stopped else "finished"
-    counts = status_line(summary.campaign_counts) or "nothing to do"
-    return (
-        f"getui-push: {what} {state}: {plural(summary.done, 'result line')}; "
-        f"{counts}; exit {summary.exit_code}"
-    )
-
-
-def counts_text(counts: Counter[str]) -> str:
-    """``successed_online 120 · failed 3`` (every status with a count, in the contract's order)."""
-    order = {status.value: i for i, status in enumerate(Status)}
-    ranked = sorted((s for s in counts if counts[s] > 0), key=lambda s: (order.get(s, len(order)), s))
-    return " · ".join(f"{status} {counts[status]:,}" for status in ranked) or "nothing"
-
-
-def campaign_lines(summary: Summary) -> list[str]:
-    """After a resume, the whole campaign: this run, the earlier ones, the total (each labelled)."""
-    earlier_runs = max(len(summary.runs) - 1, 0)
-    if not summary.resume_prior and earlier_runs == 0:
-        return []
-    runs = f" ({plural(earlier_runs, 'run')})" if earlier_runs else ""
-    this_run = counts_text(summary.counts)
-    resent = sum(summary.superseded.values())
-    if resent:
-        this_run += f" ({plural(resent, 'earlier failure')} sent again)"
-    total = summary.campaign_counts
-    return [
-        f"  this run:       {this_run}",
-        f"  earlier runs:   {counts_text(summary.previous)}{runs}",
-        f"  campaign total: {plural(sum(total.values()), 'record')}: {counts_text(total)}",
-    ]
-
-
-def explain_lines(summary: Summary) -> list[str]:
-    """One line for each outcome people misread, where it occurs."""
-    lines = []
-    ignored = summary.campaign_counts[Status.SUCCESSED_IGNORE.value]
-    if ignored:
-        lines.append(
-            f"  note: successed_ignore ({ignored:,}): Getui did not push: device inactive for 90 days"
-        )
-    if summary.already_taken:
-        lines.append(
-            f"  note: already taken ({summary.already_taken:,}): Getui already had these request_ids (a lost "
-            f"reply, or an earlier run of campaign {summary.campaign_id}); a new --campaign sends anew"
-        )
-    return lines
-
-
-def quota_stop_text(now: datetime | None = None, schedule: Schedule | None = None) -> str:
-    """When a run stopped by Getui's daily quota can go on: its reset (00:00 China time unless the run's
-    ``schedule`` says otherwise)."""
-    schedule = schedule or Schedule.from_flags()
-    moment = now or datetime.now(timezone.utc)
-    left = (schedule.next_quota_reset(moment) - moment).total_seconds()
-    return (
-        f"daily quota reached; it resets at {format_clock(schedule.quota_reset)} {schedule.tz.key}, "
-        f"in {format_duration(left)}: run the same command with --resume then (or use --wait-quota)"
-    )
-
-
-def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
-    """The end-of-run report (what the CLI prints to stderr)."""
-    what = _what(summary)
-    lines = []
-    if summary.stopped:
-        lines.append(f"getui-push: {what} STOPPED ({summary.stopped}): {summary.stop_detail}")
-    else:
-        lines.append(f"getui-push: {what} finished")
-    lines.append(
-        f"  {plural(summary.done, 'result line')} in {summary.elapsed_s:.2f} s "
-        f"({summary.recipients_per_s:,.0f} recipients/s); {plural(summary.records, 'record')} read"
-        + (f", {summary.skipped:,} already done" if summary.skipped else "")
-    )
-    width = max((len(s) for s in summary.counts), default=0)
-    lines.extend(
-        f"    {status:<{width}}  {summary.counts[status]:>10,}" for status in _SHORT if summary.counts[status]
-    )
-    if not summary.dry_run:
-        lines.append(
-            f"  requests {summary.requests:,} · retries {summary.retries:,} · "
-            f"token refreshes {summary.token_refreshes} · throttle pauses {summary.throttle_pauses}"
-        )
-    lines.extend(campaign_lines(summary))
-    lines.extend(explain_lines(summary))
-    if summary.warnings:
-        codes = ", ".join(w["code"] for w in summary.warnings)
-        lines.append(f"  {plural(len(summary.warnings), 'warning')} about silent drops (see above): {codes}")
-    lines.extend(_wait_lines(summary.waits))
-    if summary.results_path:
-        lines.append(
-            f"  results: {summary.results_path}"
-            + (
-                f" (one line per record again: {plural(summary.compacted_lines, 'superseded line')} removed)"
-                if summary.compacted_lines
-                else ""
-            )
-        )
-    if summary.stopped == "quota":
-        lines.append(f"  {quota_stop_text(schedule=summary.schedule)}")
-    elif summary.stopped in _AFTER_STOP:
-        lines.append(_AFTER_STOP[summary.stopped])
-    elif summary.stopped:
-        lines.append("  the results are consistent: the same command with --resume sends the rest")
-    text = printable("\n".join(lines), multiline=True)  # a stop's detail may quote Getui's msg
-    if out is not None:
-        print(text, file=out)
-    return text
-
-
-_WAITED_FOR: Final = {"window": "the send window", "quota": "the daily quota"}
-
-
-def _wait_lines(waits: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One line per wait (#14): what for, how long, and whether sending went on after it."""
-    return [
-        f"  waited for {_WAITED_FOR.get(str(w.get('reason')), w.get('reason'))} until {w.get('until')}: "
-        f"{float(w.get('waited_s', 0.0)):,.1f} s ({w.get('outcome')})"
-        for w in waits
-    ]

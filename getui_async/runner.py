@@ -27,9 +27,10 @@ from .errors import MessageError, ResultsFileError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
 from .outcome import StopReason
 from .outputs import write_aside
-from .progress import ProgressBar, format_summary, summary_line
+from .progress import ProgressBar
 from .results import CLI_WORDS, ResultsReader, load_resume_state
 from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
+from .summary_text import format_summary, summary_line
 
 if TYPE_CHECKING:
     from .metrics import MetricsExporter, MetricsOptions

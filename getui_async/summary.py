@@ -76,6 +76,14 @@ class Summary:
         return sum(self.counts.values())
 
     @property
+    def records_handled(self) -> int:
+        """Records this run settled (a line, or skipped as done before): after a stop, the records the
+        reader handed on, not those it read ahead into the queue (they are sent on ``--resume``)."""
+        if self.stopped is None:
+            return self.records
+        return min(self.records, self.done + self.skipped)
+
+    @property
     def recipients_per_s(self) -> float:
         return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
@@ -108,6 +116,7 @@ class Summary:
             "counts": dict(self.counts),
             "previous_counts": dict(self.previous),
             "records": self.records,
+            "records_handled": self.records_handled,
             "skipped_already_done": self.skipped,
             "lines_written": self.done,
             "resume_prior": self.resume_prior,

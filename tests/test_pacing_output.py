@@ -10,8 +10,9 @@ import pytest
 
 from getui_async.engine import Summary
 from getui_async.events import WaitEnded, WaitStarted
-from getui_async.progress import ProgressBar, format_summary
+from getui_async.progress import ProgressBar
 from getui_async.schedule import Schedule
+from getui_async.summary_text import format_summary
 from getui_async.window import WindowGate
 
 UNTIL = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
