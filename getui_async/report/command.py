@@ -21,6 +21,7 @@ from getui_async.outputs import refuse_reads, results_reads, write_aside
 from getui_async.results.sidecar import read_meta_strict as read_meta
 from getui_async.safetext import printable
 
+from .completeness import completeness
 from .fetch import fetch_funnel
 from .html import to_html
 from .outcomes import read_outcomes
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     funnel: dict[str, Any] | None = None
     if fetch_settings is not None:
         funnel = asyncio.run(fetch_funnel(fetch_settings, out))
-    data = summary(out, funnel)
+    data = summary(out, funnel, completeness(results, meta, out.records))
     if html_path is not None:
         with _aside(html_path) as page:
             assert page is not None

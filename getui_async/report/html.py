@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from .fetch import FUNNEL
 from .groups import EXPLAIN, GROUP_ORDER, Group
+from .headline import headline, next_steps
 
 __all__ = ["COLOURS", "to_html"]
 
@@ -50,6 +51,7 @@ def to_html(data: Mapping[str, Any]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
+        _state(data),
         f'<p class="muted">{escape(str(data["results"]))}: ran {escape(str(data["started"] or "-"))} .. '
         f"{escape(str(data['ended'] or '-'))}</p>",
         _facts(data),
@@ -64,6 +66,19 @@ def to_html(data: Mapping[str, Any]) -> str:
         parts.append(_funnels(data["getui"]))
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _state(data: Mapping[str, Any]) -> str:
+    """Complete, stopped or running, first (a stopped campaign must not look finished), and the
+    commands that finish it."""
+    head = headline(data)
+    if head is None:
+        return ""
+    colour = "#2e9e44" if data.get("complete") else "#d62728"
+    steps = "".join(f"<li><code>{escape(step)}</code></li>" for step in next_steps(data))
+    return f'<p id="state" style="font-weight:bold;color:{colour}">{escape(head)}</p>' + (
+        f'<ul id="next-steps">{steps}</ul>' if steps else ""
+    )
 
 
 def _facts(data: Mapping[str, Any]) -> str:

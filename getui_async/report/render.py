@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from getui_async.outcome import Status
+from getui_async.results.sidecar import K_INPUT
 
+from .completeness import Completeness
 from .groups import EXPLAIN, GROUP_ORDER, Group
+from .headline import headline, next_steps
 from .outcomes import Outcomes
 
 __all__ = ["summary", "to_text"]
@@ -16,8 +19,11 @@ __all__ = ["summary", "to_text"]
 TEXT_ROWS: Final = 15
 
 
-def summary(out: Outcomes, funnel: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Everything the report knows as plain JSON types (the ``--json`` output and the HTML page's data)."""
+def summary(
+    out: Outcomes, funnel: Mapping[str, Any] | None = None, state: Completeness | None = None
+) -> dict[str, Any]:
+    """Everything the report knows as plain JSON types (the ``--json`` output and the HTML page's data);
+    ``state`` adds whether the campaign is complete."""
     groups = {g.value: out.by_group.get(g.value, 0) for g in GROUP_ORDER}
     width, series = out.timeline.binned()
     rejected_fields: dict[str, int] = {}
@@ -54,9 +60,19 @@ def summary(out: Outcomes, funnel: Mapping[str, Any] | None = None) -> dict[str,
         "explain": {g.value: EXPLAIN[g] for g in GROUP_ORDER if groups[g.value]},
         "timeline": {"bucket_s": width, "series": [[start, row] for start, row in series]},
     }
+    if state is not None:
+        data.update(state.to_dict())
+    data["input_name"] = input_name(out.meta)
     if funnel is not None:
         data["getui"] = dict(funnel)
     return data
+
+
+def input_name(meta: Mapping[str, Any]) -> str | None:
+    """The input file's name as the sidecar recorded it (``<stdin>`` for a stream from stdin)."""
+    recorded = meta.get(K_INPUT)
+    name = recorded.get("name") if isinstance(recorded, Mapping) else None
+    return name if isinstance(name, str) and name else None
 
 
 def _reasons(table: Mapping[tuple[int | None, str], int]) -> list[dict[str, Any]]:
@@ -71,7 +87,9 @@ def _pct(n: int, total: int) -> str:
 def to_text(data: Mapping[str, Any]) -> str:
     """The :func:`summary` dict as a few readable blocks."""
     total = int(data["records"])
-    lines = [
+    head = headline(data)
+    lines = [head, ""] if head else []
+    lines += [
         f"campaign   {data['campaign_id'] or '(unknown: no sidecar)'}",
         f"ran        {data['started'] or '-'} .. {data['ended'] or '-'}",
         f"runs       {data['runs'] if data['runs'] is not None else 'not recorded'}"
@@ -114,6 +132,9 @@ def to_text(data: Mapping[str, Any]) -> str:
     getui = data.get("getui")
     if getui is not None:
         lines += ["", *funnel_text(getui)]
+    steps = next_steps(data)
+    if steps:
+        lines += ["", "next:", *(f"  {step}" for step in steps)]
     return "\n".join(lines) + "\n"
 
 
