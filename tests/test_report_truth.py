@@ -4,6 +4,7 @@ of records not sent yet and the command that sends them; a run in progress is sa
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -56,7 +57,7 @@ def mock():
 def test_a_stopped_campaign_reads_as_stopped(tmp_path, mock):
     """``report --json`` on a stopped campaign: complete false, the stop reason, the exact unsent count;
     the text says STOPPED first, with the numbers and --resume; the exit status is 0."""
-    path, out = _stopped_send(tmp_path, mock)
+    _path, out = _stopped_send(tmp_path, mock)
     sent = len({line["line"] for line in read_results(out)})
     assert 0 < sent < RECORDS
     code, text = _report(out, "--json")
@@ -91,7 +92,8 @@ def test_a_finished_campaign_is_complete_and_a_changed_input_unknown(tmp_path, m
     assert _report(out)[1].splitlines()[0] == "COMPLETE — every one of 30 records has a line"
     write_recipients(path, 31)
     data = json.loads(_report(out, "--json")[1])
-    assert data["input_records"] is None and data["unsent"] is None
+    assert data["input_records"] is None
+    assert data["unsent"] is None
     assert "changed" in data["input_records_unknown"]
 
 
@@ -104,12 +106,11 @@ def test_a_run_in_progress_is_said_so(tmp_path, mock):
     assert lock_holder(out) == (False, None)
     lock = RunLock(out).acquire()
     try:
-        import os
-
         assert lock_holder(out) == (True, os.getpid())
         data = json.loads(_report(out, "--json")[1])
         text = _report(out)[1]
     finally:
         lock.release()
-    assert data["running"] is True and data["complete"] is False
+    assert data["running"] is True
+    assert data["complete"] is False
     assert text.startswith("RUNNING — a send (process ")
