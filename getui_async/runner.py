@@ -25,7 +25,7 @@ from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
 from .errors import MessageError, ResultsFileError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
-from .outcome import StopReason
+from .outcome import Status, StopReason
 from .outputs import write_aside
 from .progress import ProgressBar
 from .results import CLI_WORDS, ResultsReader, load_resume_state
@@ -108,6 +108,18 @@ def count_kept_records(out: Path) -> int:
     except ResultsFileError:
         return 0
     return sum(state.counts.values()) - state.retryable
+
+
+def note_retryable(summary: Summary, job: SendJob) -> None:
+    """Count the campaign's retryable failures (when any record failed), so the summary names the
+    command that sends them again."""
+    summary.input_name = job.input
+    if summary.dry_run or not summary.campaign_counts[Status.FAILED]:
+        return
+    try:
+        summary.retryable = load_resume_state(job.out, retry_failed=True).retryable
+    except ResultsFileError:
+        summary.retryable = None
 
 
 def _count_lines(path: Path) -> int:
@@ -281,6 +293,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
                 loop.remove_signal_handler(sig)
     finally:
         source.close()
+    note_retryable(summary, job)
     if job.quiet:
         print(summary_line(summary), file=err)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from .messages import VendorWarning
 from .outcome import Status, StopReason
 from .schedule import Schedule
 
-__all__ = ["Summary"]
+__all__ = ["Summary", "send_command"]
 
 
 @dataclass
@@ -67,6 +68,11 @@ class Summary:
 
     #: Every wait for the send window or the daily quota (``WaitEnded.to_dict()``), in order.
     waits: list[dict[str, Any]] = field(default_factory=list)
+    #: Records of the campaign whose last line is retryable (``--retry-failed`` sends them again); None
+    #: when not counted (the CLI counts them when any record failed).
+    retryable: int | None = None
+    #: The input as the user named it (``-`` for stdin), for the next command the summary names.
+    input_name: str | None = None
     #: The run's time rules (``--tz``, ``--quota-reset``): a quota stop says when the quota resets.
     schedule: Schedule | None = field(default=None, repr=False)
 
@@ -140,5 +146,14 @@ class Summary:
             "campaign_records": sum(self.campaign_counts.values()),
             "runs": self.runs,
             "waits": self.waits,
+            "retryable": self.retryable,
             "exit_code": self.exit_code,
         }
+
+
+def send_command(input_name: str | None, results: str | None, *flags: str) -> str:
+    """``getui-push send INPUT --out RESULTS ... FLAGS``: the user's own send (``...`` stands for its
+    message flags, which a resume needs unchanged) with ``flags`` added, as shell words."""
+    source = input_name if input_name and not input_name.startswith("<") else "-" if input_name else "INPUT"
+    words = ["getui-push", "send", source, "--out", results or "RESULTS"]
+    return " ".join([*map(shlex.quote, words), "...", *flags])

@@ -16,12 +16,14 @@ from .outcome import Status
 from .progress import SHORT_WORDS, plural, status_line
 from .safetext import printable
 from .schedule import Schedule, format_clock, format_duration
+from .summary import send_command
 
 __all__ = [
     "campaign_lines",
     "counts_text",
     "explain_lines",
     "format_summary",
+    "next_step_lines",
     "quota_stop_text",
     "summary_line",
 ]
@@ -147,6 +149,7 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
                 else ""
             )
         )
+    lines.extend(next_step_lines(summary))
     if summary.stopped == "quota":
         lines.append(f"  {quota_stop_text(schedule=summary.schedule)}")
     elif summary.stopped in _AFTER_STOP:
@@ -157,6 +160,17 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
     if out is not None:
         print(text, file=out)
     return text
+
+
+def next_step_lines(summary: Summary) -> list[str]:
+    """The command that sends the retryable failures again, when there are any."""
+    if not summary.retryable or summary.dry_run:
+        return []
+    command = send_command(summary.input_name, summary.results_path, "--resume", "--retry-failed")
+    return [
+        f"  {plural(summary.retryable, 'record')} failed for a cause that may pass; to send them again:",
+        f"    {command}",
+    ]
 
 
 _WAITED_FOR: Final = {"window": "the send window", "quota": "the daily quota"}

@@ -74,7 +74,7 @@ def test_a_stopped_campaign_reads_as_stopped(tmp_path, mock):
         f"STOPPED (signal) — {RECORDS - sent:,} of {RECORDS:,} records not sent yet: "
         "run the same send command with --resume"
     )
-    assert f"getui-push send r.csv --out {out} --resume" in text
+    assert f"getui-push send r.csv --out {out} ... --resume" in text
     html = tmp_path / "page.html"
     assert _report(out, "--html", html)[0] == 0
     assert "STOPPED (signal)" in html.read_text()
@@ -114,3 +114,21 @@ def test_a_run_in_progress_is_said_so(tmp_path, mock):
     assert data["running"] is True
     assert data["complete"] is False
     assert text.startswith("RUNNING — a send (process ")
+
+
+@pytest.mark.integration
+def test_retryable_failures_name_the_command_that_sends_them_again(tmp_path):
+    """A send whose failures may pass names ``send ... --resume --retry-failed`` with the user's own
+    input and results file; ``report`` names it too."""
+    path = write_recipients(tmp_path / "r.csv", 12)
+    out = tmp_path / "o.jsonl"
+    with ThreadedMock(http_5xx_rate=1.0) as served:
+        sent = run_cli("send", path, "--out", out, "--max-attempts", "1", *FLAGS, env=served.env)
+    assert sent.code == 1, sent.err
+    command_words = f"getui-push send {path} --out {out} ... --resume --retry-failed"
+    assert "12 records failed for a cause that may pass; to send them again:" in sent.err
+    assert command_words in sent.err
+    code, text = _report(out)
+    assert code == 0
+    assert "to retry the 12 retryable: getui-push send r.csv --out" in text
+    assert text.rstrip().endswith("--resume --retry-failed")

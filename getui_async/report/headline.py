@@ -6,20 +6,18 @@ number of records still without a line and the command that sends them.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from typing import Any
+
+from getui_async.summary import send_command
 
 __all__ = ["headline", "next_steps", "resend_command"]
 
 
 def resend_command(data: Mapping[str, Any], *flags: str) -> str:
-    """``getui-push send INPUT --out RESULTS FLAGS`` with the campaign's own input and results file."""
+    """The campaign's own send command (its input and results file) with ``flags`` added."""
     name = data.get("input_name")
-    source = name if isinstance(name, str) and name and not name.startswith("<") else "INPUT"
-    if name == "<stdin>":
-        source = "-"
-    return " ".join(("getui-push send", _quoted(source), "--out", _quoted(str(data["results"])), *flags))
+    return send_command(name if isinstance(name, str) else None, str(data["results"]), *flags)
 
 
 def headline(data: Mapping[str, Any]) -> str | None:
@@ -55,8 +53,3 @@ def next_steps(data: Mapping[str, Any]) -> list[str]:
             f"to retry the {retryable:,} retryable: {resend_command(data, '--resume', '--retry-failed')}"
         )
     return steps
-
-
-def _quoted(text: str) -> str:
-    """``text`` as a shell word (quoted only when it needs to be)."""
-    return shlex.quote(text)
