@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import IO, Any, Final
 
@@ -79,6 +79,8 @@ class Field:
     rank: int
     order: int
     style: str = ""
+    #: Shorter whole-word forms, longest first, tried before the field is dropped (a wait's reason).
+    shorter: tuple[str, ...] = ()
 
 
 def fit_fields(
@@ -86,7 +88,8 @@ def fit_fields(
 ) -> tuple[list[Field], int]:
     """The fields that fit in ``width`` cells, in display order, and the cells for the bar (0: none).
 
-    Fields are dropped whole, lowest priority (highest ``rank``) first. The bar, when it has a
+    Fields are dropped whole, lowest priority (highest ``rank``) first; one with ``shorter`` forms
+    takes them in turn before it is dropped. The bar, when it has a
     ``bar_rank``, competes like a field ``_BAR_MIN`` cells wide and then takes the room left over.
     """
     from rich.cells import cell_len  # noqa: PLC0415 - rich is imported only for a terminal
@@ -101,10 +104,25 @@ def fit_fields(
     while (kept or with_bar) and used(kept, with_bar) > width:
         if with_bar and (not kept or (bar_rank or 0) >= kept[-1].rank):
             with_bar = False
+        elif kept[-1].shorter:
+            last = kept[-1]
+            kept[-1] = replace(last, text=last.shorter[0], shorter=last.shorter[1:])
         else:
             kept.pop()
     bar = min(_BAR_MAX, width - used(kept, False) - len(sep)) if with_bar else 0
     return sorted(kept, key=lambda f: f.order), bar
+
+
+def _shorter_forms(text: str) -> tuple[str, ...]:
+    """Whole-word shorter forms of a wait's text: without its parenthesis, then its first clause
+    (``waiting for the send window (opens 09:00 ZONE)`` -> ``waiting for the send window``)."""
+    forms = []
+    for cut in (" (", ", "):
+        head = text.split(cut, 1)[0]
+        if head != text and head not in forms:
+            forms.append(head)
+            text = head
+    return tuple(forms)
 
 
 def _clock(seconds: float) -> str:
@@ -193,10 +211,10 @@ class ProgressBar:
         else:
             out.append(Field(f"{done:,}", 1, 3))
         if rate > 0:
-            out.append(Field(f"{rate:,.0f}/s", 5, 4))
+            out.append(Field(f"{rate:,.0f}/s", 3, 4))
         out.append(Field(_clock(now - self._started), 8, 5))
         if total and rate > 0 and done < total and not self.stopping:
-            out.append(Field(f"eta {_clock((total - done) / rate)}", 4, 6))
+            out.append(Field(f"eta {_clock((total - done) / rate)}", 5, 6))
         for i, status in enumerate(_STATUS_PRIORITY):
             if self.counts[status]:
                 style = "red" if status in (Status.FAILED, Status.REJECTED) else ""
@@ -213,7 +231,7 @@ class ProgressBar:
                 if countdown:
                     text = f"{text}, {left:.0f} s left"
             shown = text if text.startswith("waiting") else f"waiting: {text}"
-            out.append(Field(shown, 3, 40, "yellow"))
+            out.append(Field(shown, 4, 40, "yellow", shorter=_shorter_forms(shown)))
         return out
 
     def render_text(self, width: int, now: float | None = None) -> Any:
