@@ -17,6 +17,7 @@ from .progress import SHORT_WORDS, plural, status_line
 from .safetext import printable
 from .schedule import Schedule, format_clock, format_duration
 from .summary import send_command
+from .wrapping import terminal_width, wrap_text
 
 __all__ = [
     "campaign_lines",
@@ -158,7 +159,7 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
         lines.append("  the results are consistent: the same command with --resume sends the rest")
     text = printable("\n".join(lines), multiline=True)  # a stop's detail may quote Getui's msg
     if out is not None:
-        print(text, file=out)
+        print(wrap_text(text, terminal_width(out)), file=out)
     return text
 
 

@@ -3,6 +3,7 @@ fields, never cut with "…"), and percentage, count and rate stay whole."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
 from datetime import datetime, timedelta, timezone
@@ -62,3 +63,38 @@ def test_rate_and_count_outrank_the_wait_and_the_wait_outranks_the_rest(width):
     assert "1,002/s" in text
     assert "waiting for the send window" in text
     assert "…" not in text
+
+
+@pytest.mark.integration
+def test_the_summary_never_splits_a_word_at_80_columns(tmp_path):
+    """At 80 columns every word of the end-of-run summary is whole on one screen line."""
+    path = write_recipients(tmp_path / "r.csv", 12)
+    out = tmp_path / "o.jsonl"
+    argv = ("send", path, "--out", out, "--max-attempts", "1", *FLAGS)
+    with ThreadedMock(http_5xx_rate=1.0) as served, Terminal(argv, served.env, columns=80, rows=60) as term:
+        code, screen = term.finish()
+    assert code == 1
+    start = next(i for i, line in enumerate(screen) if "finished" in line)
+    summary = screen[start:]
+    words = {w for line in summary for w in line.split() if len(w) < 40}
+    joined = " ".join(summary)
+    assert "--retry-failed" in joined
+    for word in words:
+        assert any(word in line.split() for line in summary), word
+    # no line ends inside a word that the next line continues: a wrapped line is indented
+    for line, after in itertools.pairwise(summary):
+        if len(line) >= 79:
+            assert after.startswith(" "), (line, after)
+
+
+def test_wrap_text_breaks_on_spaces_and_indents_continuations():
+    """Long lines break between words, continuations indented under the line; short lines unchanged."""
+    from getui_async.wrapping import wrap_text
+
+    text = "short\n  note: successed_ignore (1,234): Getui did not push: device inactive for 90 days"
+    wrapped = wrap_text(text, 40).split("\n")
+    assert wrapped[0] == "short"
+    assert all(len(line) < 40 for line in wrapped)
+    assert wrapped[1].startswith("  note: successed_ignore")
+    assert all(line.startswith("    ") for line in wrapped[2:])
+    assert " ".join(w for line in wrapped[1:] for w in line.split()) == " ".join(text.split("\n")[1].split())

@@ -20,6 +20,7 @@ from getui_async.errors import ConfigError
 from getui_async.outputs import refuse_reads, results_reads, write_aside
 from getui_async.results.sidecar import read_meta_strict as read_meta
 from getui_async.safetext import printable
+from getui_async.wrapping import terminal_width, wrap_text
 
 from .completeness import completeness
 from .fetch import fetch_funnel
@@ -106,5 +107,6 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     if args.json:
         stdout.write(_json.dumps(data).decode() + "\n")
     else:
-        stdout.write(printable(to_text(data), multiline=True))  # msgs from Getui and from files
+        text = printable(to_text(data), multiline=True)  # msgs from Getui and from files
+        stdout.write(wrap_text(text, terminal_width(stdout)))
     return 0
