@@ -192,6 +192,11 @@ class ProgressBar:
         else:  # a repeated log line may carry Getui's msg: shown, never obeyed by the terminal
             self._wait = (printable(text), None if for_s is None else time.monotonic() + for_s, countdown)
 
+    def set_total(self, total: int | None) -> None:
+        """Give the line a total once it is known (an ``.xlsx`` declares its rows when opened)."""
+        if total:
+            self._total = total
+
     @property
     def done(self) -> int:
         """Records finished in the whole campaign: earlier runs' and this one's."""

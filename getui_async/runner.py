@@ -29,7 +29,7 @@ from .outcome import Status, StopReason
 from .outputs import write_aside
 from .progress import ProgressBar
 from .results import CLI_WORDS, ResultsReader, load_resume_state
-from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
+from .sources import DEFAULT_OPTIONS, Record, RecordSource, SourceOptions, XlsxSource, open_source
 from .summary_text import format_summary, summary_line
 
 if TYPE_CHECKING:
@@ -173,8 +173,11 @@ def _repeats_filtered(bar: ProgressBar) -> Iterator[None]:
             handler.removeFilter(repeat)
 
 
-def _say_started(job: SendJob, campaign_id: str, bar: ProgressBar) -> None:
-    """Once the input and flags proved good: the message's warnings, and where the results go."""
+def _say_started(job: SendJob, campaign_id: str, bar: ProgressBar, source: RecordSource) -> None:
+    """Once the input and flags proved good: the message's warnings, and where the results go (and
+    the progress line's total, when the opened input declares it)."""
+    if isinstance(source, XlsxSource):
+        bar.set_total(source.declared_records)
     if job.on_started is not None:
         job.on_started()
     for warning in job.warnings:
@@ -264,7 +267,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             observers=[*([bar] if bar.enabled else []), *([exporter.metrics] if exporter else [])],
             warnings=job.warnings,
             words=CLI_WORDS,
-            on_started=lambda: _say_started(job, campaign.campaign_id, bar),
+            on_started=lambda: _say_started(job, campaign.campaign_id, bar, source),
         )
         if job.show:
             encoding: Any = source.encoding or job.source_options.encoding

@@ -98,3 +98,24 @@ def test_wrap_text_breaks_on_spaces_and_indents_continuations():
     assert wrapped[1].startswith("  note: successed_ignore")
     assert all(line.startswith("    ") for line in wrapped[2:])
     assert " ".join(w for line in wrapped[1:] for w in line.split()) == " ".join(text.split("\n")[1].split())
+
+
+@pytest.mark.integration
+def test_an_xlsx_send_shows_a_total_and_percentage(tmp_path):
+    """An ``.xlsx`` input's progress line has a total (the sheet's declared rows) and a percentage."""
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["cid", "name"])
+    for i in range(300):
+        sheet.append([f"{i:032x}", f"User {i}"])
+    path = tmp_path / "r.xlsx"
+    book.save(path)
+    argv = ("send", path, "--out", tmp_path / "o.jsonl", "--concurrency", "2", *FLAGS)
+    with ThreadedMock(latency_ms=25.0) as served, Terminal(argv, served.env, columns=80) as term:
+        screen = term.wait_for(lambda lines: any(re.search(r"^sending .*/300\b", line) for line in lines))
+        line = next(line for line in screen if line.startswith("sending"))
+        assert re.search(r"\b\d+%", line), line
+        term.proc.send_signal(signal.SIGINT)
+        code, _ = term.finish()
+    assert code == 3
