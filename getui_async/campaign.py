@@ -49,7 +49,7 @@ from .results.files import ResultsFile, line_clock
 from .sending import Sending, largest_request
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .stopping import StopSwitch, supervise
-from .summary import Summary
+from .summary import Summary, message_words
 from .throttle import Throttle
 from .transport import Transport
 
@@ -135,6 +135,7 @@ class Campaign:
             retry_failed=retry_failed,
             test=options.test,
             warnings=list(warnings),
+            message=message_words(template.to_dict()),
         )
         self._group_name = self._template.to_dict().get("group_name")
         self._started_at = ""

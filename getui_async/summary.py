@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from .messages import VendorWarning
 from .outcome import Status, StopReason
 from .schedule import Schedule
 
-__all__ = ["Summary", "send_command"]
+__all__ = ["Summary", "message_words", "send_command"]
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Summary:
     #: Records of the campaign whose last line is retryable (``--retry-failed`` sends them again); None
     #: when not counted (the CLI counts them when any record failed).
     retryable: int | None = None
+    #: The message's own words (``title``, ``body``), recorded with each run for ``report``.
+    message: dict[str, str] = field(default_factory=dict)
     #: The input as the user named it (``-`` for stdin), for the next command the summary names.
     input_name: str | None = None
     #: The run's time rules (``--tz``, ``--quota-reset``): a quota stop says when the quota resets.
@@ -113,6 +116,8 @@ class Summary:
             "superseded": dict(self.superseded),
             "requests": self.requests,
             "retries": self.retries,
+            "tz": self.schedule.tz.key if self.schedule is not None else None,
+            **self.message,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,3 +162,12 @@ def send_command(input_name: str | None, results: str | None, *flags: str) -> st
     source = input_name if input_name and not input_name.startswith("<") else "-" if input_name else "INPUT"
     words = ["getui-push", "send", source, "--out", results or "RESULTS"]
     return " ".join([*map(shlex.quote, words), "...", *flags])
+
+
+def message_words(tree: Mapping[str, Any]) -> dict[str, str]:
+    """The notification's ``title`` and ``body`` of a message template's tree (placeholders as typed)."""
+    message = tree.get("push_message")
+    note = message.get("notification") if isinstance(message, Mapping) else None
+    if not isinstance(note, Mapping):
+        return {}
+    return {key: note[key] for key in ("title", "body") if isinstance(note.get(key), str)}

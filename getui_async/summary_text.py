@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import IO, Any, Final
 
 from .engine import Summary
+from .localtime import local_text, zone_of
 from .outcome import Status
 from .progress import SHORT_WORDS, plural, status_line
 from .safetext import printable
@@ -140,7 +141,7 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
     if summary.warnings:
         codes = ", ".join(w["code"] for w in summary.warnings)
         lines.append(f"  {plural(len(summary.warnings), 'warning')} about silent drops (see above): {codes}")
-    lines.extend(_wait_lines(summary.waits))
+    lines.extend(_wait_lines(summary.waits, summary.schedule))
     if summary.results_path:
         lines.append(
             f"  results: {summary.results_path}"
@@ -177,10 +178,13 @@ def next_step_lines(summary: Summary) -> list[str]:
 _WAITED_FOR: Final = {"window": "the send window", "quota": "the daily quota"}
 
 
-def _wait_lines(waits: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One line per wait (#14): what for, how long, and whether sending went on after it."""
+def _wait_lines(waits: Sequence[Mapping[str, Any]], schedule: Schedule | None) -> list[str]:
+    """One line per wait: what for, until when (in the run's zone), how long, and whether sending went
+    on after it."""
+    zone = schedule.tz if schedule is not None else zone_of(None)
     return [
-        f"  waited for {_WAITED_FOR.get(str(w.get('reason')), w.get('reason'))} until {w.get('until')}: "
+        f"  waited for {_WAITED_FOR.get(str(w.get('reason')), w.get('reason'))} until "
+        f"{local_text(w.get('until'), zone)} ({zone.key}): "
         f"{float(w.get('waited_s', 0.0)):,.1f} s ({w.get('outcome')})"
         for w in waits
     ]

@@ -74,7 +74,7 @@ def test_a_stopped_campaign_reads_as_stopped(tmp_path, mock):
         f"STOPPED (signal) — {RECORDS - sent:,} of {RECORDS:,} records not sent yet: "
         "run the same send command with --resume"
     )
-    assert f"getui-push send r.csv --out {out} ... --resume" in text
+    assert f"getui-push send {tmp_path / 'r.csv'} --out {out} ... --resume" in text
     html = tmp_path / "page.html"
     assert _report(out, "--html", html)[0] == 0
     assert "STOPPED (signal)" in html.read_text()
@@ -130,5 +130,36 @@ def test_retryable_failures_name_the_command_that_sends_them_again(tmp_path):
     assert command_words in sent.err
     code, text = _report(out)
     assert code == 0
-    assert "to retry the 12 retryable: getui-push send r.csv --out" in text
+    assert f"to retry the 12 retryable: getui-push send {path} --out" in text
     assert text.rstrip().endswith("--resume --retry-failed")
+
+
+@pytest.mark.integration
+def test_report_speaks_local_time_and_names_the_campaign(tmp_path, mock):
+    """Times are in the send's zone (``--tz``, recorded with the run) or ``report --tz``, with the UTC
+    offset; text, JSON and HTML name the title, body and input; the HTML marks each run on the timeline."""
+    path = write_recipients(tmp_path / "r.csv", 20)
+    out = tmp_path / "o.jsonl"
+    zone = "America/Argentina/Buenos_Aires"
+    assert run_cli("send", path, "--out", out, "--tz", zone, *FLAGS, env=mock.env).code == 0
+    data = json.loads(_report(out, "--json")[1])
+    assert data["tz"] == zone
+    assert data["title"] == "Hello {name}"
+    assert data["body"] == "b"
+    assert data["input_name"] == "r.csv"
+    assert data["started_local"].endswith(" -03:00")
+    assert len(data["run_list"]) == 1
+    text = _report(out)[1]
+    assert "title      Hello {name}" in text
+    assert "input      r.csv" in text
+    assert f"-03:00 ({zone}" in text
+    utc = _report(out, "--tz", "UTC")[1]
+    assert "+00:00 (UTC" in utc
+    assert run_cli("report", out, "--tz", "Mars/Olympus").code == 2
+    page = tmp_path / "page.html"
+    assert _report(out, "--html", page)[0] == 0
+    html = page.read_text()
+    assert "Hello {name}" in html
+    assert "r.csv" in html
+    assert 'class="run-mark"' in html
+    assert "-03:00" in html

@@ -25,6 +25,7 @@ from getui_async.wrapping import terminal_width, wrap_text
 from .completeness import completeness
 from .fetch import fetch_funnel
 from .html import to_html
+from .identity import check_zone
 from .outcomes import read_outcomes
 from .render import summary, to_text
 from .resend import find_input, recorded_format, write_records
@@ -51,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", metavar="FILE", help="TOML settings (credentials for --fetch)")
     parser.add_argument("--base-url", help="Getui API base URL (for --fetch)")
+    parser.add_argument(
+        "--tz", metavar="ZONE", help="IANA zone for times (default: the zone the send ran with)"
+    )
 
 
 def _output(flag: str, text: str | None) -> Path | None:
@@ -85,6 +89,8 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     dead_path = _output("--dead-cids", args.dead_cids)
     retry_path = _output("--retryable", args.retryable)
     html_path = _output("--html", args.html)
+    if args.tz is not None:
+        check_zone(args.tz)
     fetch_settings = settings() if args.fetch else None  # missing credentials: exit 2 before any read
     meta = read_meta(results)
     input_path = find_input(results, meta, args.input) if retry_path is not None else None
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     funnel: dict[str, Any] | None = None
     if fetch_settings is not None:
         funnel = asyncio.run(fetch_funnel(fetch_settings, out))
-    data = summary(out, funnel, completeness(results, meta, out.records))
+    data = summary(out, funnel, completeness(results, meta, out.records), tz=args.tz)
     if html_path is not None:
         with _aside(html_path) as page:
             assert page is not None

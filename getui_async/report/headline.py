@@ -7,6 +7,7 @@ number of records still without a line and the command that sends them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from getui_async.summary import send_command
@@ -17,7 +18,11 @@ __all__ = ["headline", "next_steps", "resend_command"]
 def resend_command(data: Mapping[str, Any], *flags: str) -> str:
     """The campaign's own send command (its input and results file) with ``flags`` added."""
     name = data.get("input_name")
-    return send_command(name if isinstance(name, str) else None, str(data["results"]), *flags)
+    results = str(data["results"])
+    if isinstance(name, str) and not name.startswith("<"):
+        beside = Path(results).parent / name  # where report found it (the sidecar keeps the basename)
+        name = str(beside) if beside.is_file() else name
+    return send_command(name if isinstance(name, str) else None, results, *flags)
 
 
 def headline(data: Mapping[str, Any]) -> str | None:
@@ -31,7 +36,9 @@ def headline(data: Mapping[str, Any]) -> str | None:
         return f"RUNNING — {who} is writing this file now: these figures are a snapshot"
     if data["complete"]:
         of = f" every one of {total:,} records has a line" if isinstance(total, int) else " every run ended"
-        return f"COMPLETE —{of}"
+        retryable = int(data.get("retryable", 0) or 0)
+        also = f" ({retryable:,} failed for a cause that may pass: see next)" if retryable else ""
+        return f"COMPLETE —{of}{also}"
     stopped = data.get("stopped")
     state = f"STOPPED ({stopped})" if stopped else "INCOMPLETE"
     if isinstance(total, int) and isinstance(unsent, int):

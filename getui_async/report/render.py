@@ -7,10 +7,12 @@ from typing import Any, Final
 
 from getui_async.outcome import Status
 from getui_async.results.sidecar import K_INPUT
+from getui_async.schedule import format_duration
 
 from .completeness import Completeness
 from .groups import EXPLAIN, GROUP_ORDER, Group
 from .headline import headline, next_steps
+from .identity import campaign_identity
 from .outcomes import Outcomes
 
 __all__ = ["summary", "to_text"]
@@ -20,10 +22,15 @@ TEXT_ROWS: Final = 15
 
 
 def summary(
-    out: Outcomes, funnel: Mapping[str, Any] | None = None, state: Completeness | None = None
+    out: Outcomes,
+    funnel: Mapping[str, Any] | None = None,
+    state: Completeness | None = None,
+    *,
+    tz: str | None = None,
 ) -> dict[str, Any]:
     """Everything the report knows as plain JSON types (the ``--json`` output and the HTML page's data);
-    ``state`` adds whether the campaign is complete."""
+    ``state`` adds whether the campaign is complete; times are also shown in ``tz`` (else the zone the
+    runs recorded)."""
     groups = {g.value: out.by_group.get(g.value, 0) for g in GROUP_ORDER}
     width, series = out.timeline.binned()
     rejected_fields: dict[str, int] = {}
@@ -63,6 +70,7 @@ def summary(
     if state is not None:
         data.update(state.to_dict())
     data["input_name"] = input_name(out.meta)
+    data.update(campaign_identity(out.meta, out.first_ts, out.last_ts, tz))
     if funnel is not None:
         data["getui"] = dict(funnel)
     return data
@@ -91,7 +99,7 @@ def to_text(data: Mapping[str, Any]) -> str:
     lines = [head, ""] if head else []
     lines += [
         f"campaign   {data['campaign_id'] or '(unknown: no sidecar)'}",
-        f"ran        {data['started'] or '-'} .. {data['ended'] or '-'}",
+        *identity_lines(data),
         f"runs       {data['runs'] if data['runs'] is not None else 'not recorded'}"
         f"   requests {data['requests'] if data['requests'] is not None else 'not recorded'}"
         f"   retries {data['retries'] if data['retries'] is not None else 'not recorded'}"
@@ -139,6 +147,18 @@ def to_text(data: Mapping[str, Any]) -> str:
 
 
 _KNOWN: Final = frozenset(s.value for s in Status)
+
+
+def identity_lines(data: Mapping[str, Any]) -> list[str]:
+    """The message, the input, and when the campaign ran (local time, with its duration)."""
+    lines = [f"{key:<10} {data[key]}" for key in ("title", "body") if data.get(key)]
+    if data.get("input_name"):
+        lines.append(f"input      {data['input_name']}")
+    started, ended = data.get("started_local") or "-", data.get("ended_local") or "-"
+    took = data.get("duration_s")
+    span = f", {format_duration(took)}" if isinstance(took, (int, float)) and took > 0 else ""
+    lines.append(f"ran        {started} .. {ended} ({data.get('tz')}{span})")
+    return lines
 
 
 def funnel_text(getui: Mapping[str, Any]) -> list[str]:
