@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import IO, Any, Final
 
-from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled
+from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled, WaitStarted
 from .outcome import Status
 from .safetext import printable
 
@@ -28,6 +28,7 @@ __all__ = [
     "SHORT_WORDS",
     "Field",
     "ProgressBar",
+    "WaitNotice",
     "fit_fields",
     "plural",
     "status_line",
@@ -365,3 +366,16 @@ def _above_the_line(handler: logging.Handler, console: Any) -> logging.Handler:
     for log_filter in handler.filters:
         replacement.addFilter(log_filter)
     return replacement
+
+
+class WaitNotice:
+    """With ``--quiet`` (no line, only errors), a wait for the window or the quota still says one line:
+    a run that sits silent for hours looks hung."""
+
+    def __init__(self, file: IO[str], prog: str = "getui-push") -> None:
+        self._file = file
+        self._prog = prog
+
+    def __call__(self, event: object) -> None:
+        if type(event) is WaitStarted:
+            print(f"{self._prog}: {printable(event.text)}", file=self._file, flush=True)

@@ -27,7 +27,7 @@ from .errors import MessageError, ResultsFileError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
 from .outcome import Status, StopReason
 from .outputs import write_aside
-from .progress import ProgressBar
+from .progress import ProgressBar, WaitNotice
 from .results import CLI_WORDS, ResultsReader, load_resume_state
 from .sources import DEFAULT_OPTIONS, Record, RecordSource, SourceOptions, XlsxSource, open_source
 from .summary_text import format_summary, summary_line
@@ -264,7 +264,11 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             resume=job.resume,
             retry_failed=job.retry_failed,
             # no per-record events unless someone shows or counts them
-            observers=[*([bar] if bar.enabled else []), *([exporter.metrics] if exporter else [])],
+            observers=[
+                *([bar] if bar.enabled else []),
+                *([exporter.metrics] if exporter else []),
+                *([WaitNotice(err, PROG)] if job.quiet else []),  # a wait still says one line
+            ],
             warnings=job.warnings,
             words=CLI_WORDS,
             on_started=lambda: _say_started(job, campaign.campaign_id, bar, source),

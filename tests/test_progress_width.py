@@ -119,3 +119,32 @@ def test_an_xlsx_send_shows_a_total_and_percentage(tmp_path):
         term.proc.send_signal(signal.SIGINT)
         code, _ = term.finish()
     assert code == 3
+
+
+@pytest.mark.integration
+def test_quiet_still_says_a_window_wait_in_one_line(tmp_path):
+    """``-q`` prints only errors and the result, but a wait for the window is said in one line."""
+    import select
+    import subprocess
+
+    from tests.cli_harness import clean_environ, command
+
+    path = write_recipients(tmp_path / "r.csv", 5)
+    argv = ("send", path, "--out", tmp_path / "o.jsonl", "-q", "--window", _closed_window(), "--tz", ZONE)
+    with ThreadedMock() as served:
+        proc = subprocess.Popen(
+            command(*argv, *FLAGS), env=clean_environ(served.env), stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stderr is not None
+            ready, _, _ = select.select([proc.stderr], [], [], 10.0)  # bounded: silence fails here
+            first = proc.stderr.readline() if ready else ""
+            proc.send_signal(signal.SIGINT)
+            rest = proc.communicate(timeout=30)[1]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert first.startswith("getui-push: waiting for the send window (opens "), first
+    assert proc.returncode == 3
+    assert rest.count("\n") == 1, rest  # the one-line result
