@@ -18,14 +18,23 @@ FLAGS = ("--title", "Hello {name}", "--body", "b", "--mode", "single")
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("rate", ["4", "0.5"])
-def test_ctrl_c_with_a_rate_exits_within_two_seconds(tmp_path, rate):
-    """``send --rate R``: SIGINT after the first lines is answered (summary, exit 3) within 2 s."""
+@pytest.mark.parametrize(
+    ("flags", "faults"),
+    [
+        (("--rate", "4"), {}),
+        (("--rate", "0.5"), {}),
+        ((), {"http_5xx_rate": 0.9}),  # most requests waiting out a retry's backoff
+    ],
+    ids=["rate-4", "rate-0.5", "backoff"],
+)
+def test_ctrl_c_exits_within_two_seconds(tmp_path, flags, faults):
+    """SIGINT after the first lines is answered (summary, exit 3) within 2 s, whatever waits: the rate
+    or a retry's backoff."""
     path = write_recipients(tmp_path / "r.csv", RECORDS)
     out = tmp_path / "o.jsonl"
-    with ThreadedMock() as served:
+    with ThreadedMock(**faults) as served:
         proc = subprocess.Popen(
-            command("send", path, "--out", out, "--rate", rate, *FLAGS),
+            command("send", path, "--out", out, *flags, *FLAGS),
             env=clean_environ(served.env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -101,3 +110,18 @@ def test_the_progress_line_drops_its_eta_once_stopping():
     assert any(f.text.startswith("eta ") for f in bar.fields(now=1.0))
     bar(CampaignStopping(StopReason.SIGNAL, "SIGINT"))
     assert not any(f.text.startswith("eta ") for f in bar.fields(now=2.0))
+
+
+async def test_a_stopped_throttle_ends_a_backoff():
+    """``Throttle.sleep`` (a retry's backoff) returns as soon as the throttle stops."""
+    import asyncio
+
+    from getui_async.throttle import Throttle
+
+    throttle = Throttle(concurrency=1)
+    sleeper = asyncio.ensure_future(throttle.sleep(100.0))
+    await asyncio.sleep(0.01)
+    assert not sleeper.done()
+    throttle.stop()
+    await asyncio.wait_for(sleeper, timeout=1.0)
+    await asyncio.wait_for(throttle.sleep(100.0), timeout=1.0)
