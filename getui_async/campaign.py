@@ -52,7 +52,7 @@ from .results.sidecar import K_READ_OPTIONS, chosen_options
 from .sending import Sending, largest_request
 from .sources import DEFAULT_OPTIONS, ENCODINGS, RecordSource, SourceOptions, open_source
 from .stopping import StopSwitch, supervise
-from .summary import Summary
+from .summary import Summary, message_words
 from .throttle import Throttle
 from .transport import Transport
 from .variants import Experiment
@@ -148,6 +148,7 @@ class Campaign:
             test=options.test,
             warnings=list(warnings),
             canary=None if options.dry_run else options.probe.canary,
+            message=message_words(template.to_dict()),
         )
         # With variants each has its own group (<campaign>-<variant>), which the report derives.
         self._group_name = self._template.to_dict().get("group_name") if variants is None else None

@@ -1,6 +1,7 @@
-"""What the CLI shows: a live progress line (rich, only on a terminal) and the end-of-run summary.
+"""What the CLI shows while a run goes: a live progress line (rich, only on a terminal).
 
-Both are observers of engine events and read counters; neither decides anything. The line is redrawn
+It observes engine events and reads counters; it decides nothing (the end-of-run text is
+:mod:`~getui_async.summary_text`). The line is redrawn
 a few times a second from plain counters, never once per record. It is laid out for the terminal's
 width on every redraw: whole fields are dropped by priority (:func:`fit_fields`) instead of each field
 being cut, and the bar takes whatever room is left. It is transient: every way out erases it.
@@ -14,34 +15,27 @@ import logging
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import IO, Any, Final
 
-from .engine import Summary
-from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled
-from .outcome import Status, StopReason
+from .events import CampaignStopping, RecordDone, RetryScheduled, Throttled, WaitStarted
+from .outcome import Status
 from .safetext import printable
-from .schedule import Schedule, format_clock, format_duration
 
 __all__ = [
+    "SHORT_WORDS",
     "Field",
     "ProgressBar",
-    "campaign_lines",
-    "counts_text",
-    "explain_lines",
+    "WaitNotice",
     "fit_fields",
-    "format_summary",
     "plural",
-    "quota_stop_text",
     "status_line",
-    "summary_line",
 ]
 
 #: Each status's short word on the progress line, in the contract's order (Getui's words trimmed).
-_SHORT: Final[dict[str, str]] = {
+SHORT_WORDS: Final[dict[str, str]] = {
     status.value: {
         Status.SUCCESSED_ONLINE: "online",
         Status.SUCCESSED_OFFLINE: "offline",
@@ -74,7 +68,9 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 def status_line(counts: Counter[str]) -> str:
     """``online 120 · offline 30 · failed 1`` in a fixed order, skipping zeros."""
-    return " · ".join(f"{short} {counts[status]:,}" for status, short in _SHORT.items() if counts[status])
+    return " · ".join(
+        f"{short} {counts[status]:,}" for status, short in SHORT_WORDS.items() if counts[status]
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +81,8 @@ class Field:
     rank: int
     order: int
     style: str = ""
+    #: Shorter whole-word forms, longest first, tried before the field is dropped (a wait's reason).
+    shorter: tuple[str, ...] = ()
 
 
 def fit_fields(
@@ -92,7 +90,8 @@ def fit_fields(
 ) -> tuple[list[Field], int]:
     """The fields that fit in ``width`` cells, in display order, and the cells for the bar (0: none).
 
-    Fields are dropped whole, lowest priority (highest ``rank``) first. The bar, when it has a
+    Fields are dropped whole, lowest priority (highest ``rank``) first; one with ``shorter`` forms
+    takes them in turn before it is dropped. The bar, when it has a
     ``bar_rank``, competes like a field ``_BAR_MIN`` cells wide and then takes the room left over.
     """
     from rich.cells import cell_len  # noqa: PLC0415 - rich is imported only for a terminal
@@ -107,10 +106,25 @@ def fit_fields(
     while (kept or with_bar) and used(kept, with_bar) > width:
         if with_bar and (not kept or (bar_rank or 0) >= kept[-1].rank):
             with_bar = False
+        elif kept[-1].shorter:
+            last = kept[-1]
+            kept[-1] = replace(last, text=last.shorter[0], shorter=last.shorter[1:])
         else:
             kept.pop()
     bar = min(_BAR_MAX, width - used(kept, False) - len(sep)) if with_bar else 0
     return sorted(kept, key=lambda f: f.order), bar
+
+
+def _shorter_forms(text: str) -> tuple[str, ...]:
+    """Whole-word shorter forms of a wait's text: without its parenthesis, then its first clause
+    (``waiting for the send window (opens 09:00 ZONE)`` -> ``waiting for the send window``)."""
+    forms = []
+    for cut in (" (", ", "):
+        head = text.split(cut, 1)[0]
+        if head != text and head not in forms:
+            forms.append(head)
+            text = head
+    return tuple(forms)
 
 
 def _clock(seconds: float) -> str:
@@ -145,6 +159,8 @@ class ProgressBar:
         self._description = description
         self._file = file
         self._wait: tuple[str, float | None, bool] | None = None
+        #: Set once the run stops: no ETA from then on (nothing more will be sent).
+        self.stopping = False
         self._started = time.monotonic()
         self._samples: deque[tuple[float, int]] = deque()
         self._live: Any = None
@@ -162,6 +178,7 @@ class ProgressBar:
             self.pauses += 1
             self.set_wait("paused by Getui's per-minute limit", for_s=event.pause_s)
         elif isinstance(event, CampaignStopping):
+            self.stopping = True
             self.set_wait("stopping: finishing requests in flight")
         elif hasattr(event, "waiting"):
             waiting = event.waiting
@@ -176,6 +193,11 @@ class ProgressBar:
             self._wait = None
         else:  # a repeated log line may carry Getui's msg: shown, never obeyed by the terminal
             self._wait = (printable(text), None if for_s is None else time.monotonic() + for_s, countdown)
+
+    def set_total(self, total: int | None) -> None:
+        """Give the line a total once it is known (an ``.xlsx`` declares its rows when opened)."""
+        if total:
+            self._total = total
 
     @property
     def done(self) -> int:
@@ -196,14 +218,14 @@ class ProgressBar:
         else:
             out.append(Field(f"{done:,}", 1, 3))
         if rate > 0:
-            out.append(Field(f"{rate:,.0f}/s", 5, 4))
+            out.append(Field(f"{rate:,.0f}/s", 3, 4))
         out.append(Field(_clock(now - self._started), 8, 5))
-        if total and rate > 0 and done < total:
-            out.append(Field(f"eta {_clock((total - done) / rate)}", 4, 6))
+        if total and rate > 0 and done < total and not self.stopping:
+            out.append(Field(f"eta {_clock((total - done) / rate)}", 5, 6))
         for i, status in enumerate(_STATUS_PRIORITY):
             if self.counts[status]:
                 style = "red" if status in (Status.FAILED, Status.REJECTED) else ""
-                out.append(Field(f"{_SHORT[status]} {self.counts[status]:,}", 6 + i * 2, 10 + i, style))
+                out.append(Field(f"{SHORT_WORDS[status]} {self.counts[status]:,}", 6 + i * 2, 10 + i, style))
         if self.retries:
             out.append(Field(f"retries {self.retries:,}", 9, 30))
         if self._wait is not None:
@@ -216,7 +238,7 @@ class ProgressBar:
                 if countdown:
                     text = f"{text}, {left:.0f} s left"
             shown = text if text.startswith("waiting") else f"waiting: {text}"
-            out.append(Field(shown, 3, 40, "yellow"))
+            out.append(Field(shown, 4, 40, "yellow", shorter=_shorter_forms(shown)))
         return out
 
     def render_text(self, width: int, now: float | None = None) -> Any:
@@ -347,144 +369,14 @@ def _above_the_line(handler: logging.Handler, console: Any) -> logging.Handler:
     return replacement
 
 
-#: What to do after a stop, where "--resume sends the rest" is not the whole story.
-_AFTER_STOP: Final = {
-    "input": "  the input cannot be read past that point: the records after it were not sent",
-    "write_error": "  after freeing space, the same command with --resume sends the records without a line",
-    "input_changed": "  nothing more was sent: resume with the input the earlier run read, or another --out",
-    StopReason.CANARY.value: "  the counts above are the canary's; once the seed devices look right, the "
-    "same command with --resume sends the rest, each record once",
-    StopReason.HALTED.value: "  nothing after the probe was sent: fix the app or the input, or go on anyway "
-    "with the same command and --resume --halt-dead-ratio 0",
-}
+class WaitNotice:
+    """With ``--quiet`` (no line, only errors), a wait for the window or the quota still says one line:
+    a run that sits silent for hours looks hung."""
 
+    def __init__(self, file: IO[str], prog: str = "getui-push") -> None:
+        self._file = file
+        self._prog = prog
 
-def _what(summary: Summary) -> str:
-    """``campaign ID`` or ``dry run ID``, marked ``(test send)`` for ``--test``."""
-    what = "dry run" if summary.dry_run else "campaign"
-    return f"{what} {summary.campaign_id}" + (" (test send)" if summary.test else "")
-
-
-def summary_line(summary: Summary) -> str:
-    """The whole run in one line (what ``--quiet`` prints)."""
-    what = _what(summary)
-    state = f"STOPPED ({summary.stopped})" if summary.stopped else "finished"
-    counts = status_line(summary.campaign_counts) or "nothing to do"
-    return (
-        f"getui-push: {what} {state}: {plural(summary.done, 'result line')}; "
-        f"{counts}; exit {summary.exit_code}"
-    )
-
-
-def counts_text(counts: Counter[str]) -> str:
-    """``successed_online 120 · failed 3`` (every status with a count, in the contract's order)."""
-    order = {status.value: i for i, status in enumerate(Status)}
-    ranked = sorted((s for s in counts if counts[s] > 0), key=lambda s: (order.get(s, len(order)), s))
-    return " · ".join(f"{status} {counts[status]:,}" for status in ranked) or "nothing"
-
-
-def campaign_lines(summary: Summary) -> list[str]:
-    """After a resume, the whole campaign: this run, the earlier ones, the total (each labelled)."""
-    earlier_runs = max(len(summary.runs) - 1, 0)
-    if not summary.resume_prior and earlier_runs == 0:
-        return []
-    runs = f" ({plural(earlier_runs, 'run')})" if earlier_runs else ""
-    this_run = counts_text(summary.counts)
-    resent = sum(summary.superseded.values())
-    if resent:
-        this_run += f" ({plural(resent, 'earlier failure')} sent again)"
-    total = summary.campaign_counts
-    return [
-        f"  this run:       {this_run}",
-        f"  earlier runs:   {counts_text(summary.previous)}{runs}",
-        f"  campaign total: {plural(sum(total.values()), 'record')}: {counts_text(total)}",
-    ]
-
-
-def explain_lines(summary: Summary) -> list[str]:
-    """One line for each outcome people misread, where it occurs."""
-    lines = []
-    ignored = summary.campaign_counts[Status.SUCCESSED_IGNORE.value]
-    if ignored:
-        lines.append(
-            f"  note: successed_ignore ({ignored:,}): Getui did not push: device inactive for 90 days"
-        )
-    if summary.already_taken:
-        lines.append(
-            f"  note: already taken ({summary.already_taken:,}): Getui already had these request_ids (a lost "
-            f"reply, or an earlier run of campaign {summary.campaign_id}); a new --campaign sends anew"
-        )
-    return lines
-
-
-def quota_stop_text(now: datetime | None = None, schedule: Schedule | None = None) -> str:
-    """When a run stopped by Getui's daily quota can go on: its reset (00:00 China time unless the run's
-    ``schedule`` says otherwise)."""
-    schedule = schedule or Schedule.from_flags()
-    moment = now or datetime.now(timezone.utc)
-    left = (schedule.next_quota_reset(moment) - moment).total_seconds()
-    return (
-        f"daily quota reached; it resets at {format_clock(schedule.quota_reset)} {schedule.tz.key}, "
-        f"in {format_duration(left)}: run the same command with --resume then (or use --wait-quota)"
-    )
-
-
-def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
-    """The end-of-run report (what the CLI prints to stderr)."""
-    what = _what(summary)
-    lines = []
-    if summary.stopped:
-        lines.append(f"getui-push: {what} STOPPED ({summary.stopped}): {summary.stop_detail}")
-    else:
-        lines.append(f"getui-push: {what} finished")
-    lines.append(
-        f"  {plural(summary.done, 'result line')} in {summary.elapsed_s:.2f} s "
-        f"({summary.recipients_per_s:,.0f} recipients/s); {plural(summary.records, 'record')} read"
-        + (f", {summary.skipped:,} already done" if summary.skipped else "")
-    )
-    width = max((len(s) for s in summary.counts), default=0)
-    lines.extend(
-        f"    {status:<{width}}  {summary.counts[status]:>10,}" for status in _SHORT if summary.counts[status]
-    )
-    if not summary.dry_run:
-        lines.append(
-            f"  requests {summary.requests:,} · retries {summary.retries:,} · "
-            f"token refreshes {summary.token_refreshes} · throttle pauses {summary.throttle_pauses}"
-        )
-    lines.extend(campaign_lines(summary))
-    lines.extend(explain_lines(summary))
-    if summary.warnings:
-        codes = ", ".join(w["code"] for w in summary.warnings)
-        lines.append(f"  {plural(len(summary.warnings), 'warning')} about silent drops (see above): {codes}")
-    lines.extend(_wait_lines(summary.waits))
-    if summary.results_path:
-        lines.append(
-            f"  results: {summary.results_path}"
-            + (
-                f" (one line per record again: {plural(summary.compacted_lines, 'superseded line')} removed)"
-                if summary.compacted_lines
-                else ""
-            )
-        )
-    if summary.stopped == "quota":
-        lines.append(f"  {quota_stop_text(schedule=summary.schedule)}")
-    elif summary.stopped in _AFTER_STOP:
-        lines.append(_AFTER_STOP[summary.stopped])
-    elif summary.stopped:
-        lines.append("  the results are consistent: the same command with --resume sends the rest")
-    text = printable("\n".join(lines), multiline=True)  # a stop's detail may quote Getui's msg
-    if out is not None:
-        print(text, file=out)
-    return text
-
-
-_WAITED_FOR: Final = {"window": "the send window", "quota": "the daily quota"}
-
-
-def _wait_lines(waits: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One line per wait (#14): what for, how long, and whether sending went on after it."""
-    return [
-        f"  waited for {_WAITED_FOR.get(str(w.get('reason')), w.get('reason'))} until {w.get('until')}: "
-        f"{float(w.get('waited_s', 0.0)):,.1f} s ({w.get('outcome')})"
-        for w in waits
-    ]
+    def __call__(self, event: object) -> None:
+        if type(event) is WaitStarted:
+            print(f"{self._prog}: {printable(event.text)}", file=self._file, flush=True)

@@ -25,11 +25,12 @@ from .config import CampaignSettings, Settings
 from .engine import Campaign, Summary
 from .errors import MessageError, ResultsFileError
 from .messages import MessageTemplate, VendorWarning, describe_rendered
-from .outcome import StopReason
+from .outcome import Status, StopReason
 from .outputs import write_aside
-from .progress import ProgressBar, format_summary, summary_line
+from .progress import ProgressBar, WaitNotice
 from .results import CLI_WORDS, ResultsReader, load_resume_state
-from .sources import DEFAULT_OPTIONS, Record, SourceOptions, open_source
+from .sources import DEFAULT_OPTIONS, Record, RecordSource, SourceOptions, XlsxSource, open_source
+from .summary_text import format_summary, summary_line
 from .variants import HOLDOUT, Experiment, variant_of
 
 if TYPE_CHECKING:
@@ -112,6 +113,18 @@ def count_kept_records(out: Path) -> int:
     return sum(state.counts.values()) - state.retryable
 
 
+def note_retryable(summary: Summary, job: SendJob) -> None:
+    """Count the campaign's retryable failures (when any record failed), so the summary names the
+    command that sends them again."""
+    summary.input_name = job.input
+    if summary.dry_run or not summary.campaign_counts[Status.FAILED]:
+        return
+    try:
+        summary.retryable = load_resume_state(job.out, retry_failed=True).retryable
+    except ResultsFileError:
+        summary.retryable = None
+
+
 def _count_lines(path: Path) -> int:
     lines = 0
     last = b"\n"
@@ -163,8 +176,11 @@ def _repeats_filtered(bar: ProgressBar) -> Iterator[None]:
             handler.removeFilter(repeat)
 
 
-def _say_started(job: SendJob, campaign_id: str, bar: ProgressBar) -> None:
-    """Once the input and flags proved good: the message's warnings, and where the results go."""
+def _say_started(job: SendJob, campaign_id: str, bar: ProgressBar, source: RecordSource) -> None:
+    """Once the input and flags proved good: the message's warnings, and where the results go (and
+    the progress line's total, when the opened input declares it)."""
+    if isinstance(source, XlsxSource):
+        bar.set_total(source.declared_records)
     if job.on_started is not None:
         job.on_started()
     for warning in job.warnings:
@@ -264,10 +280,14 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
             resume=job.resume,
             retry_failed=job.retry_failed,
             # no per-record events unless someone shows or counts them
-            observers=[*([bar] if bar.enabled else []), *([exporter.metrics] if exporter else [])],
+            observers=[
+                *([bar] if bar.enabled else []),
+                *([exporter.metrics] if exporter else []),
+                *([WaitNotice(err, PROG)] if job.quiet else []),  # a wait still says one line
+            ],
             warnings=job.warnings,
             words=CLI_WORDS,
-            on_started=lambda: _say_started(job, campaign.campaign_id, bar),
+            on_started=lambda: _say_started(job, campaign.campaign_id, bar, source),
             variants=job.variants,
         )
         if job.show:
@@ -305,6 +325,7 @@ async def run_send(job: SendJob, *, stderr: IO[str] | None = None) -> tuple[Summ
                 loop.remove_signal_handler(sig)
     finally:
         source.close()
+    note_retryable(summary, job)
     if job.quiet:
         print(summary_line(summary), file=err)
     else:

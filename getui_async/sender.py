@@ -96,6 +96,7 @@ class Sender:
             policy,
             window_s=None,
             on_retry=on_retry,
+            sleep=self._throttle.sleep,  # a stop ends a backoff at once
             idempotent=call.idempotent,
         )
 

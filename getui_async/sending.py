@@ -91,6 +91,7 @@ class Sending:
                 observers=self._observers,
                 gate=gate,
             )
+            stop.on_stop(throttle.stop)  # nobody left waiting for the rate after a stop
             dispatcher = Dispatcher(
                 client,
                 throttle,

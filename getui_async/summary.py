@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +13,7 @@ from .outcome import Status, StopReason
 from .results.sidecar import K_CANARY
 from .schedule import Schedule
 
-__all__ = ["Summary"]
+__all__ = ["Summary", "message_words", "send_command"]
 
 
 @dataclass
@@ -70,6 +72,13 @@ class Summary:
 
     #: Every wait for the send window or the daily quota (``WaitEnded.to_dict()``), in order.
     waits: list[dict[str, Any]] = field(default_factory=list)
+    #: Records of the campaign whose last line is retryable (``--retry-failed`` sends them again); None
+    #: when not counted (the CLI counts them when any record failed).
+    retryable: int | None = None
+    #: The message's own words (``title``, ``body``), recorded with each run for ``report``.
+    message: dict[str, str] = field(default_factory=dict)
+    #: The input as the user named it (``-`` for stdin), for the next command the summary names.
+    input_name: str | None = None
     #: The run's time rules (``--tz``, ``--quota-reset``): a quota stop says when the quota resets.
     schedule: Schedule | None = field(default=None, repr=False)
 
@@ -77,6 +86,14 @@ class Summary:
     def done(self) -> int:
         """Result lines written by this run."""
         return sum(self.counts.values())
+
+    @property
+    def records_handled(self) -> int:
+        """Records this run settled (a line, or skipped as done before): after a stop, the records the
+        reader handed on, not those it read ahead into the queue (they are sent on ``--resume``)."""
+        if self.stopped is None:
+            return self.records
+        return min(self.records, self.done + self.skipped)
 
     @property
     def recipients_per_s(self) -> float:
@@ -102,6 +119,8 @@ class Summary:
             "superseded": dict(self.superseded),
             "requests": self.requests,
             "retries": self.retries,
+            "tz": self.schedule.tz.key if self.schedule is not None else None,
+            **self.message,
         } | ({K_CANARY: self.canary} if self.canary is not None else {})
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,6 +130,7 @@ class Summary:
             "counts": dict(self.counts),
             "previous_counts": dict(self.previous),
             "records": self.records,
+            "records_handled": self.records_handled,
             "skipped_already_done": self.skipped,
             "lines_written": self.done,
             "resume_prior": self.resume_prior,
@@ -135,5 +155,23 @@ class Summary:
             "campaign_records": sum(self.campaign_counts.values()),
             "runs": self.runs,
             "waits": self.waits,
+            "retryable": self.retryable,
             "exit_code": self.exit_code,
         }
+
+
+def send_command(input_name: str | None, results: str | None, *flags: str) -> str:
+    """``getui-push send INPUT --out RESULTS ... FLAGS``: the user's own send (``...`` stands for its
+    message flags, which a resume needs unchanged) with ``flags`` added, as shell words."""
+    source = input_name if input_name and not input_name.startswith("<") else "-" if input_name else "INPUT"
+    words = ["getui-push", "send", source, "--out", results or "RESULTS"]
+    return " ".join([*map(shlex.quote, words), "...", *flags])
+
+
+def message_words(tree: Mapping[str, Any]) -> dict[str, str]:
+    """The notification's ``title`` and ``body`` of a message template's tree (placeholders as typed)."""
+    message = tree.get("push_message")
+    note = message.get("notification") if isinstance(message, Mapping) else None
+    if not isinstance(note, Mapping):
+        return {}
+    return {key: note[key] for key in ("title", "body") if isinstance(note.get(key), str)}

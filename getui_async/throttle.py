@@ -12,11 +12,16 @@ The rate is one :class:`~getui_async.leaky_bucket.LeakyBucket` for the throttle'
 applies to requests already waiting, never a fresh limiter beside them. A
 :class:`~getui_async.window.WindowGate` (optional, ``Throttle(gate=...)``) adds the campaign's time rules:
 the send window and the daily-quota wait.
+
+:meth:`Throttle.stop` (a stopping run) ends the waits for the rate, for a pause and for a retry's
+backoff (:meth:`Throttle.sleep`) at once: whoever waited goes on to the sender's stop check, which sends
+nothing new.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -61,6 +66,8 @@ class Throttle:
         self._wall_clock = wall_clock
         self._open = asyncio.Event()
         self._open.set()
+        self._stopped = False
+        self._stop_event = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._peak: float | None = None
         self._next_increase = 0.0
@@ -78,6 +85,22 @@ class Throttle:
     def paused(self) -> bool:
         return not self._open.is_set()
 
+    def stop(self) -> None:
+        """The run is stopping: nobody waits for the rate or a pause any more (idempotent)."""
+        self._stopped = True
+        self._stop_event.set()
+        self._open.set()
+        if self._limiter is not None:
+            self._limiter.close()
+
+    async def sleep(self, seconds: float) -> None:
+        """A retry's backoff: ``seconds``, or less if the run stops first (the sender then sends nothing
+        new), so a stop never waits out a backoff."""
+        if self._stopped or seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_event.wait(), seconds)
+
     async def __aenter__(self) -> None:
         gate = self._gate
         while True:
@@ -87,7 +110,7 @@ class Throttle:
                 await self._open.wait()
             await self._sem.acquire()
             try:
-                if self._limiter is not None:
+                if self._limiter is not None and not self._stopped:
                     await self._limiter.acquire()
                     if self._peak is not None:
                         self._maybe_increase()
@@ -111,7 +134,7 @@ class Throttle:
 
         Reports during a pause are the same event seen by several workers and change nothing.
         """
-        if not self._open.is_set():
+        if not self._open.is_set() or self._stopped:
             return
         now = self._loop.time()
         refused = self._rate if self._rate is not None else self._measured_rate(now)

@@ -10,8 +10,9 @@ import pytest
 
 from getui_async.engine import Summary
 from getui_async.events import WaitEnded, WaitStarted
-from getui_async.progress import ProgressBar, format_summary
+from getui_async.progress import ProgressBar
 from getui_async.schedule import Schedule
+from getui_async.summary_text import format_summary
 from getui_async.window import WindowGate
 
 UNTIL = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
@@ -46,7 +47,10 @@ def test_the_summary_counts_excluded_and_capped_and_lists_the_waits() -> None:
     text = format_summary(summary)
     assert "excluded" in text
     assert "capped" in text
-    assert "waited for the daily quota until 2026-12-02T01:00:00Z: 12.5 s (resumed)" in text
+    assert (
+        "waited for the daily quota until 2026-12-02 09:00:00 +08:00 (Asia/Shanghai): 12.5 s (resumed)"
+        in text
+    )
     assert summary.to_dict()["waits"] == [
         {"reason": "quota", "until": "2026-12-02T01:00:00Z", "waited_s": 12.5, "outcome": "resumed"}
     ]

@@ -18,8 +18,9 @@ from getui_async import _json
 from getui_async.config import ENV_APP_ID, ENV_APP_KEY, ENV_BASE_URL, ENV_MASTER_SECRET
 from getui_async.engine import Summary
 from getui_async.errors import ApiError
-from getui_async.progress import ProgressBar, format_summary
+from getui_async.progress import ProgressBar
 from getui_async.safetext import printable
+from getui_async.summary_text import format_summary
 from tests.cli_harness import run_cli, write_recipients
 
 HOSTILE = "\x1b[2J\x1b[31mPWNED\x1b]0;owned-title\x07"

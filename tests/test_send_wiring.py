@@ -13,7 +13,8 @@ from getui_async.config import CampaignSettings, Mode
 from getui_async.engine import Summary, run_campaign
 from getui_async.errors import MessageError, ResultsFileError
 from getui_async.messages import MessageTemplate
-from getui_async.progress import ProgressBar, format_summary
+from getui_async.progress import ProgressBar
+from getui_async.summary_text import format_summary
 from getui_async.transport import Response
 from tests.cli_harness import run_cli, write_recipients
 from tests.fakes import Call, FakeGetui, reply, settings

@@ -21,9 +21,12 @@ from getui_async.outputs import refuse_reads, results_reads, write_aside
 from getui_async.receipts import parse_store
 from getui_async.results.sidecar import read_meta_strict as read_meta
 from getui_async.safetext import printable
+from getui_async.wrapping import terminal_width, wrap_text
 
+from .completeness import completeness
 from .fetch import fetch_funnel
 from .html import to_html
+from .identity import check_zone
 from .receipts import join_receipts
 from .render import summary, to_text
 from .resend import find_input, recorded_format, write_records
@@ -67,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="with --receipts: write the input records Getui accepted that never arrived here",
     )
+    parser.add_argument(
+        "--tz", metavar="ZONE", help="IANA zone for times (default: the zone the send ran with)"
+    )
 
 
 def _output(flag: str, text: str | None) -> Path | None:
@@ -109,6 +115,8 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     store = parse_store(args.receipts) if args.receipts is not None else None
     if store is not None and store.kind == "sqlite" and not Path(store.target).is_file():
         raise ConfigError(f"--receipts {store.target}: no such store (receipts serve/import make one)")
+    if args.tz is not None:
+        check_zone(args.tz)
     fetch_settings = settings() if args.fetch else None  # missing credentials: exit 2 before any read
     meta = read_meta(results)
     input_path = find_input(results, meta, args.input) if retry_path is not None else None
@@ -142,7 +150,14 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
             with _aside(unreached_path) as handle:
                 assert handle is not None
                 write_records(input_path, meta, joined.unreached, handle)
-    data = summary(out, funnel, receipts, shards=shards.to_dict() if shards is not None else None)
+    data = summary(
+        out,
+        funnel,
+        receipts,
+        shards=shards.to_dict() if shards is not None else None,
+        state=completeness(results, meta, out.records),
+        tz=args.tz,
+    )
     if html_path is not None:
         with _aside(html_path) as page:
             assert page is not None
@@ -150,5 +165,6 @@ def run(args: argparse.Namespace, settings: Callable[[], Settings], *, stdout: I
     if args.json:
         stdout.write(_json.dumps(data).decode() + "\n")
     else:
-        stdout.write(printable(to_text(data), multiline=True))  # msgs from Getui and from files
+        text = printable(to_text(data), multiline=True)  # msgs from Getui and from files
+        stdout.write(wrap_text(text, terminal_width(stdout)))
     return 0

@@ -7,13 +7,18 @@ funnel per channel when ``--fetch`` was given.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from html import escape
 from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from getui_async.localtime import local_text, zone_of
+from getui_async.schedule import format_duration
 
 from .fetch import FUNNEL
 from .groups import EXPLAIN, GROUP_ORDER, Group
+from .headline import headline, next_steps
 from .receipts_view import receipts_html
 from .variants import side_by_side
 
@@ -54,8 +59,10 @@ def to_html(data: Mapping[str, Any]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        f'<p class="muted">{escape(str(data["results"]))}: ran {escape(str(data["started"] or "-"))} .. '
-        f"{escape(str(data['ended'] or '-'))}</p>",
+        _state(data),
+        f'<p class="muted">{escape(str(data["results"]))}: ran '
+        f"{escape(str(data.get('started_local') or data['started'] or '-'))} .. "
+        f"{escape(str(data.get('ended_local') or data['ended'] or '-'))} ({escape(str(data.get('tz')))})</p>",
         _facts(data),
         "<h2>Outcomes</h2>",
         _outcome_table(data),
@@ -85,9 +92,25 @@ def _variants(block: Mapping[str, Any]) -> str:
     return f'<table id="variants"><tr><th></th>{head}</tr>{body}</table>'
 
 
+def _state(data: Mapping[str, Any]) -> str:
+    """Complete, stopped or running, first (a stopped campaign must not look finished), and the
+    commands that finish it."""
+    head = headline(data)
+    if head is None:
+        return ""
+    colour = "#2e9e44" if data.get("complete") else "#d62728"
+    steps = "".join(f"<li><code>{escape(step)}</code></li>" for step in next_steps(data))
+    return f'<p id="state" style="font-weight:bold;color:{colour}">{escape(head)}</p>' + (
+        f'<ul id="next-steps">{steps}</ul>' if steps else ""
+    )
+
+
 def _facts(data: Mapping[str, Any]) -> str:
+    took = data.get("duration_s")
     rows = [
         ("campaign", data["campaign_id"] or "unknown (no sidecar)"),
+        *((key, data[key]) for key in ("title", "body", "input_name") if data.get(key)),
+        ("duration", format_duration(took) if isinstance(took, (int, float)) and took > 0 else "-"),
         ("records", f"{data['records']:,}"),
         ("result lines", f"{data['lines']:,} ({data['superseded_lines']:,} superseded by a later line)"),
         ("runs", data["runs"] if data["runs"] is not None else "not recorded"),
@@ -95,7 +118,10 @@ def _facts(data: Mapping[str, Any]) -> str:
         ("retries", f"{data['retries']:,}" if data["retries"] is not None else "not recorded"),
         ("attempts", f"{data['attempts']:,} ({data['retried_records']:,} records needed more than one)"),
     ]
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    body = "".join(
+        f"<tr><th>{escape('input' if k == 'input_name' else k)}</th><td>{escape(str(v))}</td></tr>"
+        for k, v in rows
+    )
     return f'<table id="summary">{body}</table>'
 
 
@@ -148,15 +174,17 @@ def _timeline(data: Mapping[str, Any]) -> str:
     plot_w, plot_h = width - left - 10, height - bottom - 10
     names = [g.value for g in GROUP_ORDER if any(row.get(g.value) for _, row in series)]
     unit = _duration(bucket_s)
+    zone = zone_of(data.get("tz"))
     out = [
         f'<svg id="timeline-chart" role="img" aria-label="result lines per second by outcome" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="{left}" y1="{10 + plot_h}" x2="{width - 10}" y2="{10 + plot_h}" stroke="#999"/>',
         f'<line x1="{left}" y1="10" x2="{left}" y2="{10 + plot_h}" stroke="#999"/>',
         f'<text x="0" y="18">{peak:,.0f}/s</text><text x="0" y="{10 + plot_h}">0</text>',
-        f'<text x="{left}" y="{height - 8}">{_clock(t0)}</text>',
-        f'<text x="{width - 10}" y="{height - 8}" text-anchor="end">{_clock(t1)}</text>',
+        f'<text x="{left}" y="{height - 8}">{_clock(t0, zone)}</text>',
+        f'<text x="{width - 10}" y="{height - 8}" text-anchor="end">{_clock(t1, zone)}</text>',
     ]
+    out += _run_marks(data, t0, span, left, plot_w, plot_h)
     bar_w = max(plot_w * bucket_s / span, 1.0)
     for start, row in series:
         x = left + plot_w * (start - t0) / span
@@ -180,8 +208,30 @@ def _timeline(data: Mapping[str, Any]) -> str:
     )
 
 
-def _clock(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch)) + "Z"
+def _clock(epoch: float, zone: ZoneInfo) -> str:
+    return local_text(datetime.fromtimestamp(epoch, timezone.utc), zone) or ""
+
+
+def _run_marks(
+    data: Mapping[str, Any], t0: float, span: float, left: int, plot_w: int, plot_h: int
+) -> list[str]:
+    """A dashed line where each run started (the first, then each resume), labelled, on the timeline."""
+    out = []
+    for number, run in enumerate(data.get("run_list") or [], start=1):
+        started = run.get("started")
+        try:
+            at = datetime.fromisoformat(str(started).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+        x = left + plot_w * min(max((at - t0) / span, 0.0), 1.0)
+        label = f"run {number}" + (f" (stopped: {run['stopped']})" if run.get("stopped") else "")
+        out.append(
+            f'<line class="run-mark" x1="{x:.2f}" y1="10" x2="{x:.2f}" y2="{10 + plot_h}" stroke="#555" '
+            f'stroke-dasharray="4 3"><title>{escape(label)}: {escape(str(run.get("started_local")))}'
+            f"</title></line>"
+            f'<text x="{x + 3:.2f}" y="22">{escape(label)}</text>'
+        )
+    return out
 
 
 def _duration(seconds: float) -> str:

@@ -6,8 +6,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from getui_async.outcome import Status
+from getui_async.results.sidecar import K_INPUT
+from getui_async.schedule import format_duration
 
+from .completeness import Completeness
 from .groups import EXPLAIN, GROUP_ORDER, Group
+from .headline import headline, next_steps
+from .identity import campaign_identity
 from .outcomes import Outcomes
 from .receipts_view import receipts_text
 from .variants import variants_block, variants_table
@@ -24,9 +29,12 @@ def summary(
     receipts: Mapping[str, Any] | None = None,
     *,
     shards: Mapping[str, Any] | None = None,
+    state: Completeness | None = None,
+    tz: str | None = None,
 ) -> dict[str, Any]:
     """Everything the report knows as plain JSON types (the ``--json`` output and the HTML page's data);
-    ``shards``: which shards of a sharded campaign were read (:class:`~.shards.ShardSet`)."""
+    ``shards``: which shards of a sharded campaign were read (:class:`~.shards.ShardSet`); ``state`` adds
+    whether the campaign is complete; times are also shown in ``tz`` (else the zone the runs recorded)."""
     groups = {g.value: out.by_group.get(g.value, 0) for g in GROUP_ORDER}
     width, series = out.timeline.binned()
     rejected_fields: dict[str, int] = {}
@@ -65,6 +73,10 @@ def summary(
     }
     if shards is not None:
         data["shards"] = dict(shards)
+    if state is not None:
+        data.update(state.to_dict())
+    data["input_name"] = input_name(out.meta)
+    data.update(campaign_identity(out.meta, out.first_ts, out.last_ts, tz))
     if funnel is not None:
         data["getui"] = dict(funnel)
     if receipts is not None:
@@ -72,6 +84,13 @@ def summary(
     if out.by_variant:
         data["variants"] = variants_block(out, funnel)
     return data
+
+
+def input_name(meta: Mapping[str, Any]) -> str | None:
+    """The input file's name as the sidecar recorded it (``<stdin>`` for a stream from stdin)."""
+    recorded = meta.get(K_INPUT)
+    name = recorded.get("name") if isinstance(recorded, Mapping) else None
+    return name if isinstance(name, str) and name else None
 
 
 def _reasons(table: Mapping[tuple[int | None, str], int]) -> list[dict[str, Any]]:
@@ -86,9 +105,11 @@ def _pct(n: int, total: int) -> str:
 def to_text(data: Mapping[str, Any]) -> str:
     """The :func:`summary` dict as a few readable blocks."""
     total = int(data["records"])
-    lines = [
+    head = headline(data)
+    lines = [head, ""] if head else []
+    lines += [
         f"campaign   {data['campaign_id'] or '(unknown: no sidecar)'}",
-        f"ran        {data['started'] or '-'} .. {data['ended'] or '-'}",
+        *identity_lines(data),
         f"runs       {data['runs'] if data['runs'] is not None else 'not recorded'}"
         f"   requests {data['requests'] if data['requests'] is not None else 'not recorded'}"
         f"   retries {data['retries'] if data['retries'] is not None else 'not recorded'}"
@@ -135,6 +156,9 @@ def to_text(data: Mapping[str, Any]) -> str:
         lines += ["", *funnel_text(getui)]
     if data.get("receipts") is not None:
         lines += ["", *receipts_text(data["receipts"], getui)]
+    steps = next_steps(data)
+    if steps:
+        lines += ["", "next:", *(f"  {step}" for step in steps)]
     return "\n".join(lines) + "\n"
 
 
@@ -149,6 +173,18 @@ def _shards_text(shards: Mapping[str, Any]) -> str:
         named = ", ".join(f"shard {m} missing" for m in missing)
         line += f"; {named}: the figures cover the shards read only"
     return line
+
+
+def identity_lines(data: Mapping[str, Any]) -> list[str]:
+    """The message, the input, and when the campaign ran (local time, with its duration)."""
+    lines = [f"{key:<10} {data[key]}" for key in ("title", "body") if data.get(key)]
+    if data.get("input_name"):
+        lines.append(f"input      {data['input_name']}")
+    started, ended = data.get("started_local") or "-", data.get("ended_local") or "-"
+    took = data.get("duration_s")
+    span = f", {format_duration(took)}" if isinstance(took, (int, float)) and took > 0 else ""
+    lines.append(f"ran        {started} .. {ended} ({data.get('tz')}{span})")
+    return lines
 
 
 def funnel_text(getui: Mapping[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ from getui_async.safe_open import PlantedLink, open_private, refuse_links
 
 from .sidecar import lock_path, written_paths
 
-__all__ = ["CLI_WORDS", "LIBRARY_WORDS", "ResultsLocked", "RunLock", "Words"]
+__all__ = ["CLI_WORDS", "LIBRARY_WORDS", "ResultsLocked", "RunLock", "Words", "lock_holder"]
 
 #: The lock file's first bytes: the holder's PID; any disk reserve follows.
 _PID_BYTES: Final = 32
@@ -128,6 +128,27 @@ class RunLock:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
             os.close(fd)
+
+
+def lock_holder(results: Path) -> tuple[bool, int | None]:
+    """(whether a run holds the lock of ``results`` now, its PID if the lock file names it), for a
+    reader such as ``report`` that must not take the lock. The probe is a shared ``flock`` held for a
+    few microseconds; no lock file means no run."""
+    try:
+        fd = os.open(lock_path(results), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False, None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return True, _read_pid(fd)
+            return False, None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False, None
+    finally:
+        os.close(fd)
 
 
 def _read_pid(fd: int) -> int | None:

@@ -133,6 +133,7 @@ class XlsxSource(RecordSource):
         self._rows: Iterator[tuple[Any, ...]] | None = None
         self._layout: Layout | None = None
         self._number = 0
+        self._declared_rows: int | None = None
         self._sha = RunningDigest()
         self._eof = False
         super().__init__(name=name, format="xlsx", size=size)
@@ -181,8 +182,16 @@ class XlsxSource(RecordSource):
                     found = ", ".join(repr(n) for n in names) or "none"
                     raise InputError(self.name, f"no worksheet named {wanted!r}; sheets found: {found}")
                 sheet = book[match[0]]
+            self._declared_rows = sheet.max_row  # the sheet's <dimension>, before _rows drops it
             self._rows = _rows(sheet)
         return self._rows
+
+    @property
+    def declared_records(self) -> int | None:
+        """The records the sheet declares (its ``<dimension>``'s last row, less the header), once opened;
+        None when it declares none. A hint for the progress line's total, not a count."""
+        rows = self._declared_rows
+        return max(0, rows - 1) if isinstance(rows, int) and rows > 0 else None
 
     def _next_row(self) -> tuple[int, Sequence[Any]] | None:
         rows = self._open()

@@ -20,7 +20,6 @@ from getui_async import _json
 from getui_async.campaign import Summary
 from getui_async.errors import ResultsFileError
 from getui_async.events import Observers
-from getui_async.progress import format_summary, quota_stop_text
 from getui_async.results import (
     FailedKind,
     ResultsLog,
@@ -41,6 +40,7 @@ from getui_async.results import (
 from getui_async.runner import count_kept_records
 from getui_async.safe_open import stale_temps, temp_beside
 from getui_async.schedule import Schedule
+from getui_async.summary_text import format_summary, quota_stop_text
 from tests.results_file import read_results
 
 META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
