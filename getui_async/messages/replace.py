@@ -17,7 +17,7 @@ from .rules import _IOS, _NOTE, _UPS_NOTE, _lookup
 from .template import MessageTemplate
 from .wire import derive_collapse_id, derive_notify_id
 
-__all__ = ["ReplaceIds", "replace_ids_of", "with_replace_ids"]
+__all__ = ["ReplaceIds", "replace_ids_of", "variant_ids", "with_replace_ids"]
 
 #: Where each channel's id sits in a message (the keys of :meth:`ReplaceIds.to_dict`).
 _PATHS: Final = {
@@ -83,6 +83,22 @@ def with_replace_ids(
     return template.with_notify_id(
         derive_notify_id(campaign_id, variant), derive_collapse_id(campaign_id, variant)
     )
+
+
+def variant_ids(ids: ReplaceIds, campaign_id: str, variant: str) -> ReplaceIds:
+    """The ids a variant's messages carried, from the ids the campaign recorded: where the campaign's
+    own derived id stands (the template set none), the variant's derived id stood instead."""
+    notify, collapse = derive_notify_id(campaign_id), derive_collapse_id(campaign_id)
+    own_notify, own_collapse = (
+        derive_notify_id(campaign_id, variant),
+        derive_collapse_id(campaign_id, variant),
+    )
+
+    def swap(value: int | str | None) -> int | str | None:
+        return own_notify if value == notify else value
+
+    ios = own_collapse if ids.ios == collapse else ids.ios
+    return ReplaceIds(getui=swap(ids.getui), ups=swap(ids.ups), harmony=swap(ids.harmony), ios=ios)
 
 
 def replace_ids_of(template: MessageTemplate) -> ReplaceIds:

@@ -59,6 +59,9 @@ def add_recall_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--dry-run", action="store_true", help="print what would be done, with counts; send nothing"
     )
     recall.add_argument("--json", action="store_true", help="print the summary as JSON")
+    recall.add_argument(
+        "--variant", metavar="NAME", help="only the recipients of this variant (default: every variant)"
+    )
     recall.add_argument("--replace-title", metavar="T", help="override: the replacement notification's title")
     recall.add_argument("--replace-body", metavar="B", help="override: the replacement notification's body")
     recall.add_argument(
@@ -79,12 +82,15 @@ def run(
     try:
         if (args.replace_title is None) != (args.replace_body is None):
             raise ConfigError("--replace-title and --replace-body go together")
-        send = SendResults(Path(args.results))
+        send = SendResults(Path(args.results), variant=args.variant)
         override = _override(args, send)
         out = Path(args.out) if args.out else recall_path(send.path)
         if out.resolve() == send.path.resolve():
             raise ConfigError(f"--out {out}: that is the send's results file; choose another")
-        summary = RecallSummary(send.campaign_id, str(out), send.census(), override is not None, args.dry_run)
+        census = send.census()
+        if args.variant is not None and not (census.left_alone or any(census.delivered.values())):
+            raise ConfigError(f"--variant {args.variant}: no record of {send.path} names that variant")
+        summary = RecallSummary(send.campaign_id, str(out), census, override is not None, args.dry_run)
         meta = _meta(send, args)
         recall_file = RecallFile(out, meta, resume=args.resume)
         if args.dry_run:
@@ -120,6 +126,8 @@ def _override(args: argparse.Namespace, send: SendResults) -> Rendered | None:
 def _meta(send: SendResults, args: argparse.Namespace) -> RunMeta:
     """The recall file's identity: the campaign, and what it sends (a resume must send the same)."""
     action = {"recall": 1, "title": args.replace_title, "body": args.replace_body}
+    if args.variant is not None:  # only then: an earlier recall's fingerprint stays what it was
+        action["variant"] = args.variant
     fingerprint = hashlib.sha256(_json.dumps_sorted(action)).hexdigest()
     return RunMeta(send.campaign_id, fingerprint, {"name": str(send.path)})
 

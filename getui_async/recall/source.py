@@ -10,8 +10,10 @@ from typing import Final
 
 from getui_async.errors import ResultsFileError
 from getui_async.messages import ReplaceIds
+from getui_async.messages.replace import variant_ids
 from getui_async.outcome import DELIVERED_STATUSES, RECALL_CHANNEL_OF, Kind, RecallChannel
 from getui_async.results import RecordBitmap, ResultLine, ResultsReader, stored_campaign, stored_replace_ids
+from getui_async.results.record import F_VARIANT
 
 __all__ = ["Delivered", "SendResults", "is_list_task"]
 
@@ -49,7 +51,7 @@ class Census:
 class SendResults:
     """The results file of the send to recall (any mode, one shard), with its sidecar."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, variant: str | None = None) -> None:
         if not path.is_file():
             raise ResultsFileError(f"{path}: no such results file")
         self.path = path
@@ -58,15 +60,21 @@ class SendResults:
         #: False for a sidecar written before the send recorded its replace ids.
         self.ids_recorded = recorded is not None
         self.replace_ids = ReplaceIds.from_dict(recorded or {})
+        #: ``--variant NAME``: only that variant's recipients (and its list tasks) are acted on.
+        self.variant = variant
+        if variant is not None:
+            self.replace_ids = variant_ids(self.replace_ids, self.campaign_id, variant)
 
     def _lines(self) -> Iterator[ResultLine]:
         reader = ResultsReader(self.path)
         try:
             for number, raw in reader.forwards():
                 try:
-                    yield ResultLine.parse(raw)
+                    line = ResultLine.parse(raw)
                 except ValueError as exc:
                     raise ResultsFileError(f"{self.path}:{number}: {exc}") from None
+                if self.variant is None or line.extra.get(F_VARIANT) == self.variant:
+                    yield line
         except OSError as exc:
             raise ResultsFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 

@@ -266,3 +266,32 @@ def test_sigint_stops_between_batches_and_resume_finishes(tmp_path: Path) -> Non
         served.call(served.mock.configure, latency_ms=0.0)
         assert run_cli("recall", out, "--resume", env=served.env).code == 0
         assert_recalled_once(served, out)
+
+
+@pytest.mark.parametrize("mode", ["batch", "list"])
+def test_recall_of_one_variant_revokes_only_its_recipients(tmp_path: Path, mode: str) -> None:
+    """--variant B: B's delivered recipients revoked once each (B's list task stopped), A's untouched;
+    a variant no line names is exit 2 before anything is sent."""
+    with ThreadedMock() as served:
+        source = write_recipients(tmp_path / "in.csv", 300)
+        out = tmp_path / "v.jsonl"
+        variants = ("--variant", "A=Hi A|Offer A", "--variant", "B=Hi B|Offer B", "--no-progress")
+        result = run_cli("send", source, "--out", out, "--mode", mode, *variants, env=served.env)
+        assert result.code in (0, 1), result.err
+        lines = read_results(out)
+        of_b = {
+            (line["taskid"], line["cid"]): 1
+            for line in lines
+            if line.get("variant") == "B" and line["status"] in DELIVERED
+        }
+        assert of_b
+        assert len(of_b) < sum(line["status"] in DELIVERED for line in lines)  # A was delivered too
+        missing = run_cli("recall", out, "--variant", "C", env=served.env)
+        assert missing.code == 2, missing.err
+        assert "--variant C" in missing.err
+        assert revocations(served) == {}
+        done = run_cli("recall", out, "--variant", "B", env=served.env)
+        assert done.code == 0, done.err
+        assert revocations(served) == of_b
+        b_tasks = {taskid for taskid, _ in of_b if taskid.startswith("RASL")}
+        assert stops(served) == len(b_tasks) == (1 if mode == "list" else 0)

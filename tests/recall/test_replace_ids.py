@@ -150,3 +150,17 @@ def test_a_harmony_send_is_revoked_on_harmony_too(tmp_path: Path) -> None:
             for item in revokes
         )
         assert all(item["push_message"]["revoke"]["force"] is False for item in revokes)
+
+
+def test_a_variants_ids_replace_only_the_campaigns_derived_ones() -> None:
+    """variant_ids: where the campaign's derived id stood the variant's stood; a template's own id stays."""
+    from getui_async.messages import ReplaceIds, derive_collapse_id, derive_notify_id
+    from getui_async.messages.replace import variant_ids
+
+    recorded = ReplaceIds(
+        getui=derive_notify_id("camp"), ups=77, harmony=None, ios=derive_collapse_id("camp")
+    )
+    ids = variant_ids(recorded, "camp", "B")
+    assert ids.getui == derive_notify_id("camp", "B") != recorded.getui
+    assert ids.ios == derive_collapse_id("camp", "B") != recorded.ios
+    assert (ids.ups, ids.harmony) == (77, None)
