@@ -235,3 +235,34 @@ def test_text_puts_getui_figures_beside() -> None:
     assert re.search(r"arrived\s+180\s+90\.0%\s+190", text)
     assert re.search(r"displayed\s+120\s+60\.0%\s+n/a", text)
     assert "vivo_night_hours" in text
+
+
+def test_receipts_give_each_variant_its_rates_in_batch_mode(
+    tmp_path: Path, served: Callable[..., Receiver]
+) -> None:
+    """Batch-mode variants have no Getui group funnel: --receipts gives each its display and click rates,
+    counted from its own recipients' receipts, and a comparison with the first variant."""
+    store = str(tmp_path / "receipts.db")
+    receiver = served(store)
+    events: list[DeliveryEvent] = []
+    recipients = write_recipients(tmp_path / "in.csv", 400)
+    out = tmp_path / "out.jsonl"
+    variants = ("--variant", "A=Hi {name}|Offer A", "--variant", "B=Hello {name}|Offer B")
+    with mock_for(receipts_url=receiver.url, receipts_vendor_failed=0.0) as mock:
+        mock.mock.on_delivery.append(events.append)
+        result = run_cli("send", recipients, "--out", out, "--mode", "batch", *variants, "--no-progress",
+                         env=mock.env)  # fmt: skip
+        assert result.code == 0, result.err
+        drain(mock)
+    variant_of = {(x["taskid"], x["cid"]): x["variant"] for x in read_results(out) if x["status"] in ACCEPTED}
+    reported = _json.loads(run_cli("report", out, "--receipts", store, "--json").out)["variants"]
+    for name in ("A", "B"):
+        mine = [e for e in events if variant_of.get((e.taskid, e.cid)) == name]
+        arrived = len(mine)  # no vendor failures here: every delivery it did not ignore arrives
+        displayed = sum(e.displayed for e in mine)
+        clicked = sum(e.clicked for e in mine)
+        row = reported[name]
+        assert row["rates_from"] == "receipts"
+        assert (row["received"], row["displayed"], row["clicked"]) == (arrived, displayed, clicked)
+        assert row["display_rate"] == pytest.approx(displayed / arrived)
+    assert "display_rate" in reported["B"]["vs_first"]

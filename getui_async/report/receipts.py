@@ -20,7 +20,7 @@ from getui_async.errors import ResultsFileError
 from getui_async.outcome import Status
 from getui_async.receipts import FUNNEL, Stage, StoreSpec, open_store, recipients
 from getui_async.results.reader import RecordBitmap, ResultsReader
-from getui_async.results.record import F_CID, F_RECORD, F_STATUS, F_TASKID, decode_line
+from getui_async.results.record import F_CID, F_RECORD, F_STATUS, F_TASKID, F_VARIANT, decode_line
 
 __all__ = ["ACCEPTED_STATUSES", "ReceiptJoin", "join_receipts", "read_accepted"]
 
@@ -36,6 +36,8 @@ class Accepted:
     by_key: dict[tuple[str, str], int] = field(default_factory=dict)
     #: Accepted records without a taskid or a cid (alias pushes, async replies): receipts name neither.
     not_joinable: int = 0
+    #: An experiment's records: record -> variant (absent without ``--variant``).
+    variant_of: dict[int, str] = field(default_factory=dict)
 
 
 def read_accepted(path: Path) -> Accepted:
@@ -59,6 +61,9 @@ def read_accepted(path: Path) -> Accepted:
                 taskid, cid = line.get(F_TASKID), line.get(F_CID)
                 if type(taskid) is str and taskid and type(cid) is str and cid:
                     found.by_key[(taskid, cid)] = record
+                    variant = line.get(F_VARIANT)
+                    if type(variant) is str:
+                        found.variant_of[record] = variant
                 else:
                     found.not_joinable += 1
     return found
@@ -77,6 +82,8 @@ class ReceiptJoin:
     by_action: Counter[int] = field(default_factory=Counter)  # receipts per actionId
     #: Records Getui accepted whose receipts show no arrival (none at all, or failures only).
     unreached: RecordBitmap = field(default_factory=RecordBitmap)
+    #: An experiment's recipients by variant: accepted, and the furthest stage their receipts reached.
+    by_variant: dict[str, Counter[str]] = field(default_factory=dict)
 
     def reached(self, stage: Stage) -> int:
         """Recipients that reached ``stage`` or a later one of the funnel."""
@@ -98,7 +105,7 @@ class ReceiptJoin:
             "unreached": self.accepted - arrived,
             "failed_by_reason": dict(sorted(self.failed_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
             "by_action": {str(a): n for a, n in sorted(self.by_action.items())},
-        }
+        } | ({"variants": {name: dict(c) for name, c in self.by_variant.items()}} if self.by_variant else {})
 
 
 async def join_receipts(results: Sequence[Path], spec: StoreSpec) -> ReceiptJoin:
@@ -109,6 +116,7 @@ async def join_receipts(results: Sequence[Path], spec: StoreSpec) -> ReceiptJoin
         part = read_accepted(path)
         accepted.by_key.update(part.by_key)
         accepted.not_joinable += part.not_joinable
+        accepted.variant_of.update(part.variant_of)
     join = ReceiptJoin(spec.redacted, accepted=len(accepted.by_key), not_joinable=accepted.not_joinable)
     if accepted.by_key:
         store = await open_store(spec)
@@ -129,7 +137,24 @@ async def join_receipts(results: Sequence[Path], spec: StoreSpec) -> ReceiptJoin
         if row.furthest is not None:
             join.stages[row.furthest] += 1
             arrived.add(key)
+            variant = accepted.variant_of.get(accepted.by_key[key])
+            if variant is not None and row.furthest in FUNNEL:
+                _variant_row(join, variant).update(s.value for s in FUNNEL[: FUNNEL.index(row.furthest) + 1])
     for key, record in accepted.by_key.items():
         if key not in arrived:
             join.unreached.add(record)
+        variant = accepted.variant_of.get(record)
+        if variant is not None:
+            _variant_row(join, variant)[_ACCEPTED] += 1
     return join
+
+
+#: The key of a variant's row that counts the recipients Getui accepted (the rates' denominator).
+_ACCEPTED: Final = "accepted"
+
+
+def _variant_row(join: ReceiptJoin, variant: str) -> Counter[str]:
+    row = join.by_variant.get(variant)
+    if row is None:
+        row = join.by_variant[variant] = Counter()
+    return row

@@ -82,7 +82,7 @@ def summary(
     if receipts is not None:
         data["receipts"] = dict(receipts)
     if out.by_variant:
-        data["variants"] = variants_block(out, funnel)
+        data["variants"] = variants_block(out, funnel, receipts)
     return data
 
 

@@ -104,10 +104,17 @@ def variant_groups(out: Outcomes) -> dict[str, str]:
     return {name: group_name(campaign, name) for name in variant_order(out) if name != HOLDOUT}
 
 
-def variants_block(out: Outcomes, funnel: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``{variant: {records, reached, inactive, dead, retryable, ..., rates}}`` keyed by name and holdout."""
+def variants_block(
+    out: Outcomes, funnel: Mapping[str, Any] | None, receipts: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``{variant: {records, reached, inactive, dead, retryable, ..., rates}}`` keyed by name and holdout.
+
+    The rates come from Getui's group funnel (``--fetch``: list tasks) or, for a variant without one, from
+    the receipts joined to it (``--receipts``: any mode), over the recipients that arrived.
+    """
     block: dict[str, Any] = {}
     fetched = (funnel or {}).get("variants") or {}
+    from_receipts = (receipts or {}).get("variants") or {}
     baseline: dict[str, Any] | None = None
     for name in variant_order(out):
         row = out.by_variant.get(name, [0] * len(GROUP_ORDER))
@@ -115,8 +122,17 @@ def variants_block(out: Outcomes, funnel: Mapping[str, Any] | None) -> dict[str,
         entry: dict[str, Any] = {"records": sum(row), **{g.value: counts[g.value] for g in _SHOWN}}
         entry.update({k: n for k, n in counts.items() if n and k not in entry})
         figures = _all_channel(fetched.get(name))
+        source = "getui"
+        if figures is None and isinstance(from_receipts.get(name), Mapping):
+            row_seen = from_receipts[name]
+            figures = {
+                "received": row_seen.get("arrived", 0),
+                **{k: row_seen.get(k, 0) for k in _RATES.values()},
+            }
+            source = "receipts"
         if figures is not None:
             entry.update(_rates(figures))
+            entry["rates_from"] = source
             if baseline is None:
                 baseline = entry
             else:
