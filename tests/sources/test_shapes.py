@@ -14,7 +14,7 @@ import pytest
 from getui_async.errors import InputError
 from getui_async.sources import BadRecord, Record, SourceItem, SourceOptions, open_source
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 GB_NOTICE = "input decoded as GB18030: it is not valid UTF-8"
 
 

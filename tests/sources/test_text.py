@@ -26,7 +26,7 @@ from getui_async.sources import (
     open_source,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 class R(NamedTuple):
