@@ -223,14 +223,20 @@ class Campaign:
         if not opts.dry_run:
             # Exclusion lists and the ledger (repaired on a resume): read before anything is written.
             pacing = self._pacing = await Pacing.open(
-                opts.pace, self.campaign_id, out=self._file.path, resume=self._resume
+                opts.pace,
+                out=self._file.path,
+                resume=self._resume,
+                request_stop=self.request_stop,
+                again=self._words.again,
+                concurrency=opts.concurrency,
             )
             self._stop.on_stop(pacing.stop)  # a wait for the window or the quota ends at once
         feed = Feed(source, asyncio.get_running_loop()).start()
         self._stop.on_stop(feed.close)
         if self._encoding is not None:
             fingerprint["encoding"] = self._encoding
-        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test)
+        lineage = self._pacing.lineage if self._pacing is not None else None
+        meta = RunMeta(self.campaign_id, self._fingerprint, fingerprint, test=opts.test, lineage=lineage)
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         try:
             self._results = results = ResultsLog(
@@ -263,7 +269,7 @@ class Campaign:
                 _let_go(source)
             dedupe.close()
             if self._pacing is not None:
-                await asyncio.to_thread(self._pacing.close)  # the ledger merges its pending rows
+                await self._pacing.close()
             self._file.close_writer()  # closed already unless an error cut the run short
             self._finish()
             if self._file.opened:
@@ -358,7 +364,7 @@ class Campaign:
         if self._stop.reason is not None:
             summary.stopped, summary.stop_detail = self._stop.reason, self._stop.detail
         summary.elapsed_s = time.monotonic() - self._started
-        if summary.stopped is StopReason.WRITE_ERROR:
+        if summary.stopped in (StopReason.WRITE_ERROR, StopReason.LEDGER_ERROR):
             log.error("stopped: %s", summary.stop_detail)
 
 

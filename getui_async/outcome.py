@@ -87,6 +87,7 @@ class StopReason(str, enum.Enum):
     INPUT = "input"  # the input could not be read on
     WRITE_ERROR = "write_error"  # the results file could not be written
     INPUT_CHANGED = "input_changed"  # a resumed stream is not the input the earlier run read
+    LEDGER_ERROR = "ledger_error"  # the ledger could not be read or written (claims, settlements)
 
     def __str__(self) -> str:
         return self.value
@@ -106,4 +107,8 @@ class StopReason(str, enum.Enum):
         return 2 if self is StopReason.INPUT_CHANGED else 3
 
 
-_PRIORITY: Final[dict[StopReason, int]] = {StopReason.WRITE_ERROR: 1, StopReason.INPUT_CHANGED: 2}
+_PRIORITY: Final[dict[StopReason, int]] = {
+    StopReason.WRITE_ERROR: 1,
+    StopReason.LEDGER_ERROR: 1,
+    StopReason.INPUT_CHANGED: 2,
+}

@@ -443,12 +443,28 @@ def _add_pace_arguments(parser: argparse.ArgumentParser) -> None:
         help="never send to these recipients: text (one id a line), CSV/JSONL with a cid or "
         "alias column, or an earlier results file (its dead cids); repeatable",
     )
-    pace.add_argument("--ledger", metavar="PATH", help="SQLite file of who this tool delivered to, per day")
+    pace.add_argument(
+        "--ledger",
+        metavar="PATH|URL",
+        help="who was claimed, reached and found dead, per day: a SQLite file or a postgresql:// URL "
+        "shared by several hosts (also GETUI_LEDGER)",
+    )
+    pace.add_argument(
+        "--ledger-tz",
+        metavar="ZONE",
+        help="IANA zone a new ledger counts its days in (default Asia/Shanghai; kept by the ledger)",
+    )
+    pace.add_argument(
+        "--no-suppress",
+        action="store_true",
+        help="send to recipients the ledger remembers as dead (skipped as excluded by default)",
+    )
     pace.add_argument(
         "--max-per-day",
         type=_positive_int,
         metavar="N",
-        help="skip recipients other campaigns already reached N times today (needs --ledger)",
+        help="claim each recipient in the ledger before sending; skip those other runs reached or "
+        "claimed N times on the ledger's day (needs --ledger)",
     )
 
 

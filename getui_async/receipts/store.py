@@ -20,6 +20,7 @@ from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from getui_async.errors import ConfigError, GetuiError
+from getui_async.ledger.redact import redact_url, scrub
 
 from .protocol import FUNNEL, Receipt, Stage, classify
 
@@ -34,6 +35,7 @@ __all__ = [
     "parse_store",
     "recipients",
     "redact_url",
+    "scrub",
 ]
 
 _PG_SCHEMES: Final = ("postgresql", "postgres")
@@ -52,22 +54,6 @@ class StoreSpec:
     kind: str  # "sqlite" or "postgresql"
     target: str
     redacted: str
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (safe for messages, logs and exceptions)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")
-    userinfo = netloc[0].partition(":")[0] + ":***"
-    return parts._replace(netloc=f"{userinfo}@{netloc[2]}").geturl()
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` (say, a driver's error message) with every copy of ``url``'s password masked."""
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
 
 
 def parse_store(spec: str) -> StoreSpec:

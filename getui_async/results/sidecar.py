@@ -25,6 +25,8 @@ __all__ = [
     "K_CAMPAIGN_ID",
     "K_GROUP_NAME",
     "K_INPUT",
+    "K_LEDGER_LINEAGE",
+    "K_LEDGER_SHARD",
     "K_REQUESTS",
     "K_RETRIES",
     "K_RUNS",
@@ -42,6 +44,7 @@ __all__ = [
     "sidecar_name",
     "stored_campaign",
     "stored_encoding",
+    "stored_lineage",
     "stored_stream",
     "stream_input",
     "write_atomically",
@@ -62,6 +65,10 @@ K_RUNS: Final = "runs"
 K_REQUESTS: Final = "requests"
 K_RETRIES: Final = "retries"
 K_GROUP_NAME: Final = "group_name"
+#: The run lineage whose claims a ledger holds for this file: made by the first run, kept by resumes.
+K_LEDGER_LINEAGE: Final = "ledger_lineage"
+#: The shard of the input the lineage claims for (None: the whole input).
+K_LEDGER_SHARD: Final = "ledger_shard"
 # Keys of its ``input`` object.
 K_ENCODING: Final = "encoding"
 K_STREAM_BYTES: Final = "stream_bytes"
@@ -71,7 +78,7 @@ K_SHA256: Final = "sha256"
 #: Input keys that must agree for a resume (when both runs know them).
 _SAME_INPUT: Final = ("format", "size", "head_sha256", K_SHA256)
 #: Keys about the runs so far, which rewriting the run's identity keeps.
-_RUN_KEYS: Final = (K_RUNS, K_REQUESTS, K_RETRIES, K_GROUP_NAME)
+_RUN_KEYS: Final = (K_RUNS, K_REQUESTS, K_RETRIES, K_GROUP_NAME, K_LEDGER_LINEAGE, K_LEDGER_SHARD)
 
 
 def meta_path(results: Path) -> Path:
@@ -130,6 +137,9 @@ class RunMeta:
     tool_version: str = __version__
     #: A send to test devices (``--test``), so a results file says which kind of run wrote it.
     test: bool = False
+    #: The ledger's run lineage (with a ledger), so a resume claims as the same run.
+    lineage: str | None = None
+    shard: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +149,7 @@ class RunMeta:
             K_TEMPLATE: self.template_fingerprint,
             K_INPUT: dict(self.input),
             K_TEST: self.test,
+            **({K_LEDGER_LINEAGE: self.lineage, K_LEDGER_SHARD: self.shard} if self.lineage else {}),
         }
 
     def mismatch(self, other: Mapping[str, Any]) -> str | None:
@@ -222,6 +233,13 @@ def stored_campaign(results: Path) -> str:
     if found is None:
         raise ResultsFileError(f"{meta_path(results)}: missing or unreadable; cannot tell the campaign")
     return str(found)
+
+
+def stored_lineage(results: Path) -> str | None:
+    """The ledger lineage an earlier run of ``results`` claimed as (None: none recorded)."""
+    stored = read_meta(results)
+    found = stored.get(K_LEDGER_LINEAGE) if stored else None
+    return found if isinstance(found, str) and found else None
 
 
 def stored_encoding(results: Path, stored: Mapping[str, Any] | None = None) -> str | None:

@@ -1,0 +1,68 @@
+"""Claims, settlements and dead cids: the same semantics on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from getui_async.ledger import Ledger, Settlement, open_ledger, today
+
+A, B, C = "a" * 32, "b" * 32, "c" * 32
+
+
+async def test_a_claim_counts_against_other_lineages_only(ledger: Ledger) -> None:
+    """Run 1 claims A; run 2 is capped on A at cap 1; run 1 (a resume) may claim A again."""
+    day = today(ledger.zone)
+    first = await ledger.screen("run-1", day, "cid", [A, B], cap=1, suppress=True)
+    assert (first.capped, first.dead) == ({}, {})
+    second = await ledger.screen("run-2", day, "cid", [A, C], cap=1, suppress=True)
+    assert second.capped == {A: 1}
+    again = await ledger.screen("run-1", day, "cid", [A], cap=1, suppress=True)
+    assert again.capped == {}
+
+
+async def test_a_cap_of_two_admits_two_lineages(ledger: Ledger) -> None:
+    """``--max-per-day 2``: two runs get A, the third is capped with 2 held by others."""
+    day = today(ledger.zone)
+    for run in ("r1", "r2"):
+        assert (await ledger.screen(run, day, "cid", [A], cap=2, suppress=False)).capped == {}
+    assert (await ledger.screen("r3", day, "cid", [A], cap=2, suppress=False)).capped == {A: 2}
+
+
+async def test_a_released_claim_frees_the_recipient_and_a_delivery_holds_it(ledger: Ledger) -> None:
+    """Released on a refusal: another run may claim; settled as delivered: it may not."""
+    day = today(ledger.zone)
+    await ledger.screen("r1", day, "cid", [A, B], cap=1, suppress=False)
+    await ledger.settle("r1", Settlement(delivered=[(day, "cid", A)], released=[(day, "cid", B)]))
+    other = await ledger.screen("r2", day, "cid", [A, B], cap=1, suppress=False)
+    assert other.capped == {A: 1}
+
+
+async def test_kinds_and_days_are_separate(ledger: Ledger) -> None:
+    """A cid and an alias with the same text, or another day, do not count against each other."""
+    day = today(ledger.zone)
+    await ledger.settle("r1", Settlement(delivered=[(day, "cid", A)]))
+    assert (await ledger.screen("r2", day, "alias", [A], cap=1, suppress=False)).capped == {}
+    assert (await ledger.screen("r2", day + 1, "cid", [A], cap=1, suppress=False)).capped == {}
+
+
+async def test_dead_recipients_are_suppressed_unless_asked_not_to(ledger: Ledger) -> None:
+    """A cid remembered dead is answered with its date, and never claimed; ``suppress=False`` ignores it."""
+    day = today(ledger.zone)
+    await ledger.settle("r1", Settlement(dead=[("cid", A, "2026-12-01")]))
+    found = await ledger.screen("r2", day, "cid", [A, B], cap=1, suppress=True)
+    assert found.dead == {A: "2026-12-01"}
+    assert [d async for d in ledger.dead_recipients()] == [("cid", A, "2026-12-01")]
+    assert (await ledger.screen("r3", day, "cid", [A], cap=None, suppress=False)).dead == {}
+
+
+async def test_info_and_the_zone_kept_from_creation(spec: str) -> None:
+    """The zone given at creation is kept; a later open's zone is ignored; info counts rows and claims."""
+    first = await open_ledger(spec, zone="America/New_York")
+    day = today(first.zone)
+    await first.screen("r1", day, "cid", [A, B], cap=1, suppress=False)
+    await first.settle("r1", Settlement(delivered=[(day, "cid", A)], dead=[("cid", C, "2026-12-01")]))
+    await first.close()
+    second = await open_ledger(spec, zone="UTC")
+    try:
+        info = await second.info()
+    finally:
+        await second.close()
+    assert (info.zone, info.rows_today, info.claims_held, info.dead) == ("America/New_York", 2, 1, 1)
