@@ -25,6 +25,7 @@ from typing import Any
 from getui_async.config import ENV_APP_ID, ENV_BASE_URL, UsageError
 from getui_async.config.layers import config_for, find_config, load_config, resolve_options, resolve_settings
 from getui_async.errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
+from getui_async.ledger import command as ledger_command
 from getui_async.receipts import command as receipts_command
 from getui_async.report import command as report_command
 from getui_async.runner import EXIT_USAGE, PROG, SendJob
@@ -80,6 +81,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             args, lambda: resolve_settings(args, config_for(args, env), env)
         ),
         "check": lambda: commands.check(args, env),
+        "ledger": lambda: ledger_command.run(args, env),
         "receipts": lambda: receipts_command.run(
             args,
             lambda: resolve_settings(args, config_for(args, env), env).credentials,

@@ -25,6 +25,7 @@ from getui_async.config import (
     MAX_LIST_CHUNK,
 )
 from getui_async.config.layers import CLICK_TYPES, CONFIG_NAME, LOG_LEVELS, MODES, VENDOR_CLASSES
+from getui_async.ledger import command as ledger_command
 from getui_async.receipts import command as receipts_command
 from getui_async.report import command as report_command
 from getui_async.runner import EXIT_OK, EXIT_SOME_FAILED, EXIT_STOPPED, EXIT_USAGE, PROG
@@ -274,6 +275,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
 
     receipts_command.add_receipts_parser(commands)
     receipts = commands.choices["receipts"]
+    ledger_command.add_ledger_parser(commands)
 
     mock = commands.add_parser(
         "mock-server",
@@ -296,7 +298,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     )
     parser.command_parsers = {
         "send": send, "demo": demo, "report": report, "check": check, "mock-server": mock,
-        "completion": completion, "receipts": receipts,
+        "completion": completion, "receipts": receipts, "ledger": commands.choices["ledger"],
     }  # fmt: skip
     _mark_paths(parser.command_parsers)
     if not full_help:

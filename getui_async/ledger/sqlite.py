@@ -160,8 +160,9 @@ class SqliteLedger:
 def _setup(conn: sqlite3.Connection, zone: str | None) -> tuple[str, int]:
     """Create or migrate the tables; the ledger's zone and schema version (``ValueError``: too new)."""
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    for statement in SQLITE_CREATE:
-        conn.execute(statement)
+    if "marks" not in tables:
+        for statement in SQLITE_CREATE:
+            conn.execute(statement)
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     version = int(meta.get("schema", SCHEMA_VERSION))
     if version > SCHEMA_VERSION:
@@ -171,8 +172,10 @@ def _setup(conn: sqlite3.Connection, zone: str | None) -> tuple[str, int]:
             conn.execute(statement)
     stored = meta.get("zone") or zone or DEFAULT_ZONE
     ZoneInfo(stored)  # a bad zone fails here
-    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-    conn.execute("INSERT OR REPLACE INTO meta VALUES ('zone', ?)", (stored,))
+    # Written only when they change: opening a ledger on a full disk must not need a page.
+    for key, value in (("schema", str(SCHEMA_VERSION)), ("zone", stored)):
+        if meta.get(key) != value:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
     return stored, SCHEMA_VERSION
 
 
