@@ -207,9 +207,18 @@ class Intake:
                     if duplicate:
                         self._decided(job, True, ready)
                 self._results.commit()
+        except Exception as exc:
+            self._results.commit()
+            # Stop first, so the workers drain the queue unsent; then end them, so a run whose requests
+            # are all done does not wait out its drain timeout for workers idle on an empty queue.
+            self._control.request_stop(StopReason.FATAL, f"internal error: {exc!r}")
+            if queue is not None:
+                for _ in range(senders):
+                    await queue.put(None)
+            raise
         except BaseException:
             self._results.commit()
-            raise  # no end markers: a cancelled or failed intake must not block again on a full queue
+            raise  # no end markers: a cancelled intake must not block again on a full queue
         if queue is not None:
             for _ in range(senders):
                 await queue.put(None)  # workers drain the queue until they see this (a way out: cancel)

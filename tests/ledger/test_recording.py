@@ -24,7 +24,9 @@ def plan_of(*targets: str) -> Plan[Job]:
     return Plan(Endpoint.BATCH, "cid", tuple(jobs))
 
 
-def recorder_of(ledger: Ledger, lineage: str, faults: list[LedgerError], cap: int | None = 1) -> LedgerRecorder:
+def recorder_of(
+    ledger: Ledger, lineage: str, faults: list[LedgerError], cap: int | None = 1
+) -> LedgerRecorder:
     return LedgerRecorder(ledger, lineage, cap=cap, suppress=True, on_fault=faults.append)
 
 
@@ -54,12 +56,14 @@ async def test_capped_and_dead_recipients_get_lines_and_an_empty_plan_is_dropped
         kept = await screening.screen(plan_of(CID_B, CID_C), cast(ResultsLog, lines))
     finally:
         await ledger.close()
-    assert kept is not None and [job.target for job in kept.items] == [CID_B]
+    assert kept is not None
+    assert [job.target for job in kept.items] == [CID_B]
     assert [(line["target"], line["status"]) for line in lines.lines] == [
         (CID_A, Status.CAPPED),
         (CID_C, Status.EXCLUDED),
     ]
-    assert "over --max-per-day 1" in lines.lines[0]["msg"] and "Asia/Shanghai" in lines.lines[0]["msg"]
+    assert "over --max-per-day 1" in lines.lines[0]["msg"]
+    assert "Asia/Shanghai" in lines.lines[0]["msg"]
     assert lines.lines[1]["msg"].startswith("dead since 2026-12-01")
     assert faults == []
 
@@ -101,4 +105,5 @@ async def test_a_ledger_fault_stops_once_and_drops_the_plan(tmp_path: Path) -> N
     finally:
         await ledger.close()
     assert lines.lines == []
-    assert len(faults) == 1 and "No such file" in faults[0].reason
+    assert len(faults) == 1
+    assert "No such file" in faults[0].reason
