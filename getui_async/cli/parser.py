@@ -261,6 +261,9 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     _add_source_arguments(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--dead-cids", metavar="FILE", help="write the cids Getui calls invalid, one a line")
+    check.add_argument(
+        "--ledger", metavar="PATH|URL", help="also remember the dead cids there (also GETUI_LEDGER)"
+    )
     check.add_argument("--rate", type=_positive_float, help="user/detail calls per second (default 5)")
     check.add_argument("--title", help="the message title, for its warnings")
     check.add_argument("--body", help="the message body, for its warnings")
