@@ -152,6 +152,7 @@ class _Tally:
         else:
             self.aliases += 1
 
+
 #: The lineage a check's writes to the ledger are made under (it only remembers dead cids, never claims).
 _CHECK_LINEAGE: Final = "check"
 

@@ -86,8 +86,9 @@ class RunControl(Protocol):
 class Screen(Protocol):
     """A last look at a request's recipients before it is queued (exclusion lists, frequency caps)."""
 
-    async def screen(self, plan: Plan[Job], results: ResultsLog) -> Plan[Job] | None:
-        """``plan`` without the recipients it decided (their lines written); None if none is left."""
+    async def screen(self, plans: list[Plan[Job]], results: ResultsLog) -> list[Plan[Job]]:
+        """``plans`` (one intake chunk) without the recipients it decided (their lines written), in
+        order; a plan left empty is dropped."""
         ...
 
 
@@ -241,12 +242,10 @@ class Intake:
         return await getter
 
     async def _hand_over(self, ready: list[Plan[Job]], queue: asyncio.Queue[Plan[Job] | None] | None) -> None:
-        if queue is not None:
+        if queue is not None and ready:
             screen = self._screen
-            for plan in ready:
-                kept = plan if screen is None else await screen.screen(plan, self._results)
-                if kept is not None:
-                    await queue.put(kept)
+            for plan in ready if screen is None else await screen.screen(ready, self._results):
+                await queue.put(plan)
         ready.clear()
 
     def _classify(self, first: int, items: list[SourceItem], ready: list[Plan[Job]]) -> None:

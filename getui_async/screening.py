@@ -15,7 +15,7 @@ from .errors import PaceStop
 from .exclusions import ExclusionSet
 from .intake import Job, record_decided
 from .ledger_recording import LedgerRecorder, dead_message
-from .outcome import Status
+from .outcome import Kind, Status
 from .planner import Plan
 from .results import ResultsLog
 from .window import WindowGate
@@ -32,10 +32,11 @@ class Screening:
         #: The send window's gate, when the run has one: the cap counts the day requests may start.
         self.gate: WindowGate | None = None
 
-    async def screen(self, plan: Plan[Job], results: ResultsLog) -> Plan[Job] | None:
-        """``plan`` without its excluded and capped recipients (their lines written); None if none is left.
+    async def screen(self, plans: list[Plan[Job]], results: ResultsLog) -> list[Plan[Job]]:
+        """``plans`` (one intake chunk) without their excluded and capped recipients (their lines
+        written), in order; a plan left empty is dropped. One ledger transaction per recipient kind.
 
-        With a cap, a plan is claimed only once requests may start: a run that waits overnight for its
+        With a cap, plans are claimed only once requests may start: a run that waits overnight for its
         window counts the day it sends on, not the day it read the records.
         """
         recorder, gate = self.recorder, self.gate
@@ -43,26 +44,40 @@ class Screening:
             try:
                 await gate.wait_window()
             except PaceStop:
-                return plan  # the dispatcher meets the same stop at the same gate before sending it
-        kind, exclusions = plan.kind, self.exclusions
-        excluded: dict[str, str] = {}
-        if exclusions is not None:
-            targets = [job.target for job in plan.items]
-            excluded = await asyncio.to_thread(exclusions.contains_many, kind, targets)
-        rest = [job.target for job in plan.items if job.target not in excluded]
-        decided: dict[str, tuple[Status, str]] = {}
-        if recorder is not None and rest:
-            found = await recorder.screen(kind, rest)
-            if found is None:
-                return None  # a ledger fault: the run is stopping; these recipients stay unsent
-            screened, day = found
+                return plans  # the dispatcher meets the same stop at the same gate before sending it
+        by_kind: dict[Kind, list[str]] = {}
+        for plan in plans:
+            by_kind.setdefault(plan.kind, []).extend(job.target for job in plan.items)
+        listed: dict[Kind, dict[str, str]] = {}
+        decided: dict[Kind, dict[str, tuple[Status, str]]] = {}
+        for kind, targets in by_kind.items():
+            found = listed[kind] = await self._listed(kind, targets)
+            if recorder is None:
+                continue
+            rest = [target for target in targets if target not in found]
+            verdicts = decided[kind] = {}
+            if not rest:
+                continue
+            answer = await recorder.screen(kind, rest)
+            if answer is None:
+                return []  # a ledger fault: the run is stopping; these recipients stay unsent
+            screened, day = answer
             for target, since in screened.dead.items():
-                decided[target] = (Status.EXCLUDED, dead_message(since))
+                verdicts[target] = (Status.EXCLUDED, dead_message(since))
             for target, held in screened.capped.items():
-                decided[target] = (Status.CAPPED, recorder.capped_message(held, day))
-        if not excluded and not decided:
-            return plan
-        return self._keep(plan, results, excluded, decided)
+                verdicts[target] = (Status.CAPPED, recorder.capped_message(held, day))
+        kept: list[Plan[Job]] = []
+        for plan in plans:
+            left = self._keep(plan, results, listed[plan.kind], decided.get(plan.kind, {}))
+            if left is not None:
+                kept.append(left)
+        return kept
+
+    async def _listed(self, kind: Kind, targets: list[str]) -> dict[str, str]:
+        """Target -> the exclusion list naming it (a look-up in a worker thread)."""
+        if self.exclusions is None:
+            return {}
+        return await asyncio.to_thread(self.exclusions.contains_many, kind, targets)
 
     def _keep(
         self,
@@ -72,6 +87,8 @@ class Screening:
         decided: dict[str, tuple[Status, str]],
     ) -> Plan[Job] | None:
         """Write the decided lines (listed: target -> its list file); the plan of the rest, if any."""
+        if not listed and not decided:
+            return plan
         kept: list[Job] = []
         exclusions = self.exclusions
         for job in plan.items:

@@ -29,7 +29,7 @@ WORKERS = 4
 class Broken:
     """A screen that fails on the first request, as a ledger read used to."""
 
-    async def screen(self, plan: Plan[Job], results: ResultsLog) -> Plan[Job] | None:
+    async def screen(self, plans: list[Plan[Job]], results: ResultsLog) -> list[Plan[Job]]:
         raise RuntimeError("database disk image is malformed")
 
 

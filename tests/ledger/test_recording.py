@@ -36,9 +36,8 @@ async def test_excluded_recipients_get_a_line_and_the_rest_go_on(tmp_path: Path)
     listed.write_text(f"{CID_B}\n")
     lines = Lines()
     with ExclusionSet.load([listed]) as excluded:
-        kept = await Screening(excluded, None).screen(plan_of(CID_A, CID_B, CID_C), cast(ResultsLog, lines))
-    assert kept is not None
-    assert [job.target for job in kept.items] == [CID_A, CID_C]
+        kept = await Screening(excluded, None).screen([plan_of(CID_A, CID_B, CID_C)], cast(ResultsLog, lines))
+    assert [[job.target for job in plan.items] for plan in kept] == [[CID_A, CID_C]]
     assert [(line["target"], line["status"]) for line in lines.lines] == [(CID_B, Status.EXCLUDED)]
     assert "unsubscribed.txt" in lines.lines[0]["msg"]
 
@@ -52,12 +51,11 @@ async def test_capped_and_dead_recipients_get_lines_and_an_empty_plan_is_dropped
         assert await recorder_of(ledger, "other", faults).screen("cid", [CID_A]) is not None
         lines = Lines()
         screening = Screening(None, recorder_of(ledger, "mine", faults))
-        assert await screening.screen(plan_of(CID_A), cast(ResultsLog, lines)) is None
-        kept = await screening.screen(plan_of(CID_B, CID_C), cast(ResultsLog, lines))
+        assert await screening.screen([plan_of(CID_A)], cast(ResultsLog, lines)) == []
+        kept = await screening.screen([plan_of(CID_B, CID_C)], cast(ResultsLog, lines))
     finally:
         await ledger.close()
-    assert kept is not None
-    assert [job.target for job in kept.items] == [CID_B]
+    assert [[job.target for job in plan.items] for plan in kept] == [[CID_B]]
     assert [(line["target"], line["status"]) for line in lines.lines] == [
         (CID_A, Status.CAPPED),
         (CID_C, Status.EXCLUDED),
@@ -100,8 +98,8 @@ async def test_a_ledger_fault_stops_once_and_drops_the_plan(tmp_path: Path) -> N
         screening = Screening(None, recorder_of(ledger, "mine", faults))
         path.unlink()
         lines = Lines()
-        assert await screening.screen(plan_of(CID_A), cast(ResultsLog, lines)) is None
-        assert await screening.screen(plan_of(CID_B), cast(ResultsLog, lines)) is None
+        assert await screening.screen([plan_of(CID_A)], cast(ResultsLog, lines)) == []
+        assert await screening.screen([plan_of(CID_B)], cast(ResultsLog, lines)) == []
     finally:
         await ledger.close()
     assert lines.lines == []
