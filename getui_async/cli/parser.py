@@ -261,9 +261,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     _add_source_arguments(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--dead-cids", metavar="FILE", help="write the cids Getui calls invalid, one a line")
-    check.add_argument(
-        "--ledger", metavar="PATH|URL", help="also remember the dead cids there (also GETUI_LEDGER)"
-    )
+    ledger_command.add_ledger_arguments(check, dead_only=True)
     check.add_argument("--rate", type=_positive_float, help="user/detail calls per second (default 5)")
     check.add_argument("--title", help="the message title, for its warnings")
     check.add_argument("--body", help="the message body, for its warnings")
@@ -448,29 +446,7 @@ def _add_pace_arguments(parser: argparse.ArgumentParser) -> None:
         help="never send to these recipients: text (one id a line), CSV/JSONL with a cid or "
         "alias column, or an earlier results file (its dead cids); repeatable",
     )
-    pace.add_argument(
-        "--ledger",
-        metavar="PATH|URL",
-        help="who was claimed, reached and found dead, per day: a SQLite file or a postgresql:// URL "
-        "shared by several hosts (also GETUI_LEDGER)",
-    )
-    pace.add_argument(
-        "--ledger-tz",
-        metavar="ZONE",
-        help="IANA zone a new ledger counts its days in (default Asia/Shanghai; kept by the ledger)",
-    )
-    pace.add_argument(
-        "--no-suppress",
-        action="store_true",
-        help="send to recipients the ledger remembers as dead (skipped as excluded by default)",
-    )
-    pace.add_argument(
-        "--max-per-day",
-        type=_positive_int,
-        metavar="N",
-        help="claim each recipient in the ledger before sending; skip those other runs reached or "
-        "claimed N times on the ledger's day (needs --ledger)",
-    )
+    ledger_command.add_ledger_arguments(pace, max_per_day_type=_positive_int)
 
 
 def _add_vendor_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -26,9 +26,43 @@ from getui_async.runner import EXIT_OK, EXIT_USAGE, PROG
 
 from . import LedgerError, day_text, is_url, open_ledger
 
-__all__ = ["add_ledger_parser", "run"]
+__all__ = ["add_ledger_arguments", "add_ledger_parser", "run"]
 
 EXPORT: Final = "export-dead"
+
+
+def add_ledger_arguments(
+    group: Any, *, max_per_day_type: Callable[[str], int] = int, dead_only: bool = False
+) -> None:
+    """The ledger flags of ``send`` (``dead_only``: ``check``'s one flag, where dead cids are remembered)."""
+    if dead_only:
+        group.add_argument(
+            "--ledger", metavar="PATH|URL", help="also remember the dead cids there (also GETUI_LEDGER)"
+        )
+        return
+    group.add_argument(
+        "--ledger",
+        metavar="PATH|URL",
+        help="who was claimed, reached and found dead, per day: a SQLite file or a postgresql:// URL "
+        "shared by several hosts (also GETUI_LEDGER)",
+    )
+    group.add_argument(
+        "--ledger-tz",
+        metavar="ZONE",
+        help="IANA zone a new ledger counts its days in (default Asia/Shanghai; kept by the ledger)",
+    )
+    group.add_argument(
+        "--no-suppress",
+        action="store_true",
+        help="send to recipients the ledger remembers as dead (skipped as excluded by default)",
+    )
+    group.add_argument(
+        "--max-per-day",
+        type=max_per_day_type,
+        metavar="N",
+        help="claim each recipient in the ledger before sending; skip those other runs reached or "
+        "claimed N times on the ledger's day (needs --ledger)",
+    )
 
 
 def add_ledger_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
