@@ -3,8 +3,8 @@
 asyncpg (the ``postgres`` extra, as the receipt store uses): native asyncio, so a claim never needs a
 thread hop, and arrays bind as one parameter, so a chunk is one round trip. A claim or a settlement is
 one call of a server-side function (:data:`~getui_async.ledger.schema.PG_CREATE`) in its own
-transaction; a claim locks its recipients' (day, recipient) advisory keys first, so two hosts claiming
-one recipient serialise. The schema is created and versioned under a transaction-scoped advisory lock,
+transaction; a claim takes its day's advisory lock first, so two hosts claiming one recipient
+serialise. The schema is created and versioned under a transaction-scoped advisory lock,
 so hosts starting together do not race. A URL's password never reaches a message.
 """
 

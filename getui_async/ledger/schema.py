@@ -40,9 +40,10 @@ SQLITE_FROM_V1: Final = (
 
 PG_SCHEMA: Final = "getui_ledger"
 
-#: Tables and the two functions that make a claim or a settlement one round trip. A claim takes a
-#: transaction-scoped advisory lock per (day, recipient), in one order, so two runs claiming the same
-#: recipient serialise and the second sees the first's claim; the statement after the locks counts.
+#: Tables and the two functions that make a claim or a settlement one round trip. A claim takes the
+#: day's transaction-scoped advisory lock (key 1196180551 is "GLDG"), so claims of one day serialise and
+#: each sees the ones before it; the statement after the lock counts. A claim is one short statement,
+#: so serialising them costs far less than the requests they guard.
 PG_CREATE: Final = """
 CREATE SCHEMA IF NOT EXISTS getui_ledger;
 CREATE TABLE IF NOT EXISTS getui_ledger.meta (key text PRIMARY KEY, value text NOT NULL);
@@ -61,10 +62,8 @@ CREATE OR REPLACE FUNCTION getui_ledger.claim(
 ) RETURNS TABLE (o_target text, o_since text, o_held integer) LANGUAGE plpgsql AS $fn$
 BEGIN
     IF p_cap IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(s.h) FROM (
-            SELECT DISTINCT hashtextextended(p_kind::text || ':' || p_day::text || ':' || u.t, 0) AS h
-            FROM unnest(p_targets) AS u(t) ORDER BY 1
-        ) AS s;
+        -- One lock per ledger day (never one per recipient: a lock table has a few thousand slots).
+        PERFORM pg_advisory_xact_lock(1196180551, p_day);
     END IF;
     RETURN QUERY
     WITH keys AS (SELECT DISTINCT u.t FROM unnest(p_targets) AS u(t)),

@@ -46,6 +46,8 @@ _BUSY_TIMEOUT_MS: Final = 30_000
 _SQLITE_FULL: Final = 13
 _KINDS: Final[tuple[Kind, Kind]] = ("cid", "alias")
 _DEAD_PAGE: Final = 10_000
+#: Recipients per ``IN (...)`` list (SQLite allows 32,766 parameters a statement).
+_IN_LIST: Final = 10_000
 
 
 def reason_of(exc: BaseException) -> str:
@@ -189,24 +191,26 @@ def _screen(
     cap: int | None,
     suppress: bool,
 ) -> Screened:
-    code = KIND_CODE[kind]
-    marks = ",".join("?" * len(targets))
+    code, now = KIND_CODE[kind], _now()
     dead: dict[str, str] = {}
-    if suppress:
-        found = conn.execute(
-            f"SELECT target, since FROM dead WHERE kind = ? AND target IN ({marks})",  # noqa: S608 - only ? marks
-            (code, *targets),
-        )
-        dead = dict(found.fetchall())
     capped: dict[str, int] = {}
+    for start in range(0, len(targets), _IN_LIST):  # SQLite bounds the parameters of one statement
+        some = targets[start : start + _IN_LIST]
+        marks = ",".join("?" * len(some))
+        if suppress:
+            found = conn.execute(
+                f"SELECT target, since FROM dead WHERE kind = ? AND target IN ({marks})",  # noqa: S608 - only ? marks
+                (code, *some),
+            )
+            dead.update(found.fetchall())
+        if cap is not None:
+            held = conn.execute(
+                "SELECT target, count(*) FROM marks WHERE day = ? AND kind = ? AND target IN "  # noqa: S608 - only ? marks
+                f"({marks}) AND lineage != ? AND (delivered = 1 OR at > ?) GROUP BY target",
+                (day, code, *some, lineage, now - CLAIM_TTL_S),
+            )
+            capped.update((target, n) for target, n in held.fetchall() if n >= cap)
     if cap is not None:
-        held = conn.execute(
-            "SELECT target, count(*) FROM marks WHERE day = ? AND kind = ? AND target IN "  # noqa: S608 - only ? marks
-            f"({marks}) AND lineage != ? AND (delivered = 1 OR at > ?) GROUP BY target",
-            (day, code, *targets, lineage, _now() - CLAIM_TTL_S),
-        )
-        capped = {target: n for target, n in held.fetchall() if n >= cap}
-        now = _now()
         conn.executemany(
             "INSERT INTO marks VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT DO UPDATE SET at = excluded.at"
             " WHERE delivered = 0",

@@ -66,3 +66,11 @@ async def test_info_and_the_zone_kept_from_creation(spec: str) -> None:
     finally:
         await second.close()
     assert (info.zone, info.rows_today, info.claims_held, info.dead) == ("America/New_York", 2, 1, 1)
+
+
+async def test_a_chunk_larger_than_one_statement_takes_is_claimed_whole(ledger: Ledger) -> None:
+    """40,000 recipients in one call (more parameters than SQLite takes at once): all claimed."""
+    day = today(ledger.zone)
+    many = [f"{n:032x}" for n in range(40_000)]
+    assert (await ledger.screen("r1", day, "cid", many, cap=1, suppress=True)).capped == {}
+    assert len((await ledger.screen("r2", day, "cid", many, cap=1, suppress=True)).capped) == 40_000
