@@ -350,6 +350,7 @@ def _above_the_line(handler: logging.Handler, console: Any) -> logging.Handler:
 _AFTER_STOP: Final = {
     "input": "  the input cannot be read past that point: the records after it were not sent",
     "write_error": "  after freeing space, the same command with --resume sends the records without a line",
+    "ledger_error": "  once the ledger is writable again, --resume sends the records without a line",
     "input_changed": "  nothing more was sent: resume with the input the earlier run read, or another --out",
 }
 
