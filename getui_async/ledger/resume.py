@@ -31,14 +31,15 @@ _BATCH: Final = 10_000
 async def settle_from_results(ledger: Ledger, lineage: str, path: Path) -> int:
     """Settle ``lineage``'s claims from the lines of ``path``; returns the lines settled."""
     settled = 0
-    for settlement in _settlements(path, ledger.zone):
+    for settlement, lines in _settlements(path, ledger.zone):
         await ledger.settle(lineage, settlement)
-        settled += len(settlement)
+        settled += lines
     return settled
 
 
-def _settlements(path: Path, zone: ZoneInfo) -> Iterator[Settlement]:
-    pending = Settlement()
+def _settlements(path: Path, zone: ZoneInfo) -> Iterator[tuple[Settlement, int]]:
+    """(a settlement, the lines it came from), about :data:`_BATCH` entries at a time."""
+    pending, lines = Settlement(), 0
     days: dict[str, date] = {}  # ts prefix (to the minute) -> its ledger day
     try:
         for _number, line in ResultsReader(path).decoded(having=_NEEDLES):
@@ -68,13 +69,14 @@ def _settlements(path: Path, zone: ZoneInfo) -> Iterator[Settlement]:
                 pending.released.append((day_number(day - timedelta(days=1)), kind, target))
                 if fate is Fate.DEAD:
                     pending.dead.append((kind, target, day.isoformat()))
+            lines += 1
             if len(pending) >= _BATCH:
-                yield pending
-                pending = Settlement()
+                yield pending, lines
+                pending, lines = Settlement(), 0
     except FileNotFoundError:
         return
     if len(pending):
-        yield pending
+        yield pending, lines
 
 
 def _key_of(line: dict[str, object]) -> tuple[Kind, str] | None:

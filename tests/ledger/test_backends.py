@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from getui_async.ledger import Ledger, Settlement, open_ledger, today
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from getui_async.ledger import (
+    CLAIM_TTL_S,
+    Ledger,
+    Settlement,
+    open_ledger,
+    settle_from_results,
+    today,
+)
+from getui_async.ledger import postgres as ledger_postgres
+from getui_async.ledger import sqlite as ledger_sqlite
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 
@@ -74,3 +90,37 @@ async def test_a_chunk_larger_than_one_statement_takes_is_claimed_whole(ledger: 
     many = [f"{n:032x}" for n in range(40_000)]
     assert (await ledger.screen("r1", day, "cid", many, cap=1, suppress=True)).capped == {}
     assert len((await ledger.screen("r2", day, "cid", many, cap=1, suppress=True)).capped) == 40_000
+
+
+async def test_a_claim_nobody_settles_stops_counting_after_its_time_to_live(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed and never resumed: its claim blocks others for ``CLAIM_TTL_S``, then no longer."""
+    day = today(ledger.zone)
+    await ledger.screen("crashed", day, "cid", [A], cap=1, suppress=False)
+    assert (await ledger.screen("r2", day, "cid", [A], cap=1, suppress=False)).capped == {A: 1}
+    later = int(time.time()) + CLAIM_TTL_S + 1
+    for module in (ledger_sqlite, ledger_postgres):
+        monkeypatch.setattr(module, "_now", lambda: later)
+    assert (await ledger.screen("r2", day, "cid", [A], cap=1, suppress=False)).capped == {}
+
+
+async def test_a_resume_settles_its_claims_from_the_results_file(ledger: Ledger, tmp_path: Path) -> None:
+    """Delivered lines become deliveries, refused lines release the claim (20001 also marks it dead),
+    a record without a line keeps its claim."""
+    day = today(ledger.zone)
+    ts = datetime.now(ledger.zone).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    await ledger.screen("killed", day, "cid", [A, B, C], cap=1, suppress=False)
+    results = tmp_path / "out.jsonl"
+    lines = [
+        {"line": 2, "record": 1, "cid": A, "status": "successed_online", "code": 0, "msg": "", "ts": ts},
+        {"line": 3, "record": 2, "cid": B, "status": "failed", "code": 20001, "msg": "target user is invalid",
+         "ts": ts},
+    ]  # fmt: skip
+    results.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert await settle_from_results(ledger, "killed", results) == 2
+    found = await ledger.screen("other", day, "cid", [A, B, C], cap=1, suppress=True)
+    assert found.capped == {A: 1, C: 1}
+    assert list(found.dead) == [B]
+    info = await ledger.info()
+    assert info.claims_held == 1  # C's, kept for the resume
