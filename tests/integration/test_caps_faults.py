@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Final
 
+import asyncpg
 import pytest
 
 from getui_async.ledger import SqliteLedger
@@ -24,6 +25,7 @@ from tests.cli_harness import (
     run_process,
     write_recipients,
 )
+from tests.ledger.conftest import ledger_spec
 
 from .test_local_faults import small_tmpfs
 
@@ -33,11 +35,12 @@ SIMPLE: Final = ("--title", "Hello {name}", "--body", "Your offer", "--no-progre
 RESUME_HINT: Final = "free space, then run the same command with --resume"
 POLL_S: Final = 0.02
 ROOM: Final = 40 << 10
+SECRET: Final = "Sup3rSecretPw"
 #: More than intake claims ahead of the workers (its queue), so claims go on after the first lines.
 MID_RUN_RECORDS: Final = 20_000
 
 
-def send_args(recipients: Path, out: Path, ledger: Path, summary: Path) -> list[str | Path]:
+def send_args(recipients: Path, out: Path, ledger: Path | str, summary: Path) -> list[str | Path]:
     return ["send", recipients, "--out", out, *SIMPLE, "--ledger", ledger, "--max-per-day", "1",
             "--summary-json", summary]  # fmt: skip
 
@@ -116,3 +119,49 @@ def test_a_ledger_deleted_mid_run_is_noticed_at_the_next_claim(tmp_path: Path) -
     assert len(read_results(out)) == MID_RUN_RECORDS
     assert len(deliveries) == MID_RUN_RECORDS
     assert set(deliveries.values()) == {1}
+
+
+def test_a_lost_postgresql_connection_mid_run_stops_with_exit_3(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The server drops the run's connections mid-run: exit 3 ``ledger_error`` naming the ledger without
+    any password; ``--resume`` then delivers everyone exactly once."""
+    # The test server trusts 127.0.0.1, so any password is accepted: it must never be shown or written.
+    spec = asyncio.run(ledger_spec(request, tmp_path, "postgresql")).replace(
+        "://getui@", f"://getui:{SECRET}@"
+    )
+    recipients = write_recipients(tmp_path / "r.csv", MID_RUN_RECORDS)
+    out, summary = tmp_path / "out.jsonl", tmp_path / "s.json"
+    with ThreadedMock(latency_ms=50.0) as served:
+        argv = command(*send_args(recipients, out, spec, summary), "--concurrency", "1")
+        proc = subprocess.Popen(argv, env=clean_environ(served.env), stderr=subprocess.PIPE)
+        deadline = time.monotonic() + SUBPROCESS_TIMEOUT_S
+        while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+        asyncio.run(_drop_connections(spec))
+        err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)[1].decode()
+        assert proc.returncode == 3, err
+        assert "Traceback" not in err
+        assert "could not write postgresql://getui:***@" in err
+        assert SECRET not in err
+        assert json.loads(summary.read_text())["stopped"] == "ledger_error"
+        again = run_process(*send_args(recipients, out, spec, summary), "--resume", env=served.env)
+        assert again.code == 0, again.err
+        deliveries = served.deliveries()
+    assert len(read_results(out)) == MID_RUN_RECORDS
+    assert set(deliveries.values()) == {1}
+    for written in tmp_path.iterdir():
+        if written.is_file():
+            assert SECRET.encode() not in written.read_bytes(), written
+
+
+async def _drop_connections(url: str) -> None:
+    """Terminate every other session on ``url``'s database (what a server restart does to a client)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
