@@ -167,6 +167,8 @@ class SqliteLedger:
 def _setup(conn: sqlite3.Connection, zone: str | None) -> tuple[str, int]:
     """Create or migrate the tables; the ledger's zone and schema version (``ValueError``: too new)."""
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and not tables & {"marks", "deliveries"}:
+        raise ValueError(f"not a ledger (it holds other tables: {', '.join(sorted(tables))})")
     if "marks" not in tables:
         for statement in SQLITE_CREATE:
             conn.execute(statement)

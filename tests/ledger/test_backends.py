@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from getui_async.ledger import (
     CLAIM_TTL_S,
+    DEFAULT_ZONE,
     Ledger,
+    LedgerError,
     Settlement,
     open_ledger,
     settle_from_results,
@@ -124,3 +128,42 @@ async def test_a_resume_settles_its_claims_from_the_results_file(ledger: Ledger,
     assert list(found.dead) == [B]
     info = await ledger.info()
     assert info.claims_held == 1  # C's, kept for the resume
+
+
+async def test_a_version_1_ledger_is_migrated_with_its_deliveries(tmp_path: Path) -> None:
+    """A ledger written by the snapshot design (schema 1): its deliveries count after the upgrade."""
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('schema', '1');"
+            "CREATE TABLE campaigns (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+            "CREATE TABLE deliveries (day INTEGER NOT NULL, kind INTEGER NOT NULL, target TEXT NOT NULL,"
+            " campaign INTEGER NOT NULL, PRIMARY KEY (day, kind, target, campaign)) WITHOUT ROWID;"
+            "CREATE TABLE pending (day INTEGER NOT NULL, kind INTEGER NOT NULL, target TEXT NOT NULL,"
+            " campaign INTEGER NOT NULL);"
+            "INSERT INTO campaigns VALUES (1, 'spring');"
+        )
+        day = today(ZoneInfo(DEFAULT_ZONE))
+        conn.execute("INSERT INTO deliveries VALUES (?, 0, ?, 1)", (day, A))
+        conn.execute("INSERT INTO pending VALUES (?, 0, ?, 1)", (day, B))
+    ledger = await open_ledger(str(path))
+    try:
+        found = await ledger.screen("new", day, "cid", [A, B, C], cap=1, suppress=True)
+        info = await ledger.info()
+    finally:
+        await ledger.close()
+    assert found.capped == {A: 1, B: 1}
+    assert (info.schema, info.zone) == (2, DEFAULT_ZONE)
+
+
+async def test_another_database_is_not_taken_for_a_ledger(tmp_path: Path) -> None:
+    """A SQLite file holding other tables (a receipt store, say) is refused, and left unchanged."""
+    path = tmp_path / "receipts.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE receipts (taskid TEXT)")
+    with pytest.raises(LedgerError, match="not a ledger"):
+        await open_ledger(str(path))
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"receipts"}
