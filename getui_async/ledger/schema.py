@@ -59,7 +59,9 @@ CREATE TABLE IF NOT EXISTS getui_ledger.dead (
 CREATE OR REPLACE FUNCTION getui_ledger.claim(
     p_day integer, p_kind smallint, p_targets text[], p_lineage text, p_cap integer,
     p_live_after bigint, p_now bigint, p_suppress boolean
-) RETURNS TABLE (o_target text, o_since text, o_held integer) LANGUAGE plpgsql AS $fn$
+) RETURNS TABLE (o_target text, o_since text, o_held integer) LANGUAGE plpgsql
+SET enable_seqscan = off  -- a new table's statistics say "tiny": never scan a day's rows per claim
+AS $fn$
 BEGIN
     IF p_cap IS NOT NULL THEN
         -- One lock per ledger day (never one per recipient: a lock table has a few thousand slots).
@@ -68,14 +70,16 @@ BEGIN
     RETURN QUERY
     WITH keys AS (SELECT DISTINCT u.t FROM unnest(p_targets) AS u(t)),
     gone AS (
-        SELECT d.target AS t, d.since FROM getui_ledger.dead AS d
-        WHERE p_suppress AND d.kind = p_kind AND d.target = ANY(p_targets)
+        SELECT k.t, d.since FROM keys AS k JOIN getui_ledger.dead AS d ON d.kind = p_kind AND d.target = k.t
+        WHERE p_suppress
     ),
-    held AS (
-        SELECT m.target AS t, count(*)::integer AS n FROM getui_ledger.marks AS m
-        WHERE p_cap IS NOT NULL AND m.day = p_day AND m.kind = p_kind AND m.target = ANY(p_targets)
-          AND m.lineage <> p_lineage AND (m.delivered OR m.at > p_live_after)
-        GROUP BY m.target
+    held AS (  -- a primary-key look-up per recipient, whatever the planner thinks of the table's size
+        SELECT k.t, c.n FROM keys AS k CROSS JOIN LATERAL (
+            SELECT count(*)::integer AS n FROM getui_ledger.marks AS m
+            WHERE m.day = p_day AND m.kind = p_kind AND m.target = k.t
+              AND m.lineage <> p_lineage AND (m.delivered OR m.at > p_live_after)
+        ) AS c
+        WHERE p_cap IS NOT NULL AND c.n > 0
     ),
     verdict AS (
         SELECT k.t, g.since, coalesce(h.n, 0) AS n FROM keys AS k
@@ -96,7 +100,9 @@ CREATE OR REPLACE FUNCTION getui_ledger.settle(
     d_days integer[], d_kinds smallint[], d_targets text[],
     r_days integer[], r_kinds smallint[], r_targets text[],
     x_kinds smallint[], x_targets text[], x_since text[]
-) RETURNS void LANGUAGE plpgsql AS $fn$
+) RETURNS void LANGUAGE plpgsql
+SET enable_seqscan = off
+AS $fn$
 BEGIN
     INSERT INTO getui_ledger.marks AS m (day, kind, target, lineage, delivered, at)
     SELECT DISTINCT u.d, u.k, u.t, p_lineage, true, p_now
