@@ -1,7 +1,7 @@
 """The ledger's tables, for SQLite and PostgreSQL, and how an older SQLite ledger is brought up to date.
 
 One table of *marks*: a row per (day, recipient, lineage), ``delivered`` 0 for a claim (``at``: when
-claimed, seconds since the epoch) and 1 for a delivery. The primary key is the index every claim uses:
+claimed, seconds since the epoch) and 1 for a delivery. The unique key is the index every claim uses:
 one chunk's recipients on one day are a handful of B-tree seeks. Claims also have a small partial
 index on ``at``, so expiring them and counting them never scans the deliveries. Dead recipients have
 their own table, keyed by recipient. ``meta`` holds the schema version and the ledger's zone.
@@ -20,9 +20,11 @@ SCHEMA_VERSION: Final = 2
 
 SQLITE_CREATE: Final = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # A rowid table with a unique key, not WITHOUT ROWID: rows of one chunk are appended side by side,
+    # so settling them (delivered, at) rewrites a few pages, not one random key page per recipient.
     "CREATE TABLE IF NOT EXISTS marks (day INTEGER NOT NULL, kind INTEGER NOT NULL, target TEXT NOT NULL,"
     " lineage TEXT NOT NULL, delivered INTEGER NOT NULL, at INTEGER NOT NULL,"
-    " PRIMARY KEY (day, kind, target, lineage)) WITHOUT ROWID",
+    " UNIQUE (day, kind, target, lineage))",
     "CREATE INDEX IF NOT EXISTS marks_claims ON marks (at) WHERE delivered = 0",
     "CREATE TABLE IF NOT EXISTS dead (kind INTEGER NOT NULL, target TEXT NOT NULL, since TEXT NOT NULL,"
     " PRIMARY KEY (kind, target)) WITHOUT ROWID",
