@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .errors import ApiError, ConnectError
 from .ledger import (
@@ -31,11 +31,14 @@ from .ledger import (
     settle_from_results,
     today,
 )
-from .outcome import Kind
+from .outcome import DELIVERED_STATUSES, Kind
 from .results.record import F_UNCONFIRMED
 from .results.sidecar import has_meta
 
 __all__ = ["LedgerRecorder", "dead_message"]
+
+#: Statuses that settle a claim as a delivery, as the plain strings lines carry.
+_DELIVERED: Final = frozenset(status.value for status in DELIVERED_STATUSES)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,9 @@ class LedgerRecorder:
         exc: ApiError | None,
     ) -> None:
         """A recipient's line was written: its claim's fate is held until the next :meth:`flush`."""
+        if status in _DELIVERED:  # the common case first: this runs once per recipient
+            self._delivered(kind, target)
+            return
         fate = fate_of(
             status,
             code,
@@ -118,14 +124,19 @@ class LedgerRecorder:
         )
         if fate is None:
             return
-        day = self._claimed.pop((kind, target), None)
         if fate is Fate.DELIVERED:
-            self._held.delivered.append((today(self.ledger.zone) if day is None else day, kind, target))
+            self._delivered(kind, target)
             return
+        day = self._claimed.pop((kind, target), None)
         if day is not None:
             self._held.released.append((day, kind, target))
         if fate is Fate.DEAD:
             self._held.dead.append((kind, target, datetime.now(self.ledger.zone).date().isoformat()))
+
+    def _delivered(self, kind: Kind, target: str) -> None:
+        """Held as a delivery on the day it was claimed (today, when it was not claimed)."""
+        day = self._claimed.pop((kind, target), None)
+        self._held.delivered.append((today(self.ledger.zone) if day is None else day, kind, target))
 
     async def flush(self) -> None:
         """Write what was learned since the last flush: one ledger transaction (after the results)."""
