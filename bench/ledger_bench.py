@@ -1,35 +1,45 @@
-"""Ledger cost per recipient: the --max-per-day check plus the delivery record, per batch of 200.
+"""The ledger's cost: claims before send, per recipient and in a whole campaign.
 
-The cell of issue #14: a ledger already holding ``--existing`` rows for the day (from an earlier
-campaign), then ``--recipients`` recipients of a new campaign in batches of ``--batch``; each batch is one
-``FrequencyCap.over`` (one read transaction) and one ``SqliteLedger.record`` of the recipients it did not
-cap (one write transaction), as the engine would do at intake and at the results hand-off. ``--overlap``
-is the share of recipients the earlier campaign reached. Prints µs per recipient for each half and
-compares with the engine's ~10 µs per batched recipient.
+The cell of the claim protocol: a 200,000-record batch campaign (``getui-push send`` against the bundled
+mock, as ``pace_bench.py`` runs it) with ``--max-per-day 1`` on a SQLite ledger and on a local PostgreSQL,
+beside the same run uncapped; recipients/s and the client's CPU per recipient, runs alternating so a
+change in machine load hits every kind. Goal: >= 0.8x the uncapped rate on SQLite, >= 0.6x on PostgreSQL.
 
-    python bench/ledger_bench.py                      # 1 M + 1 M, in a temp dir
-    python bench/ledger_bench.py --recipients 100000 --existing 100000 --json
-    python bench/ledger_bench.py --exclusions 5000000   # ExclusionSet: load time, peak RSS, lookups
+    python bench/ledger_bench.py                           # the campaign cell, 200,000 recipients
+    python bench/ledger_bench.py --count 50000 --repeats 1 --json
+    python bench/ledger_bench.py --postgres postgresql://u@127.0.0.1:5432/bench   # a server of yours
+    python bench/ledger_bench.py --claims 1000000 --existing 1000000   # claim + settle µs a recipient
+    python bench/ledger_bench.py --exclusions 5000000      # ExclusionSet: load time, peak RSS, lookups
+
+Without ``--postgres`` a throwaway server is started the way the tests start one (Debian's package).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import hashlib
 import os
 import resource
+import sqlite3
+import statistics
 import sys
 import tempfile
 import time
-from datetime import date
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from bench import FULL, Bench, Mock, cpu_split
 from getui_async import _json
 from getui_async.exclusions import ExclusionSet
-from getui_async.ledger import DEFAULT_MERGE_ROWS, FrequencyCap, Key, SqliteLedger
+from getui_async.ledger import Settlement, SqliteLedger, open_ledger, today
 
+TARGETS = {"sqlite": 0.8, "postgresql": 0.6}  # the rate with a cap, as a share of the uncapped one
 ENGINE_US_PER_RECIPIENT = 10.0  # design.md: batch mode costs ~11-17 µs of client CPU per recipient
-DAY = date(2026, 12, 1)
 
 
 def cid(n: int) -> str:
@@ -37,80 +47,117 @@ def cid(n: int) -> str:
     return hashlib.blake2b(n.to_bytes(8, "little"), digest_size=16).hexdigest()
 
 
-def fill(ledger: SqliteLedger, rows: int, batch: int = 50_000) -> float:
-    """Rows ``0..rows-1`` delivered today by an earlier campaign; returns seconds taken."""
+def fill_sqlite(path: Path, rows: int, prefix: str = "e") -> float:
+    """A new SQLite ledger with ``rows`` deliveries today by an earlier run (cids ``{prefix}{n:031x}``,
+    never in a bench input), written by one statement; returns seconds taken."""
     start = time.perf_counter()
-    for base in range(0, rows, batch):
-        keys: list[Key] = [("cid", cid(n)) for n in range(base, min(rows, base + batch))]
-        ledger.record("earlier-campaign", DAY, keys)
+    ledger = asyncio.run(SqliteLedger.open(path))
+    day = today(ledger.zone)
+    asyncio.run(ledger.close())
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)"
+            " INSERT INTO marks SELECT ?, 0, ? || printf('%031x', i), 'earlier', 1, 0 FROM n",
+            (rows, day, prefix),
+        )
     return time.perf_counter() - start
 
 
-def run(
-    recipients: int, existing: int, batch: int, overlap: float, workdir: Path, merge_rows: int
-) -> dict[str, float]:
-    """The cell: wall (perf_counter) and this thread's CPU (thread_time) per recipient, check and record.
-
-    On a shared machine the CPU figures are the ones to compare with the engine's CPU budget.
-    """
-    path = workdir / "ledger.sqlite"
-    clocks = (time.perf_counter, time.thread_time)
-    with SqliteLedger(path, merge_rows=merge_rows) as ledger:
-        fill_s = fill(ledger, existing)
-        cap = FrequencyCap(ledger, "new-campaign", max_per_day=1)
-        # recipient i is a cid the earlier campaign reached when i < overlap * recipients
-        reached = int(overlap * recipients)
-        first_new = existing
-        load = [-c() for c in clocks]
-        cap.over(DAY, [])  # the day's snapshot: loaded once per day (and per snapshot_ttl_s)
-        load = [t + c() for t, c in zip(load, clocks, strict=True)]
-        check = [0.0, 0.0]
-        record = [0.0, 0.0]
-        capped = 0
+async def claims_cell(spec: str, recipients: int, batch: int) -> dict[str, Any]:
+    """Claim then settle ``recipients`` in chunks of ``batch`` on the ledger ``spec`` (as a run does)."""
+    ledger = await open_ledger(spec)
+    day, lineage = today(ledger.zone), uuid.uuid4().hex
+    clocks = (time.perf_counter, time.process_time)
+    claim, settle = [0.0, 0.0], [0.0, 0.0]
+    try:
         for base in range(0, recipients, batch):
-            keys: list[Key] = [
-                ("cid", cid(i if i < reached else first_new + i))
-                for i in range(base, min(recipients, base + batch))
-            ]
+            targets = [cid(i) for i in range(base, min(recipients, base + batch))]
             t0 = [c() for c in clocks]
-            over = cap.over(DAY, keys)
+            await ledger.screen(lineage, day, "cid", targets, cap=1, suppress=True)
             t1 = [c() for c in clocks]
-            ledger.record("new-campaign", DAY, [k for k in keys if k not in over])
+            await ledger.settle(lineage, Settlement(delivered=[(day, "cid", t) for t in targets]))
             t2 = [c() for c in clocks]
             for i in range(2):
-                check[i] += t1[i] - t0[i]
-                record[i] += t2[i] - t1[i]
-            capped += len(over)
-        merge = [-c() for c in clocks]
-        rows = ledger.rows()  # merges what is still pending, as close() would
-        merge = [t + c() for t, c in zip(merge, clocks, strict=True)]
-    size_mb = sum(p.stat().st_size for p in workdir.iterdir()) / 1e6
+                claim[i] += t1[i] - t0[i]
+                settle[i] += t2[i] - t1[i]
+    finally:
+        await ledger.close()
 
     def us(seconds: float) -> float:
         return round(seconds / recipients * 1e6, 2)
 
-    cpu_total = (load[1] + check[1] + record[1] + merge[1]) / recipients * 1e6
     return {
         "recipients": recipients,
-        "existing_rows": existing,
         "batch": batch,
-        "overlap": overlap,
-        "capped": capped,
-        "rows_after": rows,
-        "merge_rows": merge_rows,
-        "fill_s": round(fill_s, 2),
-        "snapshot_load_s": round(load[0], 2),
-        "check_us_per_recipient": us(check[0]),
-        "record_us_per_recipient": us(record[0]),
-        "check_cpu_us_per_recipient": us(check[1]),
-        "record_cpu_us_per_recipient": us(record[1]),
-        "final_merge_s": round(merge[0], 2),
-        "final_merge_cpu_us_per_recipient": us(merge[1]),
-        "snapshot_load_cpu_us_per_recipient": us(load[1]),
-        "cpu_us_per_recipient_with_load": round(cpu_total, 2),
-        "overhead_vs_engine": round(cpu_total / ENGINE_US_PER_RECIPIENT, 3),
-        "db_mb": round(size_mb, 1),
+        "claim_us_per_recipient": us(claim[0]),
+        "settle_us_per_recipient": us(settle[0]),
+        "claim_cpu_us_per_recipient": us(claim[1]),
+        "settle_cpu_us_per_recipient": us(settle[1]),
+        "cpu_share_of_engine": round((claim[1] + settle[1]) / recipients * 1e6 / ENGINE_US_PER_RECIPIENT, 3),
     }
+
+
+@contextlib.contextmanager
+def postgres_url(given: str | None) -> Iterator[str]:
+    """``given``, or a fresh database on a throwaway local server (started as the tests start one)."""
+    if given is not None:
+        yield given
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.components import postgres_server  # only when no server was given
+
+    with postgres_server() as server:
+        yield server.url
+
+
+def campaign_cell(count: int, repeats: int, postgres: str | None, timeout_s: float) -> dict[str, Any]:
+    """Uncapped, SQLite-capped and PostgreSQL-capped runs of one batch campaign, alternating."""
+    from pace_bench import one_run  # here: pace_bench imports this module
+
+    mock_cpu, _ = cpu_split()
+    mock = Mock(mock_cpu)
+    runs: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp, postgres_url(postgres) as server:
+            bench = Bench(replace(FULL, repeats=repeats), mock, Path(tmp), "getui")
+            bench.inputs.csv(count)
+            for n in range(repeats):
+                for kind in ("plain", "sqlite", "postgresql"):
+                    spec: str | None = None
+                    if kind == "sqlite":
+                        spec = str(Path(tmp) / f"ledger-{n}.sqlite")
+                    elif kind == "postgresql":
+                        spec = asyncio.run(_fresh_database(server, f"bench_{n}_{uuid.uuid4().hex[:8]}"))
+                    run = one_run(bench, count, spec, timeout_s)
+                    run["kind"] = kind
+                    run["cpu_us_per_recipient"] = round(run["cpu_s"] / max(1, run["lines"]) * 1e6, 1)
+                    runs.append(run)
+    finally:
+        mock.close()
+    rates = {
+        k: statistics.median(r["recipients_per_s"] for r in runs if r["kind"] == k)
+        for k in TARGETS | {"plain": 0}
+    }
+    cpu = {k: statistics.median(r["cpu_us_per_recipient"] for r in runs if r["kind"] == k) for k in rates}
+    return {
+        "count": count,
+        "recipients_per_s": rates,
+        "cpu_us_per_recipient": cpu,
+        "ratio": {k: round(rates[k] / rates["plain"], 3) for k in TARGETS},
+        "target_ratio": TARGETS,
+        "runs": runs,
+    }
+
+
+async def _fresh_database(url: str, name: str) -> str:
+    import asyncpg  # the postgres extra, only for this cell
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return url.rsplit("/", 1)[0] + "/" + name
 
 
 def peak_rss_mb() -> float:
@@ -159,35 +206,41 @@ def run_exclusions(ids: int, lookups: int, batch: int, overlap: float, workdir: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=1_000_000)
-    parser.add_argument("--existing", type=int, default=1_000_000)
+    parser.add_argument("--count", type=int, default=200_000, help="records of the campaign cell")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each kind (default 2)")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to use (default: start one)")
+    parser.add_argument("--timeout-s", type=float, default=900.0, help="longest one run may take")
+    parser.add_argument("--claims", type=int, default=0, help="measure N claims + settlements instead")
+    parser.add_argument("--existing", type=int, default=1_000_000, help="rows today before --claims")
     parser.add_argument("--batch", type=int, default=200)
-    parser.add_argument("--overlap", type=float, default=0.5)
-    parser.add_argument("--dir", type=Path, default=None, help="where the ledger goes (default: a temp dir)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--merge-rows", type=int, default=DEFAULT_MERGE_ROWS, help="SqliteLedger(merge_rows=)"
-    )
+    parser.add_argument("--overlap", type=float, default=0.5, help="listed share for --exclusions")
     parser.add_argument("--exclusions", type=int, default=0, help="measure an ExclusionSet of N ids instead")
+    parser.add_argument("--dir", type=Path, default=None, help="where files go (default: a temp dir)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ledger-bench-", dir=args.dir) as tmp:
         if args.exclusions:
             result = run_exclusions(
-                args.exclusions, min(args.recipients, 200_000), args.batch, args.overlap, Path(tmp)
+                args.exclusions, min(args.count, 200_000), args.batch, args.overlap, Path(tmp)
             )
+        elif args.claims:
+            path = Path(tmp) / "ledger.sqlite"
+            fill_s = fill_sqlite(path, args.existing)
+            result = {"existing_rows": args.existing, "fill_s": round(fill_s, 1)}
+            result |= asyncio.run(claims_cell(str(path), args.claims, args.batch))
         else:
-            result = run(args.recipients, args.existing, args.batch, args.overlap, Path(tmp), args.merge_rows)
+            result = campaign_cell(args.count, args.repeats, args.postgres, args.timeout_s)
     if args.json:
         sys.stdout.write(_json.dumps(result).decode() + os.linesep)
-    else:
-        for key, value in result.items():
-            print(f"{key:>26}: {value}")
-    if args.exclusions:
         return 0
-    if not args.json:
-        verdict = "within" if result["overhead_vs_engine"] <= 0.2 else "over"
+    for key, value in result.items():
+        if key != "runs":
+            print(f"{key:>30}: {value}")
+    for run in result.get("runs", []):
         print(
-            f"ledger + cap cost is {verdict} 20% of the engine's ~{ENGINE_US_PER_RECIPIENT:g} µs a recipient"
+            f"{run['kind']:>10}  {run['lines']:>9,} lines  {run['recipients_per_s']:>9,.0f}/s  "
+            f"cpu {run['cpu_us_per_recipient']:>6.1f} µs/recipient  rss {run['peak_rss_mb']:>6.1f} MB  "
+            f"exit {run['exit']}"
         )
     return 0
 

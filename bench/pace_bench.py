@@ -18,33 +18,24 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
+from ledger_bench import fill_sqlite
 
 from bench import FULL, Bench, Mock, cpu_split, run_child
-from getui_async.ledger import Key, SqliteLedger
 
 TARGET_RATIO = 0.8  # issue #14: with the ledger, within 20% of a run without it
 
 
-def prepare_ledger(path: Path, rows: int, batch: int = 100_000) -> float:
+def prepare_ledger(path: Path, rows: int) -> float:
     """``rows`` deliveries today by another campaign (cids not in the input); seconds taken."""
-    day = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Shanghai")).date()
-    start = time.perf_counter()
-    with SqliteLedger(path) as ledger:
-        for base in range(0, rows, batch):
-            keys: list[Key] = [("cid", f"e{n:031x}") for n in range(base, min(rows, base + batch))]
-            ledger.record("earlier-campaign", day, keys)
-    return time.perf_counter() - start
+    return fill_sqlite(path, rows)
 
 
-def one_run(bench: Bench, count: int, ledger: Path | None, timeout_s: float) -> dict[str, Any]:
+def one_run(bench: Bench, count: int, ledger: Path | str | None, timeout_s: float) -> dict[str, Any]:
     """One ``send`` child: its summary figures, CPU and peak RSS."""
     bench.mock.prepare(0)
     run_id = bench._run_id()

@@ -244,7 +244,12 @@ class Campaign:
         if not opts.dry_run:
             # Exclusion lists and the ledger (repaired on a resume): read before anything is written.
             pacing = self._pacing = await Pacing.open(
-                opts.pace, self.campaign_id, out=self._file.path, resume=self._resume
+                opts.pace,
+                out=self._file.path,
+                resume=self._resume,
+                request_stop=self.request_stop,
+                again=self._words.again,
+                concurrency=opts.concurrency,
             )
             self._stop.on_stop(pacing.stop)  # a wait for the window or the quota ends at once
         feed = Feed(source, asyncio.get_running_loop()).start()
@@ -255,8 +260,15 @@ class Campaign:
             fingerprint[K_READ_OPTIONS] = chosen
         ids = replace_ids_of(self._template).to_dict()
         shard = str(opts.shard) if opts.shard is not None else None
+        lineage = self._pacing.lineage if self._pacing is not None else None
         meta = RunMeta(
-            self.campaign_id, self._fingerprint, fingerprint, test=opts.test, replace_ids=ids, shard=shard
+            self.campaign_id,
+            self._fingerprint,
+            fingerprint,
+            test=opts.test,
+            replace_ids=ids,
+            shard=shard,
+            lineage=lineage,
         )
         dedupe: DuplicateFilter[Job] = DuplicateFilter(expected=_expected_records(fingerprint, source.name))
         try:
@@ -298,7 +310,7 @@ class Campaign:
                 _let_go(source)
             dedupe.close()
             if self._pacing is not None:
-                await asyncio.to_thread(self._pacing.close)  # the ledger merges its pending rows
+                await self._pacing.close()
             self._file.close_writer()  # closed already unless an error cut the run short
             self._finish()
             if self._file.opened:
@@ -396,7 +408,7 @@ class Campaign:
         if self._stop.reason is not None:
             summary.stopped, summary.stop_detail = self._stop.reason, self._stop.detail
         summary.elapsed_s = time.monotonic() - self._started
-        if summary.stopped is StopReason.WRITE_ERROR:
+        if summary.stopped in (StopReason.WRITE_ERROR, StopReason.LEDGER_ERROR):
             log.error("stopped: %s", summary.stop_detail)
 
 

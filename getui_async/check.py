@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Final, TypeVar
 
@@ -23,6 +24,7 @@ from .config import Settings
 from .dedupe import DuplicateFilter
 from .errors import MessageError
 from .feed import off_loop
+from .ledger import Ledger, Settlement, open_ledger
 from .messages import MessageTemplate, check_placeholders, recipient_ids
 from .messages.vendors import VendorClass, VendorWarning, vendor_warnings
 from .outputs import write_aside
@@ -157,6 +159,10 @@ class _Tally:
             self.aliases += 1
 
 
+#: The lineage a check's writes to the ledger are made under (it only remembers dead cids, never claims).
+_CHECK_LINEAGE: Final = "check"
+
+
 class _DeadCids:
     """Asks Getui about cids ≤1000 at a time, within the rate; writes the dead ones as they come.
 
@@ -164,8 +170,12 @@ class _DeadCids:
     refused input or a failed look-up leaves nothing (or the previous file) behind.
     """
 
-    def __init__(self, client: GetuiClient | None, rate_per_s: float, path: str | None) -> None:
+    def __init__(
+        self, client: GetuiClient | None, rate_per_s: float, path: str | None, ledger: Ledger | None = None
+    ) -> None:
         self.client = client
+        #: Where dead cids are remembered for later campaigns (``--ledger``), one transaction per look-up.
+        self.ledger = ledger
         # send's gate: one call in flight, any rate send accepts (0.5/s is one call every 2 s).
         self.throttle = Throttle(concurrency=1, rate_per_s=rate_per_s)
         self.path = path
@@ -211,7 +221,11 @@ class _DeadCids:
             self.tick()
             asked = set(chunk)
             # Only cids we asked about: anything else in the reply is the server's, never a recipient.
-            for cid in (cid for cid in answer.invalid if cid in asked):
+            found = [cid for cid in answer.invalid if cid in asked]
+            if self.ledger is not None and found:
+                since = datetime.now(self.ledger.zone).date().isoformat()
+                await self.ledger.settle(_CHECK_LINEAGE, Settlement(dead=[("cid", c, since) for c in found]))
+            for cid in found:
                 self.count += 1
                 if len(self.examples) < _EXAMPLES:
                     self.examples.append(cid)
@@ -248,6 +262,7 @@ async def check_input(
     check_fields: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     variants: Experiment | None = None,
+    ledger: Ledger | str | None = None,
 ) -> CheckReport:
     """Check one campaign input; with ``settings`` (or ``client``) also ask Getui about cids and quota.
 
@@ -256,10 +271,16 @@ async def check_input(
     Raises :class:`~getui_async.sources.InputError` for an input ``send`` would refuse (and
     :class:`~getui_async.errors.MessageError` for a placeholder that is no column of its header, unless
     ``check_fields`` is false: the template was not given, only defaulted), and
+    :class:`~getui_async.ledger.LedgerError` when ``ledger`` (which remembers the dead cids) fails, and
     :class:`~getui_async.errors.GetuiError` when Getui cannot be asked.
     """
-    if client is None and settings is not None:
-        async with GetuiClient(settings) as own:
+    if (client is None and settings is not None) or isinstance(ledger, str):
+        async with contextlib.AsyncExitStack() as owned:  # what this call opens, it closes
+            if client is None and settings is not None:
+                client = await owned.enter_async_context(GetuiClient(settings))
+            if isinstance(ledger, str):  # a file or URL: opened for this check
+                ledger = await open_ledger(ledger)
+                owned.push_async_callback(ledger.close)
             return await check_input(
                 path,
                 settings=settings,
@@ -269,15 +290,16 @@ async def check_input(
                 format=format,
                 rate_per_s=rate_per_s,
                 dead_cids=dead_cids,
-                client=own,
+                client=client,
                 stdin=stdin,
                 source_options=source_options,
                 check_fields=check_fields,
                 on_progress=on_progress,
                 variants=variants,
+                ledger=ledger,
             )
     dead_path = os.fspath(dead_cids) if dead_cids is not None else None
-    with _DeadCids(client, rate_per_s, dead_path) as dead:
+    with _DeadCids(client, rate_per_s, dead_path, ledger) as dead:
         with open_source(path, format=format, stdin=stdin, options=source_options) as source:
             columns = source.columns
             if template is not None and check_fields and columns is not None:

@@ -88,8 +88,9 @@ class RunControl(Protocol):
 class Screen(Protocol):
     """A last look at a request's recipients before it is queued (exclusion lists, frequency caps)."""
 
-    async def screen(self, plan: Plan[Job], results: ResultsLog) -> Plan[Job] | None:
-        """``plan`` without the recipients it decided (their lines written); None if none is left."""
+    async def screen(self, plans: list[Plan[Job]], results: ResultsLog) -> list[Plan[Job]]:
+        """``plans`` (one intake chunk) without the recipients it decided (their lines written), in
+        order; a plan left empty is dropped."""
         ...
 
 
@@ -224,9 +225,18 @@ class Intake:
                     if duplicate:
                         self._decided(job, True, ready)
                 self._results.commit()
+        except Exception as exc:
+            self._results.commit()
+            # Stop first, so the workers drain the queue unsent; then end them, so a run whose requests
+            # are all done does not wait out its drain timeout for workers idle on an empty queue.
+            self._control.request_stop(StopReason.FATAL, f"internal error: {exc!r}")
+            if queue is not None:
+                for _ in range(senders):
+                    await queue.put(None)
+            raise
         except BaseException:
             self._results.commit()
-            raise  # no end markers: a cancelled or failed intake must not block again on a full queue
+            raise  # no end markers: a cancelled intake must not block again on a full queue
         if queue is not None:
             for _ in range(senders):
                 await queue.put(None)  # workers drain the queue until they see this (a way out: cancel)
@@ -249,14 +259,12 @@ class Intake:
         return await getter
 
     async def _hand_over(self, ready: list[Plan[Job]], queue: asyncio.Queue[Plan[Job] | None] | None) -> None:
-        if queue is not None:
+        if queue is not None and ready:
             screen = self._screen
-            for plan in ready:
-                kept = plan if screen is None else await screen.screen(plan, self._results)
-                if kept is not None:
-                    if self._gate is not None:
-                        self._gate.queued += len(kept.items)
-                    await queue.put(kept)
+            for plan in ready if screen is None else await screen.screen(ready, self._results):
+                if self._gate is not None:
+                    self._gate.queued += len(plan.items)
+                await queue.put(plan)
         ready.clear()
 
     async def _gated(

@@ -100,6 +100,7 @@ class StopReason(str, enum.Enum):
     INPUT_CHANGED = "input_changed"  # a resumed stream is not the input the earlier run read
     CANARY = "canary"  # --canary N: the first N recipients went; the rest waits for --resume
     HALTED = "halted"  # the breaker: the probe found mostly dead cids, or Getui refused the app
+    LEDGER_ERROR = "ledger_error"  # the ledger could not be read or written (claims, settlements)
 
     def __str__(self) -> str:
         return self.value
@@ -119,7 +120,11 @@ class StopReason(str, enum.Enum):
         return 2 if self is StopReason.INPUT_CHANGED else 3
 
 
-_PRIORITY: Final[dict[StopReason, int]] = {StopReason.WRITE_ERROR: 1, StopReason.INPUT_CHANGED: 2}
+_PRIORITY: Final[dict[StopReason, int]] = {
+    StopReason.WRITE_ERROR: 1,
+    StopReason.LEDGER_ERROR: 1,
+    StopReason.INPUT_CHANGED: 2,
+}
 
 
 class RecallStatus(str, enum.Enum):

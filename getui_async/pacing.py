@@ -1,17 +1,19 @@
-"""A run's pacing: its time rules and window gate, wired to the screening and the ledger recording.
+"""A run's pacing: its time rules and window gate, wired to the screening and the ledger.
 
 :class:`Pacing` is built once per send from :class:`~getui_async.config.PaceSettings` and owns the
 run's :class:`~getui_async.schedule.Schedule` and its :class:`~getui_async.throttle.WindowGate` (the
 send window and the daily-quota waits the throttle and the dispatcher meet). It opens the two other
 parts the flags ask for and hands each to its user:
 
-- :attr:`Pacing.screening` (:mod:`~getui_async.screening`): intake's exclusion and cap screen;
-- :attr:`Pacing.recorder` (:mod:`~getui_async.ledger_recording`): the deliveries the dispatcher reports
-  and the campaign flushes to the ledger after each checkpoint.
+- :attr:`Pacing.screening` (:mod:`~getui_async.screening`): intake's exclusion, dead-cid and cap screen;
+- :attr:`Pacing.recorder` (:mod:`~getui_async.ledger_recording`): the run lineage's claims, and the
+  settlements the dispatcher reports and the campaign flushes to the ledger after each checkpoint.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,14 +23,21 @@ from .errors import DeadlinePassed, OutsideWindow, PaceStop
 from .events import Event
 from .exclusions import ExclusionSet
 from .feed import off_loop
-from .ledger import FrequencyCap, Ledger, SqliteLedger
+from .ledger import Ledger, LedgerError, open_ledger
+from .ledger.postgres import pool_size
 from .ledger_recording import LedgerRecorder
 from .outcome import StopReason
 from .pace_flags import schedule_of
+from .results.sidecar import stored_lineage
 from .screening import Screening
 from .window import WindowGate
 
 __all__ = ["Pacing", "stop_reason"]
+
+log = logging.getLogger(__name__)
+
+#: Called with the stop reason and its detail when the ledger fails mid-run.
+StopRequest = Callable[[StopReason, str], None]
 
 
 def stop_reason(exc: PaceStop) -> tuple[StopReason, str]:
@@ -41,64 +50,75 @@ def stop_reason(exc: PaceStop) -> tuple[StopReason, str]:
 
 
 class Pacing:
-    """The pacing parts of one run. Build with :meth:`open` (it reads the lists, opens the ledger).
-
-    The ledger is any :class:`~getui_async.ledger.Ledger` (pass one to the constructor for another
-    backend); :meth:`open` opens the local :class:`~getui_async.ledger.SqliteLedger` at ``--ledger``.
-    """
+    """The pacing parts of one run. Build with :meth:`open` (it reads the lists, opens the ledger)."""
 
     def __init__(
         self,
         settings: PaceSettings,
-        campaign_id: str,
         *,
         exclusions: ExclusionSet | None = None,
-        ledger: Ledger | None = None,
+        recorder: LedgerRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.schedule = schedule_of(settings)
-        cap = (
-            FrequencyCap(ledger, campaign_id, settings.max_per_day)
-            if ledger is not None and settings.max_per_day is not None
-            else None
-        )
-        #: Intake's screen (None without exclusion lists or a cap).
+        #: The run lineage's side of the ledger (None without a ledger).
+        self.recorder = recorder
+        #: Intake's screen (None without exclusion lists or a ledger).
         self.screening = (
-            Screening(self.schedule, exclusions, cap) if exclusions is not None or cap is not None else None
-        )
-        #: Where deliveries go (None without a ledger).
-        self.recorder = (
-            LedgerRecorder(ledger, campaign_id, self.schedule, where=settings.ledger)
-            if ledger is not None
-            else None
+            Screening(exclusions, recorder) if exclusions is not None or recorder is not None else None
         )
         self.gate: WindowGate | None = None
-        #: Ledger rows replayed from the results file on a resume.
+        #: Claims settled from the results file on a resume.
         self.repaired = 0
+
+    @property
+    def lineage(self) -> str | None:
+        """The run lineage claims are made for (kept in the results sidecar), None without a ledger."""
+        return self.recorder.lineage if self.recorder is not None else None
 
     @classmethod
     async def open(
-        cls, settings: PaceSettings, campaign_id: str, *, out: Path | None, resume: bool
+        cls,
+        settings: PaceSettings,
+        *,
+        out: Path | None,
+        resume: bool,
+        request_stop: StopRequest,
+        again: str,
+        concurrency: int = 1,
     ) -> Pacing:
-        """Parse the times, read every ``--exclude`` file and open the ledger (repaired on a resume).
+        """Parse the times, read every ``--exclude`` file and open the ledger (settled on a resume).
 
         Raises :class:`~getui_async.schedule.ScheduleError`, :class:`~getui_async.errors.InputError` or
         :class:`~getui_async.ledger.LedgerError` (exit 2): call before anything is written or sent.
+        ``request_stop`` stops the run on a later ledger fault; ``again`` says how to resume.
         """
         schedule_of(settings)  # the flags first: a typo'd --tz must not wait for a large list to load
         exclusions = await off_loop(lambda: ExclusionSet.load(settings.exclude)) if settings.exclude else None
-        ledger: SqliteLedger | None = None
+        ledger: Ledger | None = None
         try:
+            recorder = None
             if settings.ledger is not None:
-                ledger = await off_loop(lambda: SqliteLedger(settings.ledger or ""))
-            self = cls(settings, campaign_id, exclusions=exclusions, ledger=ledger)
-            if self.recorder is not None and resume and out is not None:
-                self.repaired = await self.recorder.repair(out)
+                ledger = await open_ledger(
+                    settings.ledger, zone=settings.ledger_tz, connections=pool_size(concurrency)
+                )
+                _say_zone(ledger, settings)
+                earlier = stored_lineage(out) if resume and out is not None else None
+                recorder = LedgerRecorder(
+                    ledger,
+                    earlier or uuid.uuid4().hex,
+                    cap=settings.max_per_day,
+                    suppress=not settings.no_suppress,
+                    on_fault=lambda exc: request_stop(StopReason.LEDGER_ERROR, _fault_text(exc, again)),
+                )
+            self = cls(settings, exclusions=exclusions, recorder=recorder)
+            if recorder is not None and resume and out is not None:
+                self.repaired = await recorder.repair(out)
         except BaseException:
             if exclusions is not None:
                 exclusions.close()
             if ledger is not None:
-                ledger.close()
+                await ledger.close()
             raise
         return self
 
@@ -129,22 +149,33 @@ class Pacing:
 
     @property
     def records(self) -> bool:
-        """True when delivered recipients go to a ledger."""
+        """True when settled recipients go to a ledger."""
         return self.recorder is not None
 
-    def delivered(self, status: str, kind: str, target: str) -> None:
-        """A recipient's line has ``status``: held for the ledger until the next :meth:`flush_ledger`."""
-        if self.recorder is not None:
-            self.recorder.delivered(status, kind, target)
-
     async def flush_ledger(self) -> None:
-        """Write the held deliveries to the ledger (after the results lines reached the disk)."""
+        """Write the held settlements to the ledger (after the results lines reached the disk)."""
         if self.recorder is not None:
             await self.recorder.flush()
 
-    def close(self) -> None:
-        """Close the exclusion set and the ledger (merging its pending rows); idempotent."""
+    async def close(self) -> None:
+        """Close the exclusion set and the ledger; idempotent, never raises."""
         if self.screening is not None:
             self.screening.close()
         if self.recorder is not None:
-            self.recorder.close()
+            await self.recorder.close()
+
+
+def _fault_text(exc: LedgerError, again: str) -> str:
+    """The stop detail of a ledger fault: which ledger, the plain cause, what to do."""
+    return f"could not write {exc.where}: {exc.reason}; free space, then {again}"
+
+
+def _say_zone(ledger: Ledger, settings: PaceSettings) -> None:
+    """Say so when the cap's day (the ledger's zone) is not the run's ``--tz``."""
+    if settings.max_per_day is not None and ledger.zone.key != settings.tz:
+        log.warning(
+            "--max-per-day counts days in the ledger's zone %s (set when %s was created), not --tz %s",
+            ledger.zone.key,
+            ledger.where,
+            settings.tz,
+        )

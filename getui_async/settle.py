@@ -52,8 +52,8 @@ class Settler:
         self._probe = probe
         if probe is not None:
             probe.on_done(self._probe_done)
-        # delivered recipients go to the ledger, when pacing records them
-        self._pacing = pacing if pacing is not None and pacing.records else None
+        # settled recipients go to the ledger (their claims' fates), when the run has one
+        self._recorder = pacing.recorder if pacing is not None else None
         #: Recipients Getui answered as repeats of a request_id it already had (part of ``accepted``).
         self.already_taken = 0
 
@@ -73,9 +73,10 @@ class Settler:
         taskid: str | None,
         attempts: int,
         extra: dict[str, Any] | None = None,
+        exc: ApiError | None = None,
     ) -> None:
-        if self._pacing is not None:
-            self._pacing.delivered(status.value, job.kind, job.target)
+        if self._recorder is not None:
+            self._recorder.settled(job.kind, job.target, status.value, code, msg, extra, exc)
         if self._probe is not None:
             self._probe.settle(status, code, msg)
         self._results.add_for(
@@ -99,7 +100,7 @@ class Settler:
         msg = _failure_text(exc)
         if retryable:
             msg = f"{msg} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})"
-        self.line(job, Status.FAILED, exc.code, msg, None, attempts, self._results.failed_extra(exc))
+        self.line(job, Status.FAILED, exc.code, msg, None, attempts, self._results.failed_extra(exc), exc)
 
     def maybe_delivered(self, jobs: Sequence[Job], exc: ApiError, attempts: int) -> None:
         """A list chunk's reply was lost: ``failed`` and ``unconfirmed``, never re-sent blindly."""

@@ -32,6 +32,7 @@ from getui_async.config.layers import (
     resolve_sign_credentials,
 )
 from getui_async.errors import ApiError, ConfigError, GetuiError, InputError, MessageError, TransportError
+from getui_async.ledger import command as ledger_command
 from getui_async.recall import command as recall_command
 from getui_async.receipts import command as receipts_command
 from getui_async.report import command as report_command
@@ -88,6 +89,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             args, lambda: resolve_settings(args, config_for(args, env), env)
         ),
         "check": lambda: commands.check(args, env),
+        "ledger": lambda: ledger_command.run(args, env),
         "receipts": lambda: receipts_command.run(
             args,
             lambda: resolve_sign_credentials(config_for(args, env), env),

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from getui_async import _json
 from getui_async.config import CampaignSettings, UsageError
 from getui_async.config.layers import (
+    ENV_LEDGER,
     config_for,
     has_credentials,
     pick,
@@ -447,6 +448,7 @@ async def check_main(args: argparse.Namespace, environ: Mapping[str, str]) -> in
         or any(pick(args, config, key) is not None for key in ("title", "body", "message")),
         on_progress=_check_progress() if sys.stderr.isatty() else None,
         variants=experiment,
+        ledger=args.ledger or environ.get(ENV_LEDGER, "").strip() or config.get("ledger"),
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")

@@ -25,6 +25,7 @@ from getui_async.config import (
     MAX_LIST_CHUNK,
 )
 from getui_async.config.layers import CLICK_TYPES, CONFIG_NAME, LOG_LEVELS, MODES, VENDOR_CLASSES
+from getui_async.ledger import command as ledger_command
 from getui_async.recall import command as recall_command
 from getui_async.receipts import command as receipts_command
 from getui_async.report import command as report_command
@@ -273,6 +274,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     _add_source_arguments(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--dead-cids", metavar="FILE", help="write the cids Getui calls invalid, one a line")
+    ledger_command.add_ledger_arguments(check, dead_only=True)
     check.add_argument("--rate", type=_positive_float, help="user/detail calls per second (default 5)")
     check.add_argument("--title", help="the message title, for its warnings")
     check.add_argument("--body", help="the message body, for its warnings")
@@ -289,6 +291,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     receipts_command.add_receipts_parser(commands)
     receipts = commands.choices["receipts"]
     recall_command.add_recall_parser(commands)
+    ledger_command.add_ledger_parser(commands)
 
     mock = commands.add_parser(
         "mock-server",
@@ -312,6 +315,7 @@ def build_parser(*, mock_flags: bool = False, full_help: bool = False) -> _Parse
     parser.command_parsers = {
         "send": send, "demo": demo, "report": report, "check": check, "mock-server": mock,
         "completion": completion, "receipts": receipts, "recall": commands.choices["recall"],
+        "ledger": commands.choices["ledger"],
     }  # fmt: skip
     mark_paths(parser.command_parsers)
     if not full_help:
@@ -394,13 +398,7 @@ def _add_pace_arguments(parser: argparse.ArgumentParser) -> None:
         help="never send to these recipients: text (one id a line), CSV/JSONL with a cid or "
         "alias column, or an earlier results file (its dead cids); repeatable",
     )
-    pace.add_argument("--ledger", metavar="PATH", help="SQLite file of who this tool delivered to, per day")
-    pace.add_argument(
-        "--max-per-day",
-        type=_positive_int,
-        metavar="N",
-        help="skip recipients other campaigns already reached N times today (needs --ledger)",
-    )
+    ledger_command.add_ledger_arguments(pace, max_per_day_type=_positive_int)
 
 
 def _add_vendor_arguments(parser: argparse.ArgumentParser) -> None:

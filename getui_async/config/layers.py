@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import stat
 import sys
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from getui_async._suggest import closest
 from getui_async.errors import ConfigError
 from getui_async.messages import ClickType
 from getui_async.messages.vendors import VendorClass
-from getui_async.schedule import Schedule
+from getui_async.schedule import Schedule, parse_zone
 from getui_async.shard import ENV_SHARD, Shard, parse_shard
 from getui_async.sources import FORMATS
 
@@ -62,6 +63,8 @@ __all__ = [
 #: Where a config file is looked for without ``--config``, in order (the first that exists is used).
 CONFIG_NAME: Final = "getui-push.toml"
 ENV_XM_CHANNEL_ID: Final = "GETUI_XM_CHANNEL_ID"
+#: The ledger (a file or a postgresql:// URL), below ``--ledger`` and above the config file.
+ENV_LEDGER: Final = "GETUI_LEDGER"
 CLICK_TYPES: Final = tuple(click.value for click in ClickType)
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 MODES: Final = tuple(m.value for m in Mode)
@@ -78,7 +81,7 @@ CONFIG_SCHEMA: Final[Mapping[str, str | tuple[str, ...]]] = {
     # pacing
     "window": "string", "tz": "string", "no_wait": "boolean", "wait_quota": "boolean",
     "quota_reset": "string", "deadline": "string", "exclude": "array", "ledger": "string",
-    "max_per_day": "integer",
+    "max_per_day": "integer", "ledger_tz": "string", "no_suppress": "boolean",
     # metrics
     "metrics_port": "integer", "metrics_host": "string", "pushgateway": "string", "push_interval_s": "number",
 }  # fmt: skip
@@ -256,15 +259,18 @@ def resolve_shard(args: argparse.Namespace, environ: Mapping[str, str]) -> Shard
     return parse_shard(env, origin=ENV_SHARD, environ=environ) if env else None
 
 
-def resolve_pace(args: argparse.Namespace, config: Mapping[str, Any]) -> PaceSettings:
-    """The pacing flags (flag > config file), checked now: a bad value is exit 2 before anything is sent."""
+def resolve_pace(
+    args: argparse.Namespace, config: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> PaceSettings:
+    """The pacing flags (flag > config file; the ledger also ``GETUI_LEDGER``), checked now: a bad value
+    is exit 2 before anything is sent."""
     exclude = getattr(args, "exclude", None) or config.get("exclude") or []
     if not all(isinstance(path, str) and path for path in exclude):
         raise UsageError("exclude: each entry must be a file name (a non-empty string)")
     for path in exclude:
         if not Path(path).is_file():
             raise UsageError(f"--exclude {path}: no such file (or not a regular file)")
-    ledger = pick(args, config, "ledger")
+    ledger = getattr(args, "ledger", None) or environ.get(ENV_LEDGER, "").strip() or config.get("ledger")
     if ledger is not None and Path(ledger).is_dir():
         raise UsageError(f"--ledger {ledger}: is a directory; give the path of a ledger file")
     pace = PaceSettings(
@@ -276,8 +282,12 @@ def resolve_pace(args: argparse.Namespace, config: Mapping[str, Any]) -> PaceSet
         deadline=pick(args, config, "deadline"),
         exclude=tuple(exclude),
         ledger=ledger,
+        ledger_tz=pick(args, config, "ledger_tz"),
+        no_suppress=bool(pick(args, config, "no_suppress", False)),
         max_per_day=pick(args, config, "max_per_day"),
     )
+    if pace.ledger_tz is not None:
+        parse_zone(pace.ledger_tz, "--ledger-tz")
     # ScheduleError (exit 2) names the flag and the value.
     Schedule.from_flags(window=pace.window, tz=pace.tz, quota_reset=pace.quota_reset, deadline=pace.deadline)
     return pace

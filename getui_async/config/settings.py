@@ -302,7 +302,12 @@ class PaceSettings:
     quota_reset: str = "00:00"
     deadline: str | None = None
     exclude: tuple[str, ...] = ()
+    #: A SQLite file or a ``postgresql://`` URL (``--ledger``, ``GETUI_LEDGER``).
     ledger: str | None = None
+    #: The zone a ledger created by this run counts its days in (None: the default, Asia/Shanghai).
+    ledger_tz: str | None = None
+    #: Send to recipients the ledger remembers as dead (``--no-suppress``).
+    no_suppress: bool = False
     max_per_day: int | None = None
 
     def __post_init__(self) -> None:

@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
-from urllib.parse import urlsplit
 
 from getui_async.errors import GetuiError
+from getui_async.redact import redact_url, scrub
 
 from .protocol import FUNNEL, Receipt, Stage, classify
 
@@ -31,6 +31,7 @@ __all__ = [
     "fold_recipients",
     "recipients",
     "redact_url",
+    "scrub",
 ]
 
 #: An action row as the backends return it: (taskid, cid, action_id, code, receipts).
@@ -39,22 +40,6 @@ ActionRow = tuple[str, str, int, "int | None", int]
 
 class StoreError(GetuiError):
     """The receipt store cannot be opened or written; the message never holds a password."""
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (safe for messages, logs and exceptions)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")
-    userinfo = netloc[0].partition(":")[0] + ":***"
-    return parts._replace(netloc=f"{userinfo}@{netloc[2]}").geturl()
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` (say, a driver's error message) with every copy of ``url``'s password masked."""
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
 
 
 class ReceiptStore(Protocol):

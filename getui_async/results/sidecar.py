@@ -26,6 +26,8 @@ __all__ = [
     "K_CANARY",
     "K_GROUP_NAME",
     "K_INPUT",
+    "K_LEDGER_LINEAGE",
+    "K_LEDGER_SHARD",
     "K_READ_OPTIONS",
     "K_REPLACE_IDS",
     "K_REQUESTS",
@@ -47,6 +49,7 @@ __all__ = [
     "sidecar_name",
     "stored_campaign",
     "stored_encoding",
+    "stored_lineage",
     "stored_read_options",
     "stored_replace_ids",
     "stored_stream",
@@ -75,6 +78,10 @@ K_REPLACE_IDS: Final = "replace_ids"
 K_SHARD: Final = "shard"
 #: A run record's key: the run was a canary of this many recipients (``--canary N``), else absent.
 K_CANARY: Final = "canary"
+#: The run lineage whose claims a ledger holds for this file: made by the first run, kept by resumes.
+K_LEDGER_LINEAGE: Final = "ledger_lineage"
+#: The shard of the input the lineage claims for (None: the whole input).
+K_LEDGER_SHARD: Final = "ledger_shard"
 # Keys of its ``input`` object.
 K_ENCODING: Final = "encoding"
 K_STREAM_BYTES: Final = "stream_bytes"
@@ -87,7 +94,7 @@ K_READ_OPTIONS: Final = "read_options"
 #: Input keys that must agree for a resume (when both runs know them).
 _SAME_INPUT: Final = ("format", "size", "head_sha256", K_SHA256)
 #: Keys about the runs so far, which rewriting the run's identity keeps.
-_RUN_KEYS: Final = (K_RUNS, K_REQUESTS, K_RETRIES, K_GROUP_NAME)
+_RUN_KEYS: Final = (K_RUNS, K_REQUESTS, K_RETRIES, K_GROUP_NAME, K_LEDGER_LINEAGE, K_LEDGER_SHARD)
 
 
 def meta_path(results: Path) -> Path:
@@ -156,7 +163,9 @@ class RunMeta:
     test: bool = False
     #: The replace ids the message carried, per channel (None: not recorded).
     replace_ids: Mapping[str, Any] | None = None
-    #: The shard this file holds (``"I/N"``), or None for a whole campaign.
+    #: The ledger's run lineage (with a ledger), so a resume claims as the same run.
+    lineage: str | None = None
+    #: The shard this file holds (``"I/N"``), or None for a whole campaign (the lineage claims for it).
     shard: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,6 +176,7 @@ class RunMeta:
             K_TEMPLATE: self.template_fingerprint,
             K_INPUT: dict(self.input),
             K_TEST: self.test,
+            **({K_LEDGER_LINEAGE: self.lineage, K_LEDGER_SHARD: self.shard} if self.lineage else {}),
         }
         if self.replace_ids is not None:
             data[K_REPLACE_IDS] = dict(self.replace_ids)
@@ -263,6 +273,13 @@ def stored_campaign(results: Path) -> str:
     if found is None:
         raise ResultsFileError(f"{meta_path(results)}: missing or unreadable; cannot tell the campaign")
     return str(found)
+
+
+def stored_lineage(results: Path) -> str | None:
+    """The ledger lineage an earlier run of ``results`` claimed as (None: none recorded)."""
+    stored = read_meta(results)
+    found = stored.get(K_LEDGER_LINEAGE) if stored else None
+    return found if isinstance(found, str) and found else None
 
 
 def stored_encoding(results: Path, stored: Mapping[str, Any] | None = None) -> str | None:

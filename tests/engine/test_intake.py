@@ -101,14 +101,18 @@ async def test_the_screen_decides_recipients_before_they_are_queued() -> None:
     """A screen's decided recipients get their line through the shared helper; the rest are queued."""
 
     class DropB:
-        async def screen(self, plan: Plan[Job], results: ResultsLog) -> Plan[Job] | None:
-            kept = []
-            for job in plan.items:
-                if job.target == "b":
-                    record_decided(results, job, Status.EXCLUDED, "on a list")
-                else:
-                    kept.append(job)
-            return Plan(plan.endpoint, plan.kind, tuple(kept)) if kept else None
+        async def screen(self, plans: list[Plan[Job]], results: ResultsLog) -> list[Plan[Job]]:
+            left = []
+            for plan in plans:
+                kept = []
+                for job in plan.items:
+                    if job.target == "b":
+                        record_decided(results, job, Status.EXCLUDED, "on a list")
+                    else:
+                        kept.append(job)
+                if kept:
+                    left.append(Plan(plan.endpoint, plan.kind, tuple(kept)))
+            return left
 
     _, lines, _, queued = await run_intake([{"cid": "a"}, {"cid": "b"}, {"cid": "c"}], screen=DropB())
     assert targets(queued) == [["a"], ["c"]]

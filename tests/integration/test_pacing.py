@@ -35,6 +35,7 @@ from getui_async.engine import Campaign, Summary, run_campaign
 from getui_async.events import WaitStarted
 from getui_async.mock import MockGetui
 from getui_async.pace_flags import schedule_of
+from getui_async.results.sidecar import stored_lineage
 from getui_async.sources import open_source
 from getui_async.transport import AiohttpTransport, Response
 from tests.conftest import MakeMock
@@ -294,17 +295,15 @@ async def test_two_campaigns_on_one_ledger_with_max_per_day_one(make_mock: MakeM
     assert set(mock.deliveries.values()) == {1}  # nobody got two pushes
     capped = next(line for line in lines if line["status"] == "capped")
     assert "--max-per-day 1" in capped["msg"]
-    assert ledger_rows(ledger, "a") == spring.deliverable
-    assert ledger_rows(ledger, "b") == autumn.deliverable - spring.deliverable
+    assert ledger_rows(ledger, tmp_path / "a.jsonl") == spring.deliverable
+    assert ledger_rows(ledger, tmp_path / "b.jsonl") == autumn.deliverable - spring.deliverable
 
 
-def ledger_rows(path: Path, campaign: str) -> set[str]:
-    """The recipients a campaign has in the ledger file (merged and pending rows)."""
+def ledger_rows(path: Path, results: Path) -> set[str]:
+    """The recipients the run lineage of ``results`` (named in its sidecar) delivered to, per the ledger."""
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
-            "SELECT target FROM deliveries JOIN campaigns ON campaigns.id = campaign WHERE name = ?"
-            " UNION SELECT target FROM pending JOIN campaigns ON campaigns.id = campaign WHERE name = ?",
-            (campaign, campaign),
+            "SELECT target FROM marks WHERE lineage = ? AND delivered = 1", (stored_lineage(results),)
         ).fetchall()
     return {row[0] for row in rows}
 
@@ -357,7 +356,7 @@ async def test_a_kill_during_a_ledger_run_then_resume_leaves_ledger_and_results_
     assert code == 0, (tmp_path / "stderr-2.txt").read_text()
     lines = check_finished(mock, recipients, out)
     delivered = {line["cid"] for line in lines if line["status"] in DELIVERED}
-    assert ledger_rows(ledger, "kill-ledger") == delivered
+    assert ledger_rows(ledger, out) == delivered
     assert not any(line["status"] == "capped" for line in lines)  # a campaign never counts against itself
 
 
