@@ -72,8 +72,10 @@ class PostgresLedger:
         except ImportError:
             raise LedgerError(where, "needs asyncpg: pip install 'getui-async[postgres]'") from None
         try:
+            # min_size 0: a pool with a floor reconnects in the background after a lost connection and logs
+            # a traceback each time it fails; a run's next claim finds the loss and stops instead.
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=max(1, connections), timeout=_CONNECT_TIMEOUT_S
+                url, min_size=0, max_size=max(1, connections), timeout=_CONNECT_TIMEOUT_S
             )
         except Exception as exc:  # any driver error, re-raised without the password
             detail = scrub(f"{type(exc).__name__}: {exc}", url)

@@ -33,9 +33,9 @@ class Seen:
     def __init__(self) -> None:
         self.targets: list[str] = []
 
-    async def screen(self, plan: Plan[Job], results: ResultsLog) -> Plan[Job] | None:
-        self.targets += [job.target for job in plan.items]
-        return plan
+    async def screen(self, plans: list[Plan[Job]], results: ResultsLog) -> list[Plan[Job]]:
+        self.targets += [job.target for plan in plans for job in plan.items]
+        return plans
 
 
 async def test_held_out_records_get_their_line_and_never_reach_the_screen() -> None:

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -145,6 +146,7 @@ def test_a_lost_postgresql_connection_mid_run_stops_with_exit_3(
         assert "could not write postgresql://getui:***@" in err
         assert SECRET not in err
         assert json.loads(summary.read_text())["stopped"] == "ledger_error"
+        asyncio.run(_drop_connections(spec, allow=True))
         again = run_process(*send_args(recipients, out, spec, summary), "--resume", env=served.env)
         assert again.code == 0, again.err
         deliveries = served.deliveries()
@@ -155,13 +157,17 @@ def test_a_lost_postgresql_connection_mid_run_stops_with_exit_3(
             assert SECRET.encode() not in written.read_bytes(), written
 
 
-async def _drop_connections(url: str) -> None:
-    """Terminate every other session on ``url``'s database (what a server restart does to a client)."""
-    conn = await asyncpg.connect(url)
+async def _drop_connections(url: str, *, allow: bool = False) -> None:
+    """Refuse new sessions to ``url``'s database and end its others (a server going away mid-run: a pool
+    cannot reconnect around it); ``allow`` lets sessions in again (the server is back)."""
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
-        await conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+        await admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS {str(allow).lower()}')
+        if not allow:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database
+            )
     finally:
-        await conn.close()
+        await admin.close()
