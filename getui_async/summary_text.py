@@ -36,8 +36,7 @@ _AFTER_STOP: Final[dict[StopReason, str]] = {
     StopReason.INPUT: "  the input cannot be read past that point: the records after it were not sent",
     StopReason.WRITE_ERROR: "  after freeing space, the same command with --resume sends the records "
     "without a line",
-    StopReason.LEDGER_ERROR: "  once the ledger is writable again, --resume sends the records without a "
-    "line",
+    StopReason.LEDGER_ERROR: "  once the ledger is writable again, --resume sends the records without a line",
     StopReason.INPUT_CHANGED: "  nothing more was sent: resume with the input the earlier run read, or "
     "another --out",
     StopReason.CANARY: "  the counts above are the canary's; once the seed devices look right, the same "
