@@ -46,7 +46,15 @@ from .outcome import StopReason
 from .pacing import Pacing
 from .planner import Planner
 from .probe import Gate, open_gate
-from .results import LIBRARY_WORDS, ResultsLog, ResultsWriteError, RunMeta, Words, stored_encoding
+from .results import (
+    LIBRARY_WORDS,
+    ResultsLog,
+    ResultsWriteError,
+    ResumeState,
+    RunMeta,
+    Words,
+    stored_encoding,
+)
 from .results.files import ResultsFile, line_clock
 from .results.sidecar import K_READ_OPTIONS, chosen_options
 from .sending import Sending, largest_request
@@ -388,28 +396,43 @@ class Campaign:
 
     def _finish(self) -> None:
         """Fill the summary from the parts that own each figure (the one place it is written)."""
-        summary, resumed = self.summary, self._file.resumed
-        if self._intake is not None:
-            summary.records, summary.skipped = self._intake.records, self._intake.skipped
-        if self._owners is not None:
-            dispatcher, throttle, client = self._owners
-            summary.requests, summary.retries = dispatcher.requests, dispatcher.retries
-            summary.already_taken = dispatcher.already_taken
-            summary.token_refreshes, summary.throttle_pauses = client.tokens.auth_calls, throttle.pauses
-        summary.previous = Counter(resumed.counts)
-        summary.resume_prior = resumed.lines
-        summary.repaired_bytes = resumed.repaired
-        if self._results is not None:
-            summary.counts = Counter(self._results.counts)
-            summary.superseded = Counter(self._results.superseded)
-        if self._pacing is not None:
-            summary.waits = self._pacing.waits()
-            summary.schedule = self._pacing.schedule  # a quota stop names its reset time
-        if self._stop.reason is not None:
-            summary.stopped, summary.stop_detail = self._stop.reason, self._stop.detail
-        summary.elapsed_s = time.monotonic() - self._started
-        if summary.stopped in (StopReason.WRITE_ERROR, StopReason.LEDGER_ERROR):
-            log.error("stopped: %s", summary.stop_detail)
+        parts = (self._intake, self._owners, self._results, self._pacing)
+        _fill(self.summary, *parts, resumed=self._file.resumed, stop=self._stop, started=self._started)
+
+
+def _fill(
+    summary: Summary,
+    intake: Intake | None,
+    owners: tuple[Dispatcher, Throttle, GetuiClient] | None,
+    results: ResultsLog | None,
+    pacing: Pacing | None,
+    *,
+    resumed: ResumeState,
+    stop: StopSwitch,
+    started: float,
+) -> None:
+    """:meth:`Campaign._finish`: each figure from the part that owns it."""
+    if intake is not None:
+        summary.records, summary.skipped = intake.records, intake.skipped
+    if owners is not None:
+        dispatcher, throttle, client = owners
+        summary.requests, summary.retries = dispatcher.requests, dispatcher.retries
+        summary.already_taken = dispatcher.already_taken
+        summary.token_refreshes, summary.throttle_pauses = client.tokens.auth_calls, throttle.pauses
+    summary.previous = Counter(resumed.counts)
+    summary.resume_prior = resumed.lines
+    summary.repaired_bytes = resumed.repaired
+    if results is not None:
+        summary.counts = Counter(results.counts)
+        summary.superseded = Counter(results.superseded)
+    if pacing is not None:
+        summary.waits = pacing.waits()
+        summary.schedule = pacing.schedule  # a quota stop names its reset time
+    if stop.reason is not None:
+        summary.stopped, summary.stop_detail = stop.reason, stop.detail
+    summary.elapsed_s = time.monotonic() - started
+    if summary.stopped in (StopReason.WRITE_ERROR, StopReason.LEDGER_ERROR):
+        log.error("stopped: %s", summary.stop_detail)
 
 
 def _let_go(source: RecordSource) -> None:
