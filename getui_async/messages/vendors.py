@@ -4,7 +4,7 @@ Since 2023 the phone vendors (Huawei ``HW``, Honor ``HO``, Xiaomi ``XM``, OPPO `
 every offline notification as marketing or service; marketing is capped per device per day and the
 excess is dropped *after* Getui answered ``successed_offline``. Getui carries the vendors' own fields
 in ``push_channel.android.ups.options``, keyed by vendor, each a map of the vendor's field path to a
-value. This module is the one place those keys live (issue #11; docs/getui-api.md has the sources):
+value. This module is the one place those keys live (docs/getui-api.md has the sources):
 
 - :data:`CLASS_KEYS`: what ``--vendor-class marketing|service|none`` adds; :func:`apply_vendor_class`.
 - :data:`TEST_KEYS`: the vendors' test-message flags; :func:`as_test_send`, :func:`derive_test_campaign_id`.

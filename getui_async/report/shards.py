@@ -26,9 +26,8 @@ from getui_async.results.sidecar import (
     K_SHA256,
     K_SHARD,
     K_TEMPLATE,
-    lock_path,
-    meta_path,
-    recall_path,
+    companion_suffixes,
+    sidecar_name,
 )
 from getui_async.results.sidecar import read_meta_strict as read_meta
 from getui_async.shard import SHARD_FIELD, Shard, ShardError
@@ -39,7 +38,7 @@ __all__ = ["ShardSet", "expand_results", "read_campaign"]
 
 #: Files beside a results file that a glob such as ``results-*`` also matches (never results themselves;
 #: temporaries start with a dot, which a glob never matches).
-_COMPANIONS: Final = tuple(name(Path("R")).name[1:] for name in (meta_path, lock_path, recall_path))
+_COMPANIONS: Final = companion_suffixes()
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def _check(paths: Sequence[Path], metas: Sequence[Mapping[str, Any]]) -> ShardSe
         try:
             shard = Shard.parse(str(spec))
         except ShardError as exc:
-            raise ConfigError(f"{meta_path(path)}: shard {spec!r}: {exc}") from None
+            raise ConfigError(f"{sidecar_name(path)}: shard {spec!r}: {exc}") from None
         if count is not None and shard.count != count:
             raise ConfigError(f"{path} is shard {shard}, but {paths[0]} is one of {count} shards")
         count = shard.count

@@ -125,6 +125,12 @@ def companion_files(results: Path) -> dict[str, Path]:
     return {"RESULTS.meta.json (the sidecar)": meta_path(results), "RESULTS.lock": lock_path(results)}
 
 
+def companion_suffixes() -> tuple[str, ...]:
+    """What the names of the files beside a results file add to its name (``.meta.json``, ``.lock``,
+    ``.recall.jsonl``): a glob over results files must skip them."""
+    return tuple(name(Path("R")).name[1:] for name in (meta_path, lock_path, recall_path))
+
+
 def sidecar_name(results: Path) -> str:
     """The sidecar's path as a message names it."""
     return str(meta_path(results))
