@@ -131,7 +131,9 @@ def format_summary(summary: Summary, *, out: IO[str] | None = None) -> str:
     )
     ahead = summary.records - summary.records_handled
     if ahead > 0:
-        lines.append(f"  {plural(ahead, 'record')} read ahead were not sent (--resume sends them)")
+        # After an unreadable input, a resume cannot read past the damage either: no promise then.
+        then = "" if summary.stopped == StopReason.INPUT else " (--resume sends them)"
+        lines.append(f"  {plural(ahead, 'record')} read ahead were not sent{then}")
     width = max((len(s) for s in summary.counts), default=0)
     lines.extend(
         f"    {status:<{width}}  {summary.counts[status]:>10,}"
