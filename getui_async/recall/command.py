@@ -21,6 +21,7 @@ from getui_async.client import GetuiClient
 from getui_async.config import ENV_BASE_URL, Settings
 from getui_async.errors import ConfigError, MessageError, ResultsFileError
 from getui_async.messages import Rendered
+from getui_async.outputs import refuse_reads, results_reads
 from getui_async.results import ResultsWriteError, RunMeta, recall_path
 from getui_async.runner import EXIT_USAGE, PROG
 from getui_async.safetext import printable
@@ -85,8 +86,7 @@ def run(
         send = SendResults(Path(args.results), variant=args.variant)
         override = _override(args, send)
         out = Path(args.out) if args.out else recall_path(send.path)
-        if out.resolve() == send.path.resolve():
-            raise ConfigError(f"--out {out}: that is the send's results file; choose another")
+        refuse_reads({"--out": out}, results_reads(send.path))  # the send's file, sidecar or lock
         census = send.census()
         if args.variant is not None and not (census.left_alone or any(census.delivered.values())):
             raise ConfigError(f"--variant {args.variant}: no record of {send.path} names that variant")

@@ -295,3 +295,17 @@ def test_recall_of_one_variant_revokes_only_its_recipients(tmp_path: Path, mode:
         assert revocations(served) == of_b
         b_tasks = {taskid for taskid, _ in of_b if taskid.startswith("RASL")}
         assert stops(served) == len(b_tasks) == (1 if mode == "list" else 0)
+
+
+@pytest.mark.parametrize("target", ["results", "sidecar"])
+def test_recall_out_naming_a_file_of_the_send_is_refused(tmp_path: Path, target: str) -> None:
+    """--out onto the send's results file or its sidecar: exit 2, nothing sent, the file untouched."""
+    with ThreadedMock() as served:
+        out = send(served, tmp_path, "batch", count=20, dead=0)
+        named = out if target == "results" else out.with_name(out.name + ".meta.json")
+        before = named.read_bytes()
+        result = run_cli("recall", out, "--out", named, env=served.env)
+        assert result.code == 2, result.err
+        assert "which this command reads" in result.err
+        assert named.read_bytes() == before
+        assert revocations(served) == {}
