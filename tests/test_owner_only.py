@@ -56,3 +56,13 @@ def test_send_report_and_check_files_are_owner_only(umask_022: None, tmp_path: P
     assert modes == {p.name: oct(0o600) for p in files}
     for extra in tmp_path.glob("ledger.db-*"):  # SQLite's WAL files take the database's mode
         assert _mode(extra) == 0o600, extra
+
+
+async def test_a_receipt_store_is_owner_only(umask_022: None, tmp_path: Path) -> None:
+    """The receipt store names recipients (cids, taskids): its SQLite file is created 0600 too."""
+    from getui_async.receipts.opening import open_store, parse_store
+
+    path = tmp_path / "receipts.db"
+    store = await open_store(parse_store(str(path)))
+    await store.close()
+    assert _mode(path) == 0o600

@@ -20,9 +20,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from getui_async import _json
+from getui_async.errors import GetuiError
+from getui_async.safe_open import create_private
 
 from .protocol import Receipt
 from .store import ActionRow, StoreError
@@ -75,6 +78,10 @@ _Job = tuple[list[_Row], "asyncio.Future[int]", asyncio.AbstractEventLoop]
 
 def _connect(path: str) -> sqlite3.Connection:
     """Open ``path``, check it is a receipt store (or empty), and create the schema on first use."""
+    try:
+        create_private(Path(path))  # it names recipients: 0600, and never through a planted link
+    except (OSError, GetuiError) as exc:
+        raise StoreError(f"{path}: cannot open the receipt store: {exc}") from None
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_S)
     try:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
