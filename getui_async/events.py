@@ -170,18 +170,24 @@ Observer: TypeAlias = Callable[[Any], None]
 
 
 class Observers:
-    """Fan-out to any number of observers; a failing observer is logged, never fatal."""
+    """Fan-out to any number of observers; a failing observer is logged, never fatal.
 
-    __slots__ = ("_observers",)
+    :attr:`records` says whether any observer wants a :class:`RecordDone` per result line (the one event
+    on the per-recipient path): an observer that does not sets ``wants_records = False``.
+    """
+
+    __slots__ = ("_observers", "records")
 
     def __init__(self, observers: Iterable[Observer] = ()) -> None:
         self._observers = tuple(observers)
+        self.records = any(getattr(o, "wants_records", True) for o in self._observers)
 
     def __bool__(self) -> bool:
         return bool(self._observers)
 
     def add(self, observer: Observer) -> None:
         self._observers = (*self._observers, observer)
+        self.records = self.records or getattr(observer, "wants_records", True)
 
     def emit(self, event: Event) -> None:
         for observer in self._observers:

@@ -373,6 +373,9 @@ class WaitNotice:
     """With ``--quiet`` (no line, only errors), a wait for the window or the quota still says one line:
     a run that sits silent for hours looks hung."""
 
+    #: It needs no event per result line (see :attr:`~getui_async.events.Observers.records`).
+    wants_records = False
+
     def __init__(self, file: IO[str], prog: str = "getui-push") -> None:
         self._file = file
         self._prog = prog

@@ -163,7 +163,7 @@ class ResultsLog:
             )
             writer.hold(result)  # reaches the OS at the next commit (after each request)
         self.counts[value] += 1
-        if self._observers:
+        if self._observers.records:
             self._observers.emit(RecordDone(value, line, self._prior))
 
     def failed_extra(self, exc: ApiError) -> dict[str, Any]:

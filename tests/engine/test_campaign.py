@@ -271,3 +271,29 @@ async def test_bad_credentials_fail_before_any_line(tmp_path: Path) -> None:
         await run(recipients(tmp_path, 3), fake, out, mode=Mode.BATCH)
     assert not out.exists()  # and no sidecar: the same command can simply run again
     assert [c.path for c in fake.calls] == ["/auth"]
+
+
+def test_record_events_only_when_an_observer_wants_them() -> None:
+    """An observer that sets wants_records = False (the -q wait notice) keeps RecordDone off the
+    per-recipient path; any other observer gets one per result line."""
+    from getui_async.events import Observers, RecordDone
+    from getui_async.outcome import Status
+    from getui_async.results import ResultsLog
+
+    class WaitsOnly:
+        wants_records = False
+
+        def __init__(self) -> None:
+            self.seen: list[object] = []
+
+        def __call__(self, event: object) -> None:
+            self.seen.append(event)
+
+    quiet, everything = WaitsOnly(), WaitsOnly()
+    everything.wants_records = True  # type: ignore[misc]
+    for observers in (Observers([quiet]), Observers([everything])):
+        log = ResultsLog(None, observers, lambda: "ts")
+        log.add(line=1, record=1, kind="cid", target="c", request_id="r", status=Status.FAILED,
+                code=None, msg="", taskid=None, attempts=1)  # fmt: skip
+    assert not any(isinstance(e, RecordDone) for e in quiet.seen)
+    assert sum(isinstance(e, RecordDone) for e in everything.seen) == 1
