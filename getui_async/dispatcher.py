@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .client import GetuiClient
 from .config import CampaignSettings, Settings
@@ -201,11 +202,15 @@ class Dispatcher:
             return
         by_target = result.by_cid()
         unclear: list[Job] = []
+        named: list[tuple[Job, Any, str | None]] = []
         for job in jobs:
             hit = by_target.get(job.target)
             if hit is not None:
-                settler.status(job, hit[1], hit[0], attempts)
-            elif result.unconfirmed:
+                named.append((job, hit[1], hit[0]))
+                continue
+            settler.statuses(named, attempts)  # the lines stay in the request's order
+            named = []
+            if result.unconfirmed:
                 # The reply was malformed, not silent: re-sending alone would learn nothing more.
                 settler.line(job, Status.ACCEPTED, 0, UNCONFIRMED, None, attempts)
             elif kind == "alias":
@@ -216,6 +221,7 @@ class Dispatcher:
                 )
             else:
                 unclear.append(job)
+        settler.statuses(named, attempts)
         if unclear:
             settler.commit()
             await together(*(self._single(job, attempts) for job in unclear))

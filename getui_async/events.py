@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RecordDone:
-    """One input record reached its final status (one per result line).
+    """Input records reached their final status: ``count`` result lines of ``status`` (one reply's lines
+    with the same status come as one event; ``line`` is the last one's input line).
 
     ``prior`` is the number of lines an earlier run already wrote (on ``--resume``), so a progress bar
     can count the whole campaign.
@@ -45,6 +46,7 @@ class RecordDone:
     status: str
     line: int
     prior: int = 0
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)

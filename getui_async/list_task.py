@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 from .client import GetuiClient
 from .errors import ApiError, InvalidTargetError, RejectedError
@@ -122,6 +122,7 @@ class ListTask:
             return
         statuses = result.statuses
         unclear: list[Job] = []
+        named: list[tuple[Job, Any, str | None]] = []
         for job in jobs:
             status = statuses.get(job.target)
             if isinstance(status, dict):
@@ -129,7 +130,8 @@ class ListTask:
             if status is None or (result.unconfirmed and not isinstance(status, str)):
                 unclear.append(job)
             else:
-                settler.status(job, status, taskid, call.attempts)
+                named.append((job, status, taskid))
+        settler.statuses(named, call.attempts)
         if unclear:
             msg = UNCONFIRMED if result.unconfirmed else UNNAMED
             await self._unnamed(kind, unclear, taskid, call.attempts, msg)

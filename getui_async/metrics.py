@@ -118,7 +118,7 @@ class CampaignMetrics:
         """Count one event; a per-record one is a dict increment and a clock read, nothing more."""
         if isinstance(event, RecordDone):
             status = event.status
-            self._recipients[status] = self._recipients.get(status, 0) + 1
+            self._recipients[status] = self._recipients.get(status, 0) + event.count
             self._last_result_s = time.time()
         elif isinstance(event, RequestStarted):
             self._in_flight += 1

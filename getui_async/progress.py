@@ -171,7 +171,7 @@ class ProgressBar:
     def __call__(self, event: object) -> None:
         """The observer: count, never render (rendering happens on the refresh timer)."""
         if isinstance(event, RecordDone):
-            self.counts[event.status] += 1
+            self.counts[event.status] += event.count
         elif isinstance(event, RetryScheduled):
             self.retries += 1
         elif isinstance(event, Throttled):

@@ -28,6 +28,7 @@ _STATUS: Final = {status.value: status for status in DELIVERY_STATUSES}
 UNNAMED: Final = "Getui's reply did not name this recipient"
 #: A code-0 reply whose ``data`` had the wrong shape: Getui took the request but said nothing usable.
 UNCONFIRMED: Final = "Getui's reply did not confirm this recipient"
+_TAKEN: Final = "already taken by Getui (repeated request_id)"
 #: A list chunk that went out but whose reply was lost (``{}``: what was lost).
 _MAYBE_DELIVERED: Final = (
     "the list chunk may have reached Getui (reply lost: {}): not re-sent, since list pushes carry no "
@@ -119,29 +120,58 @@ class Settler:
 
     def status(self, job: Job, status: Any, taskid: str | None, attempts: int) -> None:
         """The line for the status Getui named for ``job`` (``None``: the reply did not name it)."""
-        known = _STATUS.get(status) if isinstance(status, str) else None
-        if known is not None:
-            self.line(job, known, 0, "", taskid, attempts)
-        elif status is None:
-            self.line(job, Status.ACCEPTED, 0, UNNAMED, taskid, attempts)
-        else:
-            extra = {"http_status": None, "retryable": False}
-            self.line(job, Status.FAILED, 0, f"unknown delivery status {status!r}", taskid, attempts, extra)
+        self.statuses(((job, status, taskid),), attempts)
+
+    def statuses(self, named: Iterable[tuple[Job, Any, str | None]], attempts: int) -> None:
+        """The lines for the statuses one reply named, ``(job, status, taskid)`` each, in order.
+
+        Delivery statuses are settled together (:meth:`ResultsLog.add_many`); ``None`` (not named) is
+        ``accepted``, anything else ``failed``.
+        """
+        known: list[tuple[Job, Status, str | None]] = []
+        for job, status, taskid in named:
+            delivered = _STATUS.get(status) if isinstance(status, str) else None
+            if delivered is not None:
+                known.append((job, delivered, taskid))
+                continue
+            self._together(known, 0, "", attempts)
+            known = []
+            if status is None:
+                self.line(job, Status.ACCEPTED, 0, UNNAMED, taskid, attempts)
+            else:
+                extra = {"http_status": None, "retryable": False}
+                msg = f"unknown delivery status {status!r}"
+                self.line(job, Status.FAILED, 0, msg, taskid, attempts, extra)
+        self._together(known, 0, "", attempts)
+
+    def _together(
+        self, rows: Sequence[tuple[Job, Status, str | None]], code: int | None, msg: str, attempts: int
+    ) -> None:
+        """:meth:`line` for many recipients with the same code and msg (one reply's), written together."""
+        if not rows:
+            return
+        if self._recorder is not None or self._probe is not None:
+            for job, status, _ in rows:
+                if self._recorder is not None:
+                    self._recorder.settled(job.kind, job.target, status.value, code, msg, None, None)
+                if self._probe is not None:  # re-read: the probe's last checkpoint drops it
+                    self._probe.settle(status, code, msg)
+        self._results.add_many(rows, code=code, msg=msg, attempts=attempts)
 
     def accept_all(
         self, jobs: Sequence[Job], taskid: str | None, attempts: int, *, already_taken: bool = False
     ) -> None:
         """Getui took the request without per-recipient status: every recipient is 'accepted'."""
-        for job in jobs:
-            if already_taken:
-                self.taken(job, 0, attempts)
-            else:
-                self.line(job, Status.ACCEPTED, 0, "accepted without per-cid status", taskid, attempts)
+        if already_taken:
+            self.already_taken += len(jobs)
+            taskid = None
+        rows = [(job, Status.ACCEPTED, taskid) for job in jobs]
+        self._together(rows, 0, _TAKEN if already_taken else "accepted without per-cid status", attempts)
 
     def taken(self, job: Job, code: int | None, attempts: int) -> None:
         """Getui already had this request_id: sent earlier (a retry, a resume, or the same campaign)."""
         self.already_taken += 1
-        self.line(job, Status.ACCEPTED, code, "already taken by Getui (repeated request_id)", None, attempts)
+        self.line(job, Status.ACCEPTED, code, _TAKEN, None, attempts)
 
 
 def _failure_text(exc: ApiError) -> str:

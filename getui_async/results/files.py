@@ -174,7 +174,9 @@ class ResultsFile:
                 writer.repaired,
             )
         resumed = self.resumed
-        results.attach(writer, prior=resumed.lines, supersedes=resumed.supersedes)
+        # Only a --retry-failed run's lines can supersede: without it every line skips the look-up.
+        supersedes = resumed.supersedes if resumed.retry_failed else None
+        results.attach(writer, prior=resumed.lines, supersedes=supersedes)
 
     def discard_unwritten(self) -> bool:
         """Forget a run that failed before its first line (a refused pre-flight): no run is recorded, and

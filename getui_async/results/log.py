@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from getui_async.errors import ApiError
 from getui_async.events import Observers, RecordDone
 from getui_async.outcome import RETRYABLE_ACTIONS, Kind, Status
 
-from .record import F_HTTP_STATUS, F_RETRYABLE, F_SUPERSEDES, F_VARIANT, ResultLine
+from .record import F_HTTP_STATUS, F_RETRYABLE, F_SUPERSEDES, F_VARIANT, Recipient, ResultLine, encode_lines
 from .sidecar import ResultsWriteError
 from .writer import ResultsWriter
 
@@ -26,23 +26,6 @@ log = logging.getLogger(__name__)
 
 def _nothing_superseded(record: int) -> str | None:
     return None
-
-
-class Recipient(Protocol):
-    """What a line needs of the recipient it settles (the engine's per-recipient job)."""
-
-    @property
-    def line(self) -> int: ...
-    @property
-    def record(self) -> int: ...
-    @property
-    def kind(self) -> Kind: ...
-    @property
-    def target(self) -> str: ...
-    @property
-    def request_id(self) -> str: ...
-    @property
-    def variant(self) -> str | None: ...
 
 
 class ResultsLog:
@@ -165,6 +148,43 @@ class ResultsLog:
         self.counts[value] += 1
         if self._observers.records:
             self._observers.emit(RecordDone(value, line, self._prior))
+
+    def add_many(
+        self,
+        rows: Sequence[tuple[Recipient, Status, str | None]],
+        *,
+        code: int | None,
+        msg: str,
+        attempts: int,
+    ) -> None:
+        """The lines of ``(recipient, status, taskid)`` rows one reply settled, with the same code and msg.
+
+        One timestamp, one encode call and one count per status for the whole reply (see
+        :func:`encode_lines`); a ``--retry-failed`` run, whose lines may name what they supersede, goes
+        line by line through :meth:`add_for`.
+        """
+        if not rows:
+            return
+        writer = self._writer
+        if writer is not None and self._supersedes is _nothing_superseded:
+            lines = encode_lines(rows, code=code, msg=msg, attempts=attempts, ts=self._ts())
+            writer.hold_lines(lines, len(rows))
+        elif writer is not None:
+            for job, status, taskid in rows:
+                self.add_for(job, status=status, code=code, msg=msg, taskid=taskid, attempts=attempts)
+            return
+        counts = self.counts
+        first = rows[0][1]
+        if all(status is first for _, status, _ in rows):
+            counts[first.value] += len(rows)
+            if self._observers.records:
+                self._observers.emit(RecordDone(first.value, rows[-1][0].line, self._prior, len(rows)))
+            return
+        by_status = Counter(status.value for _, status, _ in rows)
+        counts.update(by_status)
+        if self._observers.records:
+            for value, count in by_status.items():
+                self._observers.emit(RecordDone(value, rows[-1][0].line, self._prior, count))
 
     def failed_extra(self, exc: ApiError) -> dict[str, Any]:
         """The fields a failed line adds: its HTTP status and whether it may pass later."""

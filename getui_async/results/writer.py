@@ -118,6 +118,11 @@ class ResultsWriter:
         self._buffer += _encode(result)
         self._buffered_lines += 1
 
+    def hold_lines(self, lines: bytes, count: int) -> None:
+        """Queue ``count`` encoded lines at once (a reply's, see :func:`encode_lines`), without flushing."""
+        self._buffer += lines
+        self._buffered_lines += count
+
     def flush(self, *, fsync: bool = False) -> None:
         """Hand buffered lines to the OS (looping on short writes); fsync when asked.
 

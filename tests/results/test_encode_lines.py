@@ -1,0 +1,53 @@
+"""A reply's lines encoded together are byte for byte the lines :class:`ResultLine` writes one by one."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from getui_async.intake import Job
+from getui_async.outcome import Status
+from getui_async.results.record import F_VARIANT, ResultLine, encode_lines
+
+texts = st.text(max_size=12)
+jobs = st.builds(
+    Job,
+    target=texts,
+    request_id=st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+    message=st.none(),
+    kind=st.sampled_from(["cid", "alias"]),
+    line=st.integers(1, 10**9),
+    record=st.integers(1, 10**9),
+    variant=st.one_of(st.none(), st.sampled_from(["A", "B", "holdout", 'q"uote'])),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(jobs, st.sampled_from(list(Status)), st.one_of(st.none(), texts)), max_size=8),
+    code=st.one_of(st.none(), st.integers(-5, 99999)),
+    msg=texts,
+    attempts=st.integers(0, 9),
+    ts=texts,
+)
+def test_encode_lines_writes_what_result_line_writes(
+    rows: list[tuple[Job, Status, str | None]], code: int | None, msg: str, attempts: int, ts: str
+) -> None:
+    expected = b"".join(
+        ResultLine(
+            line=job.line,
+            record=job.record,
+            kind=job.kind,
+            target=job.target,
+            request_id=job.request_id,
+            status=status,
+            code=code,
+            msg=msg,
+            taskid=taskid,
+            attempts=attempts,
+            ts=ts,
+            extra={F_VARIANT: job.variant} if job.variant is not None else {},
+        ).to_bytes()
+        for job, status, taskid in rows
+    )
+    assert encode_lines(rows, code=code, msg=msg, attempts=attempts, ts=ts) == expected
