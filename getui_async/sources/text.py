@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import itertools
 import os
 import select
 from collections import deque
@@ -41,6 +40,7 @@ from .content import Content, Prefixed, Reader
 from .encodings import DETECT_BYTES, Transcoded, detect, label
 from .header import Layout, blank
 from .options import DEFAULT_OPTIONS, Format, SourceOptions
+from .plain_lines import PlainLines
 
 if TYPE_CHECKING:
     pass
@@ -262,6 +262,8 @@ class TextSource(RecordSource):
         self._encoding: str | None = None
         self._raw: Content | Transcoded | None = None
         self._consumed = 0  # bytes taken from the BufferedReader: served - consumed = what it holds
+        self._delimiter = ","  # the CSV delimiter, once the header was read
+        self._lines_read = 0  # physical lines taken, by either CSV path (the next one's number is one more)
         self._csv: tuple[_CsvFeed, Iterator[list[str]], Layout] | None = None
         self._running = RunningDigest()  # fed by the content layer; made now, so marks can come first
         super().__init__(name=name, format=format, size=size)
@@ -356,10 +358,11 @@ class TextSource(RecordSource):
         assert self._buffered is not None
         readline = self._buffered.readline
         counted = self._streaming  # only a pipe needs to know what the buffer holds (_would_block)
-        for number in itertools.count(1):  # bounded by the input: every pass consumes a line or ends
+        while True:  # bounded by the input: every pass consumes a line or ends
             raw = readline(limit + 1)
             if not raw:
                 return
+            number = self._lines_read = self._lines_read + 1
             if counted:
                 self._consumed += len(raw)
             if len(raw) > limit and not raw.endswith(b"\n"):
@@ -384,6 +387,7 @@ class TextSource(RecordSource):
             fallback = "\t" if self.format == "tsv" else ","
             delimiter = (sniff_delimiter(first) if first is not None else None) or fallback
         reader = csv.reader(feed, strict=True, delimiter=delimiter)
+        self._delimiter = delimiter
         while True:  # bounded by the input: every pass consumes at least one line
             feed.begin()
             try:
@@ -405,7 +409,27 @@ class TextSource(RecordSource):
         feed, reader, layout = self._csv_header()
         width = len(layout.names)
         build = layout.build
+        # A file's quote-free stretches skip csv.reader (see PlainLines); a pipe reads line by line.
+        plain = None
+        if not self._streaming and self._buffered is not None:
+            plain = PlainLines(self._buffered, limit=MAX_RECORD_BYTES)
+        careful_until = 0  # the physical line up to which records go through csv.reader
         while True:  # bounded by the input: every pass consumes at least the record's first line
+            if plain is not None and self._lines_read >= careful_until and not feed.holds_lines:
+                taken = plain.take()
+                if isinstance(taken, int):  # at the end (0), csv.reader says so
+                    careful_until = self._lines_read + max(taken, 1)
+                else:
+                    number = self._lines_read
+                    self._lines_read = feed.last = number + len(taken)
+                    delimiter = self._delimiter
+                    for text in taken:
+                        number += 1
+                        if text:  # csv.reader gives nothing for an empty line
+                            item = build(number, text.split(delimiter))
+                            if item is not None:
+                                yield item
+                    continue
             feed.begin()
             try:
                 row = next(reader)
