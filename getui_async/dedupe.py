@@ -130,8 +130,14 @@ class DuplicateFilter(Generic[T]):
         every held item in position order, each with ``True`` if it is a duplicate.
         Raises ``ValueError`` if the fingerprint is outside 0..2**64-1 or the filter is closed.
         """
+        decided = self.offer(fingerprint, item)
+        return [(item, False)] if decided is None else decided
+
+    def offer(self, fingerprint: int, item: T) -> list[tuple[T, bool]] | None:
+        """:meth:`add` for the hot path: None when ``item`` is surely new (the caller goes on with it),
+        which spares a list and a tuple per record; else what :meth:`add` returns."""
         if not self._enter(fingerprint):
-            return [(item, False)]
+            return None
         self._suspects += 1
         self._held.append((self._keys - 1, fingerprint, item))
         if len(self._held) < self._hold_limit:

@@ -16,7 +16,7 @@ from typing import Final, NamedTuple, Protocol, TypeAlias
 from .dedupe import DuplicateFilter
 from .errors import InputError, MessageError
 from .feed import Feed, InputDigest
-from .messages import MessageTemplate, Rendered, recipient_ids
+from .messages import MessageTemplate, Rendered, ids_for
 from .outcome import Kind, Status, StopReason
 from .planner import Plan, Planner
 from .probe import Gate
@@ -302,13 +302,16 @@ class Intake:
         once per recipient, so it keeps its lookups in locals.
         """
         render: RenderFn = self._template.render
-        endpoint_for = self._planner.endpoint_for
+        endpoint_for, plan_add = self._planner.endpoint_for, self._planner.add
         campaign, done, dedupe = self._campaign, self._resume.skip, self._dedupe  # skip: --retry-failed
-        add, decide, ids, reject = dedupe.add, self._decided, recipient_ids, self._reject
+        offer, decide, reject = dedupe.offer, self._decided, self._reject
+        ids_by: dict[tuple[Kind, str | None], Callable[[str], tuple[str, int]]] = {}
         assign, renders = self._assignment()
         variant: str | None = None
         shard = self._shard
         owns, unkeyed = (shard.owns, shard.owns_unkeyed) if shard is not None else (None, True)
+        # Without variants or a dry run a new recipient goes straight to the planner (else: _decided).
+        direct = assign is None and not self._dry_run
         others = 0
         for record, item in enumerate(items, first):
             if type(item) is BadRecord:
@@ -321,29 +324,39 @@ class Intake:
                     reject(record, item.line, item.kind, item.target, item.field, item.reason, known)
                 continue
             assert type(item) is Record
-            if owns is not None and not owns(item.kind, item.target):
+            kind, target = item.kind, item.target
+            if owns is not None and not owns(kind, target):
                 others += 1  # another shard's recipient: no line here
                 continue
             if assign is not None:
-                variant = assign(item.kind, item.target)
+                variant = assign(kind, target)
                 render = renders[variant]
             try:
                 rendered = render(item.variables, item.overrides or None)
             except MessageError as exc:
                 self._refuse(record, item, done(record), exc.field, exc.reason, variant)
                 continue
-            if endpoint_for(rendered.shared, item.kind) is None:
+            endpoint = endpoint_for(rendered.shared, kind)
+            if endpoint is None:
                 self._refuse(record, item, done(record), None, _PERSONAL_IN_LIST, variant)
                 continue
-            request_id, fingerprint = ids(campaign, item.kind, item.target, variant)
+            ids = ids_by.get((kind, variant))
+            if ids is None:
+                ids = ids_by[(kind, variant)] = ids_for(campaign, kind, variant)
+            request_id, fingerprint = ids(target)
             if done(record):
                 dedupe.register(fingerprint)
                 self.skipped += 1
                 continue
-            for job, duplicate in add(
-                fingerprint, Job(item.target, request_id, rendered, item.kind, item.line, record, variant)
-            ):
-                decide(job, duplicate, ready)
+            job = Job(target, request_id, rendered, kind, item.line, record, variant)
+            decided = offer(fingerprint, job)
+            if decided is None and direct:
+                plan = plan_add(job, kind, endpoint, None)
+                if plan is not None:
+                    ready.append(plan)
+                continue
+            for held, duplicate in ((job, False),) if decided is None else decided:
+                decide(held, duplicate, ready)
         self.records += len(items) - others
 
     def _assignment(self) -> tuple[Assign | None, dict[str, RenderFn]]:
