@@ -1,7 +1,8 @@
 """The getui_async benchmark: the engine against a raw aiohttp loop and a naive client, same run, same mock.
 
-    python bench/bench.py            # the full matrix (about 10 minutes on 2 cores)
-    python bench/bench.py --quick    # a smoke-sized run (under a minute)
+    python bench/bench.py                  # the full matrix, then the large cell at 1M and 10M records
+    python bench/bench.py --quick          # a smoke-sized run (about two minutes on a slow 2-core machine)
+    python bench/bench.py --quick --large 100000   # also the large cell at 100,000 records
 
 One mock server (``python -m getui_async.mock``) runs for the whole benchmark in its own process, pinned
 to its own CPU when there are two or more; every client runs as a child process pinned to the others,
@@ -10,6 +11,12 @@ forgets deliveries and request_ids) and its latency is set through its control A
 repeated and the median kept; engine and raw-loop runs alternate so a change in machine load hits both.
 The engine is reported as a ratio to the raw loop and to the naive client measured in the same run:
 absolute figures move between machines, ratios hold.
+
+After the matrix: the memory check (batch ``send`` at two sizes), the feature cells (``features.py``:
+batch with the ledger, an exclusion list, variants or metrics on, each beside plain runs) and the large
+cell (``large.py``: ``send`` end to end in list and batch mode on millions of records, ``--large``).
+The parts they share are in ``harness.py`` (cells, runs, processes, mock, inputs) and ``runner.py``
+(running one cell); the targets are judged in ``targets.py``.
 
 Output (``--out``, default ``bench/results``, or ``bench/results/quick`` with ``--quick``):
 ``<stamp>.md`` (the tables, also printed), ``<stamp>.json`` (every figure of every run) and
@@ -74,7 +81,7 @@ def memory_check(bench: Bench, counts: tuple[int, int], repeats: int) -> list[di
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke-sized run (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="a smoke-sized run (about two minutes)")
     parser.add_argument("--out", type=Path, help="results directory (default bench/results[/quick])")
     parser.add_argument("--repeats", type=int, help="repeats per cell (default 3, quick 1)")
     parser.add_argument(

@@ -44,7 +44,7 @@ class FeatureFlags:
         self.workdir = workdir
         self.excluded = workdir / "excluded.txt"
         self.excluded.write_text("".join(f"{cid_of(EXCLUDED_FROM + i)}\n" for i in range(EXCLUDED)))
-        self.variants = []
+        self.variants: list[str] = []
         for name, greeting in (("a", "Hello {name}"), ("b", "Hi {name}")):
             template = engine_template(True, channels)
             template["push_message"]["notification"]["title"] = greeting

@@ -80,6 +80,7 @@ RULES: tuple[Rule, ...] = (
     Rule("ids", _P + "messages/wire.py", "recipient_ids"),
     Rule("ids", _P + "messages/wire.py", "_rid_hasher"),
     Rule("encode", _P + "messages/wire.py"),
+    Rule("encode", _P + "client.py", line_contains="_body("),  # the client's lines that build bodies
     Rule("render", _P + "messages/"),
     Rule("dedupe", _P + "dedupe.py"),
     Rule("plan", _P + "planner.py"),
