@@ -18,7 +18,7 @@ from .errors import InputError, MessageError
 from .feed import Feed, InputDigest
 from .messages import MessageTemplate, Rendered, ids_for
 from .outcome import Kind, Status, StopReason
-from .planner import Plan, Planner
+from .planner import Endpoint, Plan, Planner
 from .probe import Gate
 from .results import ResultsLog, ResumeState
 from .results.record import F_FIELD
@@ -148,6 +148,7 @@ class Intake:
     ) -> None:
         self._feed = feed
         self._template = parts.template
+        self._shared = None if parts.template.is_personalized else parts.template.shared()
         self._dedupe = parts.dedupe
         self._planner = parts.planner
         self._screen = parts.screen
@@ -304,6 +305,8 @@ class Intake:
         render: RenderFn = self._template.render
         endpoint_for, plan_add = self._planner.endpoint_for, self._planner.add
         campaign, done, dedupe = self._campaign, self._resume.skip, self._dedupe  # skip: --retry-failed
+        top = self._resume.top  # records above it were not done by an earlier run: no look-up
+        endpoints: dict[tuple[bool, Kind], Endpoint | None] = {}
         offer, decide, reject = dedupe.offer, self._decided, self._reject
         ids_by: dict[tuple[Kind, str | None], Callable[[str], tuple[str, int]]] = {}
         assign, renders = self._assignment()
@@ -312,12 +315,14 @@ class Intake:
         owns, unkeyed = (shard.owns, shard.owns_unkeyed) if shard is not None else (None, True)
         # Without variants or a dry run a new recipient goes straight to the planner (else: _decided).
         direct = assign is None and not self._dry_run
+        # The message everyone gets, when it has no placeholders (a record's overrides still render).
+        shared = self._shared if assign is None else None
         others = 0
         for record, item in enumerate(items, first):
             if type(item) is BadRecord:
                 if not unkeyed:
                     others += 1  # shard 0 writes its line
-                elif done(record):
+                elif record <= top and done(record):
                     self.skipped += 1
                 else:
                     known = assign(item.kind, item.target) if assign and item.kind and item.target else None
@@ -331,20 +336,24 @@ class Intake:
             if assign is not None:
                 variant = assign(kind, target)
                 render = renders[variant]
-            try:
-                rendered = render(item.variables, item.overrides or None)
-            except MessageError as exc:
-                self._refuse(record, item, done(record), exc.field, exc.reason, variant)
-                continue
-            endpoint = endpoint_for(rendered.shared, kind)
+            if shared is not None and not item.overrides:
+                rendered = shared
+            else:
+                try:
+                    rendered = render(item.variables, item.overrides or None)
+                except MessageError as exc:
+                    self._refuse(record, item, record <= top and done(record), exc.field, exc.reason, variant)
+                    continue
+            key = (rendered.shared, kind)
+            endpoint = endpoints[key] if key in endpoints else endpoints.setdefault(key, endpoint_for(*key))
             if endpoint is None:
-                self._refuse(record, item, done(record), None, _PERSONAL_IN_LIST, variant)
+                self._refuse(record, item, record <= top and done(record), None, _PERSONAL_IN_LIST, variant)
                 continue
             ids = ids_by.get((kind, variant))
             if ids is None:
                 ids = ids_by[(kind, variant)] = ids_for(campaign, kind, variant)
             request_id, fingerprint = ids(target)
-            if done(record):
+            if record <= top and done(record):
                 dedupe.register(fingerprint)
                 self.skipped += 1
                 continue

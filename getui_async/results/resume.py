@@ -47,6 +47,7 @@ class ResumeState:
         "retry_failed",
         "retryable",
         "superseded",
+        "top",
         "unconfirmed",
     )
 
@@ -55,6 +56,8 @@ class ResumeState:
 
     def __init__(self) -> None:
         self.low_water = 1
+        #: The highest record with a line (0: none); no record above it is done.
+        self.top = 0
         self.counts: Counter[str] = Counter()
         self.lines = 0
         #: The most done records ever waiting above the low-water mark (the completion window).
@@ -87,6 +90,7 @@ class ResumeState:
             return False
         bits[byte] |= mask
         self._pending += 1
+        self.top = max(self.top, record)
         if record == self.low_water:
             self._advance()
         self.max_above = max(self.max_above, self._pending)
