@@ -150,8 +150,8 @@ class Recipient(Protocol):
     def variant(self) -> str | None: ...
 
 
-#: A line up to its request_id, then the tail its status, taskid and variant share (``%b``).
-_TEMPLATE: Final = f'{{"{F_LINE}":%d,"{F_RECORD}":%d,%b:%b,"{F_REQUEST_ID}":%b%b'.encode()
+#: A line: its numbers, target and request_id, then status/code/msg, the taskid, and attempts/ts/variant.
+_TEMPLATE: Final = f'{{"{F_LINE}":%d,"{F_RECORD}":%d,%b:%b,"{F_REQUEST_ID}":%b%b%b%b'.encode()
 _KIND_KEYS: Final = {F_CID: b'"cid"', F_ALIAS: b'"alias"'}
 
 
@@ -175,25 +175,34 @@ def encode_lines(
     template = _TEMPLATE
     out: list[bytes] = []
     append = out.append
-    shares: tuple[Status, str | None, str | None] | None = None
-    tail = b""
+    # The parts around the taskid (a batch reply names one per message), remade only when they change.
+    status_seen: Status | None = None
+    variant_seen: str | bool | None = False
+    before = after = b""
     for job, status, taskid in rows:
+        if status is not status_seen:
+            status_seen = status
+            fields = {F_STATUS: status.value, F_CODE: code, F_MSG: msg}
+            before = b"," + dumps(fields)[1:-1] + f',"{F_TASKID}":'.encode()
         variant = job.variant
-        if shares is None or status is not shares[0] or taskid != shares[1] or variant != shares[2]:
-            shares = (status, taskid, variant)  # a reply's rows mostly share it: made when it changes
-            rest: dict[str, Any] = {
-                F_STATUS: status.value,
-                F_CODE: code,
-                F_MSG: msg,
-                F_TASKID: taskid,
-                F_ATTEMPTS: attempts,
-                F_TS: ts,
-            }
+        if variant != variant_seen:
+            variant_seen = variant
+            rest: dict[str, Any] = {F_ATTEMPTS: attempts, F_TS: ts}
             if variant is not None:
                 rest[F_VARIANT] = variant
-            tail = b"," + _json.dumps_line(rest)[1:]
+            after = b"," + _json.dumps_line(rest)[1:]
         append(
-            template % (job.line, job.record, kinds[job.kind], dumps(job.target), dumps(job.request_id), tail)
+            template
+            % (
+                job.line,
+                job.record,
+                kinds[job.kind],
+                dumps(job.target),
+                dumps(job.request_id),
+                before,
+                dumps(taskid),
+                after,
+            )
         )
     return b"".join(out)
 
