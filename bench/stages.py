@@ -78,6 +78,7 @@ RULES: tuple[Rule, ...] = (
     Rule("parse", _P + "sources/"),
     # Per-recipient content and ids.
     Rule("ids", _P + "messages/wire.py", "recipient_ids"),
+    Rule("ids", _P + "messages/wire.py", "ids_for.<locals>.ids"),
     Rule("ids", _P + "messages/wire.py", "_rid_hasher"),
     Rule("encode", _P + "messages/wire.py"),
     Rule("encode", _P + "client.py", line_contains="_body("),  # the client's lines that build bodies

@@ -177,13 +177,17 @@ def encode_lines(
     append = out.append
     # The parts around the taskid (a batch reply names one per message), remade only when they change.
     status_seen: Status | None = None
+    befores: dict[int, bytes] = {}
     variant_seen: str | bool | None = False
     before = after = b""
     for job, status, taskid in rows:
-        if status is not status_seen:
+        if status is not status_seen:  # a batch reply mixes online and offline: each made once
             status_seen = status
-            fields = {F_STATUS: status.value, F_CODE: code, F_MSG: msg}
-            before = b"," + dumps(fields)[1:-1] + f',"{F_TASKID}":'.encode()
+            made = befores.get(id(status))  # by id: an Enum's own hash is Python code
+            if made is None:
+                fields = {F_STATUS: status.value, F_CODE: code, F_MSG: msg}
+                made = befores[id(status)] = b"," + dumps(fields)[1:-1] + f',"{F_TASKID}":'.encode()
+            before = made
         variant = job.variant
         if variant != variant_seen:
             variant_seen = variant
