@@ -97,7 +97,7 @@ def markdown(results: dict[str, Any]) -> str:
     for row in results.get("memory") or []:
         lines.append(f"| {row['records']:,} | {row['peak_rss_mb']:.1f} | {row['recipients_per_s']:,.0f} |")
     lines += _features(results.get("features") or [])
-    lines += _large(results.get("large") or [])
+    lines += large_rows(results.get("large") or [])
     lines += ["", "## Targets", "", "| target | measured | goal | verdict |", "|---|---:|---:|---|"]
     lines += target_rows(checks)
     for note in results["notes"]:
@@ -145,7 +145,7 @@ def _features(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _large(rows: list[dict[str, Any]]) -> list[str]:
+def large_rows(rows: list[dict[str, Any]]) -> list[str]:
     """The large cell: ``send`` end to end, one run per size and mode."""
     if not rows:
         return []
