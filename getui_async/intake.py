@@ -309,7 +309,7 @@ class Intake:
         endpoints: dict[tuple[bool, Kind], Endpoint | None] = {}
         offer, decide, reject = dedupe.offer, self._decided, self._reject
         ids_by: dict[tuple[Kind, str | None], Callable[[str], tuple[str, int]]] = {}
-        assign, renders = self._assignment()
+        assign, renders = _assignment(self._variants, self._campaign)
         variant: str | None = None
         shard = self._shard
         owns, unkeyed = (shard.owns, shard.owns_unkeyed) if shard is not None else (None, True)
@@ -368,16 +368,6 @@ class Intake:
                 decide(held, duplicate, ready)
         self.records += len(items) - others
 
-    def _assignment(self) -> tuple[Assign | None, dict[str, RenderFn]]:
-        """``--variant``: who gets which variant, and each variant's render (the holdout renders as the
-        first variant, so a record is rejected or not whatever its group)."""
-        experiment = self._variants
-        if experiment is None:
-            return None, {}
-        renders: dict[str, RenderFn] = {name: t.render for name, t in experiment.templates.items()}
-        renders[HOLDOUT] = experiment.variants[0].template.render
-        return experiment.assigner(self._campaign), renders
-
     def _refuse(
         self,
         record: int,
@@ -431,3 +421,13 @@ class Intake:
             plan = self._planner.add(job, job.kind, endpoint, job.variant)
             if plan is not None:
                 ready.append(plan)
+
+
+def _assignment(experiment: Experiment | None, campaign: str) -> tuple[Assign | None, dict[str, RenderFn]]:
+    """``--variant``: who gets which variant, and each variant's render (the holdout renders as the
+    first variant, so a record is rejected or not whatever its group)."""
+    if experiment is None:
+        return None, {}
+    renders: dict[str, RenderFn] = {name: t.render for name, t in experiment.templates.items()}
+    renders[HOLDOUT] = experiment.variants[0].template.render
+    return experiment.assigner(campaign), renders
