@@ -51,6 +51,7 @@ def recipient_ids(campaign_id: str, kind: str, target: str, variant: str | None 
     return ids_for(campaign_id, kind, variant)(target)
 
 
+@functools.lru_cache(maxsize=64)
 def ids_for(campaign_id: str, kind: str, variant: str | None = None) -> Callable[[str], tuple[str, int]]:
     """:func:`recipient_ids` with the campaign, kind and variant bound: ``ids(target)`` per recipient.
 
@@ -69,9 +70,9 @@ def ids_for(campaign_id: str, kind: str, variant: str | None = None) -> Callable
     return ids
 
 
-@functools.lru_cache(maxsize=64)
 def _rid_hasher(campaign_id: str, kind: str, variant: str | None = None) -> Any:
-    """blake2b already fed the campaign and kind: copying it per recipient beats hashing them again."""
+    """blake2b already fed the campaign and kind: copying it per recipient beats hashing them again
+    (made once per campaign, kind and variant: :func:`ids_for` is cached)."""
     _check_kind(kind)
     framed = f"{len(campaign_id)}:{campaign_id}{len(kind)}:{kind}"
     if variant is not None:
