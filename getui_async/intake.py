@@ -318,6 +318,9 @@ class Intake:
         # The message everyone gets, when it has no placeholders (a record's overrides still render).
         shared = self._shared if assign is None else None
         others = 0
+        # Why: Job(...) goes through namedtuple's generated __new__ (a Python frame); tuple.__new__ on
+        # the same seven fields builds the same Job in 0.33 µs instead of 0.55 (timeit, best of 5).
+        new_job = tuple.__new__
         for record, item in enumerate(items, first):
             if type(item) is BadRecord:
                 if not unkeyed:
@@ -357,7 +360,7 @@ class Intake:
                 dedupe.register(fingerprint)
                 self.skipped += 1
                 continue
-            job = Job(target, request_id, rendered, kind, item.line, record, variant)
+            job = new_job(Job, (target, request_id, rendered, kind, item.line, record, variant))
             decided = offer(fingerprint, job)
             if decided is None and direct:
                 plan = plan_add(job, kind, endpoint, None)

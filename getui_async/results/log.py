@@ -166,21 +166,25 @@ class ResultsLog:
         if not rows:
             return
         writer = self._writer
-        if writer is not None and self._supersedes is _nothing_superseded:
-            lines = encode_lines(rows, code=code, msg=msg, attempts=attempts, ts=self._ts())
-            writer.hold_lines(lines, len(rows))
-        elif writer is not None:
+        if writer is not None and self._supersedes is not _nothing_superseded:
             for job, status, taskid in rows:
                 self.add_for(job, status=status, code=code, msg=msg, taskid=taskid, attempts=attempts)
             return
+        if writer is not None:
+            lines, runs = encode_lines(rows, code=code, msg=msg, attempts=attempts, ts=self._ts())
+            writer.hold_lines(lines, len(rows))
+        else:
+            runs = [(status, 1) for _, status, _ in rows]
         counts = self.counts
-        first = rows[0][1]
-        if all(status is first for _, status, _ in rows):
-            counts[first.value] += len(rows)
+        if len(runs) == 1:
+            status, count = runs[0]
+            counts[status.value] += count
             if self._observers.records:
-                self._observers.emit(RecordDone(first.value, rows[-1][0].line, self._prior, len(rows)))
+                self._observers.emit(RecordDone(status.value, rows[-1][0].line, self._prior, count))
             return
-        by_status = Counter(status.value for _, status, _ in rows)
+        by_status: Counter[str] = Counter()
+        for status, count in runs:
+            by_status[status.value] += count
         counts.update(by_status)
         if self._observers.records:
             for value, count in by_status.items():

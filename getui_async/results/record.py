@@ -162,32 +162,44 @@ def encode_lines(
     msg: str,
     attempts: int,
     ts: str,
-) -> bytes:
+) -> tuple[bytes, list[tuple[Status, int]]]:
     """Result lines for ``(recipient, status, taskid)`` rows settled together by one reply, byte for byte
-    what :meth:`ResultLine.to_bytes` writes for each (no extra fields but the variant).
+    what :meth:`ResultLine.to_bytes` writes for each (no extra fields but the variant), and the statuses
+    they hold as ``(status, lines)`` runs in order (the caller counts them without another pass).
 
     Why: a reply settles up to 1,000 recipients at once; one shared tail per (status, taskid, variant)
     and a ``%`` format per line encode a line in 0.96 µs instead of 8.0 (a ``ResultLine``, its dict and
-    an ``orjson`` call per line; 1,000 cid lines, timeit, on the 2-core bench machine).
+    an ``orjson`` call per line; 1,000 cid lines, timeit, on the 2-core bench machine). A list reply's
+    one taskid encoded once and the runs counted here: 1.64 → 1.28 µs a line through
+    ``ResultsLog.add_many`` (200 lines, timeit best of 5).
     """
     dumps = _json.dumps
     kinds = _KIND_KEYS
     template = _TEMPLATE
     out: list[bytes] = []
     append = out.append
+    runs: list[tuple[Status, int]] = []
     # The parts around the taskid (a batch reply names one per message), remade only when they change.
     status_seen: Status | None = None
+    run_start = 0
     befores: dict[int, bytes] = {}
     variant_seen: str | bool | None = False
-    before = after = b""
+    taskid_seen: str | bool | None = False
+    before = after = taskid_json = b""
     for job, status, taskid in rows:
         if status is not status_seen:  # a batch reply mixes online and offline: each made once
+            if status_seen is not None:
+                runs.append((status_seen, len(out) - run_start))
+                run_start = len(out)
             status_seen = status
             made = befores.get(id(status))  # by id: an Enum's own hash is Python code
             if made is None:
                 fields = {F_STATUS: status.value, F_CODE: code, F_MSG: msg}
                 made = befores[id(status)] = b"," + dumps(fields)[1:-1] + f',"{F_TASKID}":'.encode()
             before = made
+        if taskid is not taskid_seen:  # a list reply's one taskid, a batch reply's one per message
+            taskid_seen = taskid
+            taskid_json = dumps(taskid)
         variant = job.variant
         if variant != variant_seen:
             variant_seen = variant
@@ -204,11 +216,13 @@ def encode_lines(
                 dumps(job.target),
                 dumps(job.request_id),
                 before,
-                dumps(taskid),
+                taskid_json,
                 after,
             )
         )
-    return b"".join(out)
+    if status_seen is not None:
+        runs.append((status_seen, len(out) - run_start))
+    return b"".join(out), runs
 
 
 def decode_line(raw: bytes) -> dict[str, Any] | None:

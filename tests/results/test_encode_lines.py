@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +12,7 @@ from getui_async.outcome import Status
 from getui_async.results.record import F_VARIANT, ResultLine, encode_lines
 
 texts = st.text(max_size=12)
+TASKIDS = ["RASL_0123456789abcdef", 'RASS_"quoted"']
 jobs = st.builds(
     Job,
     target=texts,
@@ -24,7 +27,11 @@ jobs = st.builds(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    rows=st.lists(st.tuples(jobs, st.sampled_from(list(Status)), st.one_of(st.none(), texts)), max_size=8),
+    rows=st.lists(
+        # a reply's taskids repeat (one object per list reply): sampled, so the same object comes again
+        st.tuples(jobs, st.sampled_from(list(Status)), st.one_of(st.none(), st.sampled_from(TASKIDS), texts)),
+        max_size=8,
+    ),
     code=st.one_of(st.none(), st.integers(-5, 99999)),
     msg=texts,
     attempts=st.integers(0, 9),
@@ -50,4 +57,9 @@ def test_encode_lines_writes_what_result_line_writes(
         ).to_bytes()
         for job, status, taskid in rows
     )
-    assert encode_lines(rows, code=code, msg=msg, attempts=attempts, ts=ts) == expected
+    lines, runs = encode_lines(rows, code=code, msg=msg, attempts=attempts, ts=ts)
+    assert lines == expected
+    # the runs are the rows' statuses in order, each run as long as its stretch of equal statuses
+    assert [status for status, count in runs for _ in range(count)] == [status for _, status, _ in rows]
+    assert all(count > 0 for _, count in runs)
+    assert all(a[0] is not b[0] for a, b in itertools.pairwise(runs))
