@@ -9,6 +9,7 @@ dispatcher through a bounded queue. It never talks to Getui.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol, TypeAlias
@@ -66,6 +67,8 @@ class Job(NamedTuple):
 RenderFn: TypeAlias = Callable[[Mapping[str, str], Mapping[str, str] | None], Rendered]
 #: ``assign(kind, target)``: a recipient's variant name (or the holdout group).
 Assign: TypeAlias = Callable[[str, str], str]
+#: ``ids(target)``: a recipient's request_id and fingerprint (see :func:`ids_for`).
+IdsFn: TypeAlias = Callable[[str], tuple[str, int]]
 
 _DUPLICATE_MSG: Final = "the same recipient appears earlier in the input"
 _HELD_OUT_MSG: Final = "in the holdout group: not sent, by design"
@@ -303,12 +306,19 @@ class Intake:
         once per recipient, so it keeps its lookups in locals.
         """
         render: RenderFn = self._template.render
-        endpoint_for, plan_add = self._planner.endpoint_for, self._planner.add
+        plan_add = self._planner.add
         campaign, done, dedupe = self._campaign, self._resume.skip, self._dedupe  # skip: --retry-failed
         top = self._resume.top  # records above it were not done by an earlier run: no look-up
-        endpoints: dict[tuple[bool, Kind], Endpoint | None] = {}
-        offer, decide, reject = dedupe.offer, self._decided, self._reject
-        ids_by: dict[tuple[Kind, str | None], Callable[[str], tuple[str, int]]] = {}
+        offer, decide = dedupe.offer, self._decided
+        reject = functools.partial(_rejected, self._results)
+        # The endpoint and the id function of the last record, redone only when its (shared, kind,
+        # variant) differs (compared by identity: an equal but distinct value just redoes them).
+        seen_shared: bool | None = None
+        seen_kind: Kind | None = None
+        seen_variant: str | None = None
+        endpoint: Endpoint | None = None
+        ids: IdsFn = ids_for(campaign, "cid")
+        routes = _Routes(self._planner, campaign)
         assign, renders = _assignment(self._variants, self._campaign)
         variant: str | None = None
         shard = self._shard
@@ -347,14 +357,13 @@ class Intake:
                 except MessageError as exc:
                     self._refuse(record, item, record <= top and done(record), exc.field, exc.reason, variant)
                     continue
-            key = (rendered.shared, kind)
-            endpoint = endpoints[key] if key in endpoints else endpoints.setdefault(key, endpoint_for(*key))
+            is_shared = rendered.shared
+            if is_shared is not seen_shared or kind is not seen_kind or variant is not seen_variant:
+                seen_shared, seen_kind, seen_variant = is_shared, kind, variant
+                endpoint, ids = routes[(is_shared, kind, variant)]
             if endpoint is None:
                 self._refuse(record, item, record <= top and done(record), None, _PERSONAL_IN_LIST, variant)
                 continue
-            ids = ids_by.get((kind, variant))
-            if ids is None:
-                ids = ids_by[(kind, variant)] = ids_for(campaign, kind, variant)
             request_id, fingerprint = ids(target)
             if record <= top and done(record):
                 dedupe.register(fingerprint)
@@ -383,33 +392,7 @@ class Intake:
         if done:
             self.skipped += 1
         else:
-            self._reject(record, item.line, item.kind, item.target, field_name, reason, variant)
-
-    def _reject(
-        self,
-        record: int,
-        line: int,
-        kind: Kind | None,
-        target: str | None,
-        field_name: str | None,
-        reason: str,
-        variant: str | None = None,
-    ) -> None:
-        msg = f"field '{field_name}': {reason}" if field_name else reason
-        self._results.add(
-            line=line,
-            record=record,
-            kind=kind or "cid",
-            target=target,
-            request_id=None,
-            status=Status.REJECTED,
-            code=None,
-            msg=msg,
-            taskid=None,
-            attempts=0,
-            extra={F_FIELD: field_name},
-            variant=variant,
-        )
+            _rejected(self._results, record, item.line, item.kind, item.target, field_name, reason, variant)
 
     def _decided(self, job: Job, duplicate: bool, ready: list[Plan[Job]]) -> None:
         if duplicate:
@@ -424,6 +407,49 @@ class Intake:
             plan = self._planner.add(job, job.kind, endpoint, job.variant)
             if plan is not None:
                 ready.append(plan)
+
+
+def _rejected(
+    results: ResultsLog,
+    record: int,
+    line: int,
+    kind: Kind | None,
+    target: str | None,
+    field_name: str | None,
+    reason: str,
+    variant: str | None = None,
+) -> None:
+    """The ``rejected`` line of a record that cannot be sent (naming its field, when one is at fault)."""
+    msg = f"field '{field_name}': {reason}" if field_name else reason
+    results.add(
+        line=line,
+        record=record,
+        kind=kind or "cid",
+        target=target,
+        request_id=None,
+        status=Status.REJECTED,
+        code=None,
+        msg=msg,
+        taskid=None,
+        attempts=0,
+        extra={F_FIELD: field_name},
+        variant=variant,
+    )
+
+
+class _Routes(dict[tuple[bool, Kind, str | None], tuple[Endpoint | None, IdsFn]]):
+    """Per (shared, kind, variant): the endpoint and the id function, each made once (variants
+    alternate record by record, so a record whose triple differs from the last one's looks it up here)."""
+
+    def __init__(self, planner: Planner[Job], campaign: str) -> None:
+        super().__init__()
+        self._planner = planner
+        self._campaign = campaign
+
+    def __missing__(self, key: tuple[bool, Kind, str | None]) -> tuple[Endpoint | None, IdsFn]:
+        shared, kind, variant = key
+        route = self[key] = (self._planner.endpoint_for(shared, kind), ids_for(self._campaign, kind, variant))
+        return route
 
 
 def _assignment(experiment: Experiment | None, campaign: str) -> tuple[Assign | None, dict[str, RenderFn]]:
