@@ -32,7 +32,7 @@ PATHS = (
     "group_name",
 )
 _LITERAL = st.text(
-    alphabet=st.sampled_from(['"', "\\", "\n", "\x00", "\x1f", "%", "é", "推", "😀", "x", " "]),
+    alphabet=st.sampled_from(['"', "\\", "\ud800", "\n", "\x00", "\x1f", "%", "é", "推", "😀", "x", " "]),
     max_size=4,
 )
 _PIECE = st.one_of(
@@ -144,7 +144,26 @@ def test_render_matches_the_reference(
         template = MessageTemplate.from_dict(tree, allow_empty=allow)
     except MessageError:
         assume(False)
+    event(_agree(template, tree, values, allow))
+
+
+@settings(max_examples=300)
+@given(
+    shape=st.sampled_from(["{a}", "Hi {a}", "{a}{a}", "x{a}y{b}", "{a}{b}{a}", "{{a}}{b}", "{b}"]),
+    sizes=st.tuples(st.integers(0, 66), st.integers(0, 66)),
+    allow=st.booleans(),
+)
+def test_lengths_at_the_limits_match_the_reference(shape: str, sizes: tuple[int, int], allow: bool) -> None:
+    """Texts an exact character count under, at and over a limit (title 50, collapse id 64) agree."""
+    strings = {"push_message.notification.title": shape, "push_channel.ios.apns-collapse-id": shape}
+    tree = _tree(strings)
+    values = {"a": "推" * sizes[0], "b": '"' * sizes[1]}
+    _agree(MessageTemplate.from_dict(tree, allow_empty=allow), tree, values, allow)
+
+
+def _agree(
+    template: MessageTemplate, tree: dict[str, Any], values: dict[str, Any], allow: bool | frozenset[str]
+) -> str:
     expected = _outcome(_reference, tree, values, allow)
-    actual = _outcome(lambda: template.render(values).json)
-    event(expected[0] if expected[0] == "ok" else str(expected[1][-1])[:24])
-    assert actual == expected
+    assert _outcome(lambda: template.render(values).json) == expected
+    return expected[0] if expected[0] == "ok" else str(expected[1][-1])[:24]
