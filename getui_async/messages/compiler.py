@@ -175,8 +175,8 @@ def _override_leaf(key: str, check: _TextCheck | None) -> _Leaf:
 _UNLIMITED: Final = sys.maxsize
 #: A placeholder's allowed text length, from every single-name leaf it appears in.
 _Bound: TypeAlias = list[int]
-#: A leaf with several names: (fixed length, least, most, getter of its slots' text lengths).
-_Sum: TypeAlias = tuple[int, int, int, Callable[[list[int]], tuple[int, ...]]]
+#: A leaf with several names: (fixed length, least, most, the name of each of its placeholders).
+_Sum: TypeAlias = tuple[int, int, int, tuple[str, ...]]
 
 
 def _plain_text(value: object) -> str | None:
@@ -207,7 +207,7 @@ def _fast_plan(
         limit, must, charset = _rules(path, required)
         if charset is not None or _encodes_badly(pattern):
             return None
-        fixed, leaf_slots = 0, []
+        fixed, leaf_names = 0, []
         template.append(b'"')
         for literal, name, _, _ in Formatter().parse(pattern):
             fixed += len(literal)
@@ -216,17 +216,17 @@ def _fast_plan(
                 if name not in index:
                     index[name] = len(bounds)
                     bounds.append([1 if name in must_fill else 0, _UNLIMITED])
-                leaf_slots.append(index[name])
+                leaf_names.append(name)
                 template.append(b"%b")
         template.append(b'"' + chunk.replace(b"%", b"%%"))
-        slots += leaf_slots
+        slots += (index[name] for name in leaf_names)
         least, most = (1 if must else 0), (_UNLIMITED if limit is None else limit)
-        if len(set(leaf_slots)) == 1:  # fixed + count * len(text) within [least, most]
-            count, bound = len(leaf_slots), bounds[leaf_slots[0]]
+        if len(set(leaf_names)) == 1:  # fixed + count * len(text) within [least, most]
+            count, bound = len(leaf_names), bounds[index[leaf_names[0]]]
             bound[0] = max(bound[0], -((fixed - least) // count))
             bound[1] = min(bound[1], (most - fixed) // count)
         elif least or limit is not None:
-            sums.append((fixed, least, most, itemgetter(*leaf_slots)))
+            sums.append((fixed, least, most, tuple(leaf_names)))
     names = tuple((name, bounds[at][0], bounds[at][1]) for name, at in index.items())
     return _percent_render(b"".join(template), itemgetter(*slots), names, tuple(sums), exact)
 
@@ -242,6 +242,15 @@ def _encodes_badly(text: str) -> bool:
     return False
 
 
+def _sums_hold(sums: tuple[_Sum, ...], values: _Values) -> bool:
+    # Only after every name passed, so each value is a str or formats as its str (no list to fill
+    # per render for the rare leaf with several names).
+    return all(
+        least <= fixed + sum(len(_as_text(values[name])) for name in names) <= most
+        for fixed, least, most, names in sums
+    )
+
+
 def _percent_render(
     template: bytes,
     fill: Callable[[list[bytes]], Any],
@@ -254,16 +263,14 @@ def _percent_render(
     def render(values: _Values, overrides: _Values) -> bytes:
         try:
             escaped: list[bytes] = []
-            lengths: list[int] = []
             for name, least, most in names:
                 value: object = values[name]
                 text = value if type(value) is str else _plain_text(value)
                 if text is None or not least <= len(text) <= most:
                     break
                 escaped.append(dumps(text)[1:-1])
-                lengths.append(len(text))
             else:
-                if not sums or all(lo <= fixed + sum(get(lengths)) <= hi for fixed, lo, hi, get in sums):
+                if not sums or _sums_hold(sums, values):
                     out: bytes = template % fill(escaped)
                     return out
         except Exception:  # noqa: S110 - exact (outside this handler) raises it in its own order
