@@ -1,7 +1,8 @@
 """The template compiler: placeholder parsing, per-path text rules, and the render plan.
 
 A message tree is walked once; each personalized string becomes a *leaf*, and the tree's JSON is split
-at the leaves, so rendering one recipient is a join of fixed byte chunks and JSON-quoted texts.
+at the leaves. Rendering one recipient is then one bytes ``%`` format of JSON-escaped values into the
+whole message, or (overrides, group_name, anything unusual) a join of fixed chunks and quoted leaves.
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ def _override_leaf(key: str, check: _TextCheck | None) -> _Leaf:
 # checked from lengths alone. Anything it cannot vouch for (a failed bound, a non-str value that
 # would not format as its ``str``, any exception) reruns ``exact``, the leaf-by-leaf plan, so bytes
 # and errors (which one, field, reason) are exactly the leaf-by-leaf ones.
-# Bench template render, best of 5 on the 2-core box: 2.81 µs leaf-by-leaf.
+# Bench template, MessageTemplate.render, best of 5 on the shared 2-core box: 2.32-2.81 µs leaf by
+# leaf, 1.24 µs this way (old and new run interleaved, as the load varies).
 
 _UNLIMITED: Final = sys.maxsize
 #: A placeholder's allowed text length, from every single-name leaf it appears in.
