@@ -167,3 +167,27 @@ def _agree(
     expected = _outcome(_reference, tree, values, allow)
     assert _outcome(lambda: template.render(values).json) == expected
     return expected[0] if expected[0] == "ok" else str(expected[1][-1])[:24]
+
+
+class _Odd:
+    """A value whose ``str`` and ``format`` differ, so a whole-string and a part placeholder differ."""
+
+    def __str__(self) -> str:
+        return "as-str"
+
+    def __format__(self, spec: str) -> str:
+        return "as-format"
+
+
+class _Text(str):
+    def __str__(self) -> str:
+        return "as-subclass-str"
+
+
+def test_odd_values_render_as_the_reference_does() -> None:
+    """Non-str values: a whole-string placeholder uses ``str``, a part one ``format``, as before."""
+    strings = {"push_message.notification.title": "{a}", "push_message.notification.body": "B {a}"}
+    tree = _tree(strings)
+    template = MessageTemplate.from_dict(tree)
+    for value in (_Odd(), _Text("x"), _Text(""), 12.5, True, [1, "é"]):
+        assert _agree(template, tree, {"a": value}, False) == "ok" or value == ""
