@@ -63,9 +63,7 @@ class Rendered:
     @classmethod
     def from_json(cls, data: bytes, *, shared: bool = False) -> Rendered:
         """Wrap an already encoded message object (what templates produce)."""
-        rendered = cls.__new__(cls)
-        rendered._json, rendered._parts, rendered._shared = data, None, shared
-        return rendered
+        return _wrap(cls, data, shared)
 
     @property
     def json(self) -> bytes:
@@ -114,7 +112,12 @@ class Rendered:
         return f"Rendered({self._json[:80]!r}{'…' if len(self._json) > 80 else ''}, shared={self._shared})"
 
 
-_from_json: Final = Rendered.from_json
+def _wrap(cls: type[Rendered], data: bytes, shared: bool) -> Rendered:
+    # A plain function, not the classmethod: render calls it once per recipient, and the bound
+    # method with a keyword cost ~0.1 µs of the bench template's ~1.3 µs render.
+    rendered = cls.__new__(cls)
+    rendered._json, rendered._parts, rendered._shared = data, None, shared
+    return rendered
 
 
 _OVERRIDE_PATHS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
@@ -309,7 +312,7 @@ class MessageTemplate:
             assert self._shared is not None
             return self._shared
         try:
-            return _from_json(plan(variables, overrides or _NO_OVERRIDES))
+            return _wrap(Rendered, plan(variables, overrides or _NO_OVERRIDES), False)
         except KeyError as exc:
             name = str(exc.args[0]) if exc.args else "?"
             raise MessageError(name, f"template field '{name}' is missing from the record") from None
