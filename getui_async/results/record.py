@@ -182,7 +182,7 @@ def encode_lines(
     # The parts around the taskid (a batch reply names one per message), remade only when they change.
     status_seen: Status | None = None
     run_start = 0
-    befores: dict[int, bytes] = {}
+    befores: dict[Status, bytes] = {}
     variant_seen: str | bool | None = False
     taskid_seen: str | bool | None = False
     before = after = taskid_json = b""
@@ -192,10 +192,10 @@ def encode_lines(
                 runs.append((status_seen, len(out) - run_start))
                 run_start = len(out)
             status_seen = status
-            made = befores.get(id(status))  # by id: an Enum's own hash is Python code
+            made = befores.get(status)
             if made is None:
                 fields = {F_STATUS: status.value, F_CODE: code, F_MSG: msg}
-                made = befores[id(status)] = b"," + dumps(fields)[1:-1] + f',"{F_TASKID}":'.encode()
+                made = befores[status] = b"," + dumps(fields)[1:-1] + f',"{F_TASKID}":'.encode()
             before = made
         if taskid is not taskid_seen:  # a list reply's one taskid, a batch reply's one per message
             taskid_seen = taskid
