@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["printable"]
+__all__ = ["has_lone_surrogate", "printable"]
 
 #: Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069).
 _BIDI: Final = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
@@ -32,3 +32,15 @@ def printable(text: str, *, multiline: bool = False) -> str:
     if text.isprintable():  # the usual case: nothing to escape, no copy
         return text
     return text.translate(_MULTI_LINE if multiline else _SINGLE_LINE)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when ``text`` holds a lone surrogate (what a ``surrogateescape`` decode leaves of a bad
+    byte): such text has no UTF-8 form, so JSON and the results file cannot carry it."""
+    if text.isascii():
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -17,6 +17,7 @@ from typing import Any, Final, TypeAlias
 
 from getui_async import _json
 from getui_async.errors import MessageError
+from getui_async.safetext import has_lone_surrogate
 
 from .rules import _GROUP_NAME, LIMITS, _Checker, _plain, _show
 
@@ -207,7 +208,7 @@ def _fast_plan(
             return None  # a record's own title/body/payload: overrides keep the exact plan
         path, pattern = spec
         limit, must, charset = _rules(path, required)
-        if charset is not None or _encodes_badly(pattern):
+        if charset is not None or has_lone_surrogate(pattern):  # must fail per render, as it always has
             return None
         fixed, leaf_names = 0, []
         template.append(b'"')
@@ -231,17 +232,6 @@ def _fast_plan(
             sums.append((fixed, least, most, tuple(leaf_names)))
     names = tuple((name, bounds[at][0], bounds[at][1]) for name, at in index.items())
     return _percent_render(b"".join(template), itemgetter(*slots), names, tuple(sums), exact)
-
-
-def _encodes_badly(text: str) -> bool:
-    # A lone surrogate: JSON encoding fails, and must fail per render as it always has.
-    if text.isascii():
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _sums_hold(sums: tuple[_Sum, ...], values: _Values) -> bool:

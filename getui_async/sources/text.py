@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final, TypeAlias
 from getui_async import _json
 from getui_async.errors import InputError
 from getui_async.outcome import Kind
+from getui_async.safetext import has_lone_surrogate
 
 from ._records import BadRecord, SourceItem, record_from_mapping, try_identify
 from ._records import type_name as _json_type
@@ -167,16 +168,6 @@ class _CsvFeed:
         except UnicodeDecodeError as exc:
             problem = _DecodeProblem.of(number, raw, exc, self._encoding)
             return number, raw.decode("utf-8", "surrogateescape"), problem, len(raw)
-
-
-def _has_surrogate(text: str) -> bool:
-    if text.isascii():
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def sniff_delimiter(header: str) -> str | None:
@@ -455,7 +446,7 @@ class TextSource(RecordSource):
                 feed.rewind()
                 continue
             if feed.bad is not None and layout.fits(len(row)):
-                position = next((i for i, v in enumerate(row) if _has_surrogate(v)), None)
+                position = next((i for i, v in enumerate(row) if has_lone_surrogate(v)), None)
                 field = layout.field_at(position) if position is not None else None
                 yield BadRecord(feed.start, field, feed.bad.reason(feed.start), *layout.identity(row))
                 continue
