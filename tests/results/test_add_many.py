@@ -10,7 +10,7 @@ from getui_async.events import Observers, RecordDone
 from getui_async.intake import Job
 from getui_async.outcome import Status
 from getui_async.results import ResultsLog, ResultsWriter, RunMeta
-from getui_async.results.record import ResultLine
+from tests.results.reference import reference_lines
 from tests.results_file import read_results
 
 META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
@@ -52,23 +52,7 @@ def test_add_many_counts_each_status_and_tells_observers_once_per_status(
     assert all(e.line == rows()[-1][0].line for e in seen.events)
     assert log.close() is None
     if with_file:
-        expected = b"".join(
-            ResultLine(
-                line=j.line,
-                record=j.record,
-                kind=j.kind,
-                target=j.target,
-                request_id=j.request_id,
-                status=s,
-                code=0,
-                msg="",
-                taskid=t,
-                attempts=1,
-                ts=TS,
-                extra={"variant": j.variant} if j.variant else {},
-            ).to_bytes()
-            for j, s, t in rows()
-        )
+        expected = reference_lines(rows(), code=0, msg="", attempts=1, ts=TS)
         assert out.read_bytes() == expected
         assert [line["status"] for line in read_results(out)] == [s.value for _, s, _ in rows()]
 

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from getui_async.intake import Job
 from getui_async.outcome import Status
-from getui_async.results.record import F_VARIANT, ResultLine, encode_lines
+from getui_async.results.record import encode_lines
+from tests.results.reference import reference_lines
 
 texts = st.text(max_size=12)
 TASKIDS = ["RASL_0123456789abcdef", 'RASS_"quoted"']
@@ -40,23 +41,7 @@ jobs = st.builds(
 def test_encode_lines_writes_what_result_line_writes(
     rows: list[tuple[Job, Status, str | None]], code: int | None, msg: str, attempts: int, ts: str
 ) -> None:
-    expected = b"".join(
-        ResultLine(
-            line=job.line,
-            record=job.record,
-            kind=job.kind,
-            target=job.target,
-            request_id=job.request_id,
-            status=status,
-            code=code,
-            msg=msg,
-            taskid=taskid,
-            attempts=attempts,
-            ts=ts,
-            extra={F_VARIANT: job.variant} if job.variant is not None else {},
-        ).to_bytes()
-        for job, status, taskid in rows
-    )
+    expected = reference_lines(rows, code=code, msg=msg, attempts=attempts, ts=ts)
     lines, runs = encode_lines(rows, code=code, msg=msg, attempts=attempts, ts=ts)
     assert lines == expected
     # the runs are the rows' statuses in order, each run as long as its stretch of equal statuses
