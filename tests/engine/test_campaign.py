@@ -11,7 +11,7 @@ import pytest
 from getui_async.config import CampaignSettings, Mode
 from getui_async.engine import run_campaign
 from getui_async.errors import FatalApiError, TransportError
-from getui_async.messages import MessageTemplate
+from getui_async.messages import MessageTemplate, recipient_ids
 from getui_async.transport import MockTransport, Request, Response
 from tests.fakes import Call, FakeGetui, reply, settings
 from tests.results_file import read_results
@@ -297,3 +297,33 @@ def test_record_events_only_when_an_observer_wants_them() -> None:
                 code=None, msg="", taskid=None, attempts=1)  # fmt: skip
     assert not any(isinstance(e, RecordDone) for e in quiet.seen)
     assert sum(isinstance(e, RecordDone) for e in everything.seen) == 1
+
+
+async def test_records_alternating_cid_and_alias_each_go_their_own_way(tmp_path: Path) -> None:
+    """Intake redoes a record's endpoint and ids only when its kind (or content, or variant) changes:
+    an input that alternates cids and aliases must still send every cid in a cid batch and every alias
+    alone (auto), each under the request_id of its own kind."""
+    path = tmp_path / "in.csv"
+    rows = [f"c{i:04d},,N{i}" if i % 2 == 0 else f",a{i:04d},N{i}" for i in range(12)]
+    path.write_text("cid,alias,name\n" + "\n".join(rows) + "\n")
+    fake = FakeGetui()
+    fake.routes[("POST", "/push/single/batch/cid")] = batch_ok
+    fake.routes[("POST", "/push/single/alias")] = lambda call: reply(
+        data={"RASS": {"cid-of-" + call.body["audience"]["alias"][0]: "successed_online"}}
+    )
+    out = tmp_path / "out.jsonl"
+    summary = await run(path, fake, out, mode=Mode.AUTO)
+    assert summary.exit_code == 0
+    batched = [
+        i["audience"]["cid"][0] for c in fake.path_calls("/push/single/batch/cid") for i in c.body["msg_list"]
+    ]
+    alone = [c.body["audience"]["alias"][0] for c in fake.path_calls("/push/single/alias")]
+    assert sorted(batched) == [f"c{i:04d}" for i in range(0, 12, 2)]
+    assert sorted(alone) == [f"a{i:04d}" for i in range(1, 12, 2)]
+    lines = results(out)
+    assert len(lines) == 12
+    assert {line["status"] for line in lines} == {"successed_online"}
+    campaign = summary.campaign_id
+    for line in lines:
+        kind = "cid" if "cid" in line else "alias"
+        assert line["request_id"] == recipient_ids(campaign, kind, line[kind])[0]
