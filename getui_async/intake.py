@@ -317,7 +317,7 @@ class Intake:
         seen_kind: Kind | None = None
         seen_variant: str | None = None
         endpoint: Endpoint | None = None
-        ids: IdsFn = ids_for(campaign, "cid")
+        ids: IdsFn = ids_for(campaign, "cid")  # both replaced at the first record (nothing seen yet)
         routes = _Routes(self._planner, campaign)
         assign, renders = _assignment(self._variants, self._campaign)
         variant: str | None = None
