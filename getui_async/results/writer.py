@@ -130,11 +130,14 @@ class ResultsWriter:
         """
         buffer = self._buffer
         if buffer:
-            view = memoryview(bytes(buffer))  # a copy: the buffer stays resizable whatever holds the view
             done = 0
             try:
-                while done < len(view):
-                    done += os.write(self._fd, view[done:])
+                # The buffer itself, not a copy (a single push's line: 4.4 → 3.2 µs a flush, timeit). The
+                # rest after a short write (rare) is a copied slice: a view of the buffer held by an
+                # exception's traceback would keep it from being resized.
+                done = os.write(self._fd, buffer)
+                while done < len(buffer):
+                    done += os.write(self._fd, buffer[done:])
             except OSError as exc:
                 self._consume(done)
                 raise ResultsWriteError(self.path, exc) from None
