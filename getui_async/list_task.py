@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
 from .client import GetuiClient
 from .errors import ApiError, InvalidTargetError, RejectedError
@@ -22,7 +22,7 @@ from .messages import MessageTemplate, Rendered
 from .outcome import Kind, Status, StopReason
 from .retry import reply_lost
 from .sender import Call, Sender
-from .settle import UNCONFIRMED, UNNAMED, Settler, best_status
+from .settle import UNCONFIRMED, UNNAMED, Settler
 from .split import Splitter
 
 __all__ = ["ListTask"]
@@ -120,18 +120,7 @@ class ListTask:
         if is_async:
             settler.accept_all(jobs, taskid, call.attempts)
             return
-        statuses = result.statuses
-        unclear: list[Job] = []
-        named: list[tuple[Job, Any, str | None]] = []
-        for job in jobs:
-            status = statuses.get(job.target)
-            if isinstance(status, dict):
-                status = best_status(status.values())
-            if status is None or (result.unconfirmed and not isinstance(status, str)):
-                unclear.append(job)
-            else:
-                named.append((job, status, taskid))
-        settler.statuses(named, call.attempts)
+        unclear = settler.list_reply(jobs, result.statuses, taskid, result.unconfirmed, call.attempts)
         if unclear:
             msg = UNCONFIRMED if result.unconfirmed else UNNAMED
             await self._unnamed(kind, unclear, taskid, call.attempts, msg)

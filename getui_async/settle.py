@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from .errors import ApiError, FatalApiError, QuotaExceededError, TransportError
@@ -143,6 +143,36 @@ class Settler:
                 msg = f"unknown delivery status {status!r}"
                 self.line(job, Status.FAILED, 0, msg, taskid, attempts, extra)
         self._together(known, 0, "", attempts)
+
+    def list_reply(
+        self, jobs: Sequence[Job], statuses: Mapping[str, Any], taskid: str, unconfirmed: bool, attempts: int
+    ) -> list[Job]:
+        """The lines of a list chunk's recipients its reply named, in one pass; returns the others, in
+        order (not named, or named without a plain status by an ``unconfirmed`` reply).
+
+        Why: a list reply names up to 1,000 cids; one loop here instead of the list task's then
+        :meth:`statuses`' spares a loop, a tuple and an unpacking a recipient.
+        """
+        known: list[tuple[Job, Status, str | None]] = []
+        unclear: list[Job] = []
+        delivered_as = _STATUS.get
+        for job in jobs:
+            status = statuses.get(job.target)
+            if isinstance(status, dict):  # an alias: the best of its cids' statuses
+                status = best_status(status.values())
+            if isinstance(status, str):
+                delivered = delivered_as(status)
+                if delivered is not None:
+                    known.append((job, delivered, taskid))
+                    continue
+            elif status is None or unconfirmed:
+                unclear.append(job)
+                continue
+            self._together(known, 0, "", attempts)  # the lines stay in the chunk's order
+            known = []
+            self.statuses(((job, status, taskid),), attempts)
+        self._together(known, 0, "", attempts)
+        return unclear
 
     def _together(
         self, rows: Sequence[tuple[Job, Status, str | None]], code: int | None, msg: str, attempts: int
