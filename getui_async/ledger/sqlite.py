@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from getui_async.outcome import Kind
 from getui_async.safe_open import create_private
+from getui_async.sqlite_wal import enter_wal
 
 from .interface import (
     CLAIM_TTL_S,
@@ -90,7 +91,7 @@ class SqliteLedger:
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(where, f"cannot open: {reason_of(exc)}") from None
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            enter_wal(conn, _BUSY_TIMEOUT_MS / 1000)  # several processes may create it at once
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
             # Claims dirty a page per recipient (random keys): checkpoint the WAL less often, so a page
             # claimed, then settled, is copied into the database once.

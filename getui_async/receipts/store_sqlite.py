@@ -26,6 +26,7 @@ from typing import Any, Final
 from getui_async import _json
 from getui_async.errors import GetuiError
 from getui_async.safe_open import create_private
+from getui_async.sqlite_wal import enter_wal
 
 from .protocol import Receipt
 from .store import ActionRow, StoreError
@@ -84,8 +85,8 @@ def _connect(path: str) -> sqlite3.Connection:
         raise StoreError(f"{path}: cannot open the receipt store: {exc}") from None
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_S)
     try:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
+        mode = enter_wal(conn, _BUSY_TIMEOUT_S)  # several receivers may create it at once
+        if mode != "wal":
             raise StoreError(f"{path}: cannot use WAL mode (journal_mode={mode})")
         conn.execute("PRAGMA synchronous=FULL")
         for pragma in _TUNING:
