@@ -16,19 +16,25 @@ from pathlib import Path
 
 import pytest
 
-from getui_async.ledger import sqlite as ledger_sqlite
-from getui_async.receipts import store_sqlite
+from getui_async.ledger import open_ledger
+from getui_async.receipts.store_sqlite import SqliteReceiptStore
 from getui_async.sqlite_wal import enter_wal
 
 ROUNDS = 100
 
 
 def _ledger(path: Path) -> None:
-    asyncio.run(ledger_sqlite.SqliteLedger._open(path, None).close())
+    async def open_close() -> None:
+        await (await open_ledger(str(path))).close()
+
+    asyncio.run(open_close())
 
 
 def _receipt_store(path: Path) -> None:
-    store_sqlite._connect(str(path)).close()
+    async def open_close() -> None:
+        await (await SqliteReceiptStore.open(str(path))).close()
+
+    asyncio.run(open_close())
 
 
 def _open_together(open_it: Callable[[Path], None], path: Path, connections: int) -> list[str]:
