@@ -20,8 +20,12 @@ _RETRY_S: Final = 0.01
 
 
 def enter_wal(conn: sqlite3.Connection, timeout_s: float) -> str:
-    """``PRAGMA journal_mode=WAL``, asked again for up to ``timeout_s`` while SQLite answers busy; the
-    journal mode the file is in afterwards (``"wal"`` unless the file system cannot have it)."""
+    """``PRAGMA journal_mode=WAL``, asked again while SQLite answers busy until ``timeout_s`` has passed;
+    the journal mode the file is in afterwards (``"wal"`` unless the file system cannot have it).
+
+    One ask may itself wait out the connection's own busy timeout (when SQLite does call its handler),
+    so the whole call is bounded by ``timeout_s`` plus one such wait.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         try:
