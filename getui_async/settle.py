@@ -218,8 +218,8 @@ def _failure_text(exc: ApiError) -> str:
 
 def best_status(statuses: Iterable[Any]) -> str | None:
     """One status for an alias: the best delivery among its cids."""
-    known = [str(s) for s in statuses if s in _RANK]
+    texts = [s for s in statuses if isinstance(s, str)]  # a lying reply may give lists: never hashed
+    known = [str(s) for s in texts if s in _RANK]
     if known:
         return max(known, key=_RANK.__getitem__)
-    others = [s for s in statuses if isinstance(s, str)]
-    return others[0] if others else None
+    return texts[0] if texts else None

@@ -70,3 +70,13 @@ def test_list_reply_writes_what_the_two_passes_wrote(said: list[Any], unconfirme
             "two passes", jobs, statuses, unconfirmed, two
         )
         assert one.read_bytes() == two.read_bytes()
+
+
+def test_an_alias_whose_statuses_a_lying_reply_made_lists_is_left_unclear(tmp_path: Path) -> None:
+    """A reply naming an alias's cids with a list and an object instead of status strings (a server that
+    lies; the reply is then ``unconfirmed``): no crash, the alias is one the reply did not confirm."""
+    jobs = [Job("a1", "1" * 32, None, "alias", 2, 1), Job("a2", "2" * 32, None, "alias", 3, 2)]  # type: ignore[arg-type]
+    statuses: dict[str, Any] = {"a1": {"c1": [1], "c2": {"x": 1}}, "a2": {"c3": "successed_online"}}
+    assert best_status(statuses["a1"].values()) is None
+    unclear = _settle("one pass", jobs, statuses, True, tmp_path / "r.jsonl")
+    assert [job.target for job in unclear] == ["a1"]
