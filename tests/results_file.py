@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from getui_async.results import ResultsReader
+from getui_async.results import ResultsReader, RunMeta
 from getui_async.results.sidecar import read_meta as _read_meta
+
+#: The run identity of a results file a unit test opens itself (campaign, template hash, input).
+META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from getui_async.events import Observers
 from getui_async.intake import Job
 from getui_async.outcome import DELIVERY_STATUSES, StopReason
-from getui_async.results import ResultsLog, ResultsWriter, RunMeta
+from getui_async.results import ResultsLog, ResultsWriter
 from getui_async.settle import Settler, best_status
+from tests.results_file import META
 
-META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 TS = "2026-01-01T00:00:00.000Z"
 TASKID = "RASL_1208_abc"
 

@@ -9,11 +9,10 @@ import pytest
 from getui_async.events import Observers, RecordDone
 from getui_async.intake import Job
 from getui_async.outcome import Status
-from getui_async.results import ResultsLog, ResultsWriter, RunMeta
+from getui_async.results import ResultsLog, ResultsWriter
 from tests.results.reference import reference_lines
-from tests.results_file import read_results
+from tests.results_file import META, read_results
 
-META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
 TS = "2026-01-01T00:00:00.000Z"
 ON, OFF = Status.SUCCESSED_ONLINE, Status.SUCCESSED_OFFLINE
 

@@ -25,7 +25,6 @@ from getui_async.results import (
     ResultsLog,
     ResultsWriteError,
     ResultsWriter,
-    RunMeta,
     Status,
     compact_results,
     compaction,
@@ -41,9 +40,7 @@ from getui_async.runner import count_kept_records
 from getui_async.safe_open import stale_temps, temp_beside
 from getui_async.schedule import Schedule
 from getui_async.summary_text import format_summary, quota_stop_text
-from tests.results_file import read_results
-
-META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
+from tests.results_file import META, read_results
 
 
 def ok(record: int, status: str = "successed_online", **extra: Any) -> dict[str, Any]:

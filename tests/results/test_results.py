@@ -23,9 +23,7 @@ from getui_async.results import (
     load_resume_state,
     meta_path,
 )
-from tests.results_file import read_results
-
-META = RunMeta("camp-1", "f" * 64, {"format": "csv", "size": 100, "head_sha256": "a" * 64})
+from tests.results_file import META, read_results
 
 
 def line(record: int, status: str = "successed_online") -> dict[str, object]:
